@@ -1,0 +1,36 @@
+# Two entry points, both self-contained on a fresh machine (Python >= 3.11):
+#   make demo  - set up and run the demonstration
+#   make test  - set up, then ruff, mypy --strict and pytest
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check hashlist tests bench
+	$(BIN)/ruff format --check hashlist tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/hashlist demo
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_merkle
+	$(BIN)/python -m bench.bench_lthash
+	$(BIN)/python -m bench.bench_delta
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,102 @@
+"""The ``hashlist`` command line.
+
+Sub-commands so far:
+
+* ``keygen NAME [--cosigner] [--out DIR]``: a signer key file and its verifier
+  key string (C2SP signed-note formats). Private keys are written 0600.
+* ``trust-root``: assemble and validate a trust root TOML from verifier keys.
+* ``demo``: publish a list, sign and cosign checkpoints, verify them as a node
+  would, and show an attack being refused. In memory; the federation of real
+  processes arrives with the hub and node.
+
+Environment variables are read here and nowhere else; errors from the core
+are printed as one line, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hashlist.errors import HashlistError
+from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
+from hashlist.trustroot import TrustRoot
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    signer = Signer.generate(args.name, COSIGNATURE_V1 if args.cosigner else ED25519)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = args.name.replace("/", "_")
+    private = out / f"{stem}.key"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{signer}\n")
+    (out / f"{stem}.pub").write_text(f"{signer.verifier()}\n")
+    print(signer.verifier())
+    return 0
+
+
+def _trust_root(args: argparse.Namespace) -> int:
+    root = TrustRoot(
+        version=args.version,
+        hub=args.hub,
+        log_keys=tuple(Verifier.from_string(k) for k in args.log_key),
+        timestamp_key=Verifier.from_string(args.timestamp_key),
+        witness_keys=tuple(Verifier.from_string(k) for k in args.witness_key),
+        witness_quorum=args.witness_quorum,
+        max_checkpoint_age_seconds=args.max_age,
+    )
+    sys.stdout.write(root.to_toml())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hashlist.demo import run_demo
+
+    return run_demo(hashes=args.hashes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashlist", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("keygen", help="generate a signing key (log key or cosigner)")
+    p.add_argument("name", help="key name, a schema-less URL such as hub.example/log")
+    p.add_argument("--cosigner", action="store_true", help="a cosignature/v1 (timestamp) key")
+    p.add_argument("--out", default=".", help="directory for NAME.key and NAME.pub")
+    p.set_defaults(func=_keygen)
+
+    p = sub.add_parser("trust-root", help="print a validated trust root TOML")
+    p.add_argument("--hub", required=True)
+    p.add_argument("--log-key", action="append", required=True, help="verifier key (repeatable)")
+    p.add_argument("--timestamp-key", required=True, help="cosignature/v1 verifier key")
+    p.add_argument("--witness-key", action="append", default=[], help="verifier key (repeatable)")
+    p.add_argument("--witness-quorum", type=int, default=0)
+    p.add_argument("--max-age", type=int, default=3600, help="seconds (default 3600)")
+    p.add_argument("--version", type=int, default=1)
+    p.set_defaults(func=_trust_root)
+
+    p = sub.add_parser("demo", help="publish and verify a list in memory")
+    p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HashlistError as e:
+        print(f"hashlist: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"hashlist: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

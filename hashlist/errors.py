@@ -1,0 +1,117 @@
+"""The exception hierarchy: one root per concern, one type per failure.
+
+Callers catch a root (``VerificationError``, ``InputError``, ``ConfigError``)
+when they only need to know *that* something failed, and a leaf type when
+the kind of failure decides what happens next (a node stops on
+``EquivocationError`` but merely retries on ``BadProofError``).
+
+Invariants:
+
+* Every error carries a message a person can act on: it names the offending
+  value, the limit or the expectation, never just "invalid".
+* Foreign exceptions (``cryptography``, ``binascii``, ``tomllib``) are wrapped
+  with ``raise ... from e`` so the cause is kept but callers only ever see
+  these types.
+* Nothing in this module does IO; evidence is carried as bytes.
+"""
+
+from __future__ import annotations
+
+
+class HashlistError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+# --- Bad input (a person or a peer sent something that is not well formed) ---
+
+
+class InputError(HashlistError, ValueError):
+    """Input that is not well formed. Maps to gRPC ``INVALID_ARGUMENT``."""
+
+
+class InvalidSignalError(InputError):
+    """A ``kind:hex`` hash that is of an unknown kind, the wrong length or not hex."""
+
+
+# --- Configuration ---
+
+
+class ConfigError(HashlistError):
+    """A configuration or trust-root file that cannot be used as written."""
+
+
+class TrustRootError(ConfigError):
+    """A trust root that is malformed or internally inconsistent."""
+
+
+class KeyFormatError(ConfigError):
+    """A signer or verifier key string that does not follow C2SP signed-note."""
+
+
+# --- Verification of what the hub publishes ---
+
+
+class VerificationError(HashlistError):
+    """Root of every way published data can fail to verify."""
+
+
+class MalformedNoteError(VerificationError):
+    """A signed note or checkpoint that is not structurally valid."""
+
+
+class BadSignatureError(VerificationError):
+    """A signature from a known key does not verify, or no trusted key signed."""
+
+
+class QuorumError(BadSignatureError):
+    """Fewer valid witness cosignatures than the trust root requires."""
+
+
+class OriginMismatchError(VerificationError):
+    """A checkpoint for another log than the one being followed."""
+
+
+class BadProofError(VerificationError):
+    """An inclusion or consistency proof, or a recomputed root, does not match."""
+
+
+class MalformedDeltaError(VerificationError):
+    """A delta whose bytes are not exactly canonical, or exceed the limits."""
+
+
+class DeltaConflictError(MalformedDeltaError):
+    """A well-formed delta that cannot apply: it adds a listed hash or removes
+    an unlisted one, or belongs to another list or version."""
+
+
+class DigestMismatchError(VerificationError):
+    """The state digest after applying a delta differs from the one it claims."""
+
+
+class RollbackError(VerificationError):
+    """A checkpoint smaller than the verified state: the log went backwards."""
+
+
+class EquivocationError(VerificationError):
+    """Two validly signed checkpoints of the same size with different roots.
+
+    Both signed notes are kept as evidence: together they prove the log key
+    signed two histories, and anyone holding the trust root can check that.
+    """
+
+    def __init__(self, message: str, *, trusted_note: bytes, conflicting_note: bytes) -> None:
+        super().__init__(message)
+        self.trusted_note = trusted_note
+        self.conflicting_note = conflicting_note
+
+
+class StaleCheckpointError(VerificationError):
+    """The newest valid cosignature is older than the configured maximum age."""
+
+    def __init__(self, message: str, *, age_seconds: int) -> None:
+        super().__init__(message)
+        self.age_seconds = age_seconds
+
+
+class FutureTimestampError(VerificationError):
+    """A cosignature dated further in the future than the allowed clock skew."""

@@ -1,0 +1,194 @@
+"""Pure verification of a list's next step: trusted state in, new trusted state out.
+
+``verify_update`` is the whole of what a node believes. Given the state it
+verified last, a new signed checkpoint, the leaves between the two and the
+current time (passed in), it returns the next ``TrustedState`` together with
+the decoded deltas to apply, or raises exactly one ``VerificationError``:
+
+====================  ======================================================
+``BadSignatureError`` a known key's signature fails, or no log key signed
+``QuorumError``       too few witness cosignatures (a ``BadSignatureError``)
+``OriginMismatchError`` the checkpoint names another log
+``RollbackError``     the checkpoint is smaller than the trusted state
+``EquivocationError`` same size, other root: carries both signed notes
+``StaleCheckpointError`` newest cosignature older than the trust root allows
+``FutureTimestampError`` a cosignature dated beyond the allowed clock skew
+``MalformedDeltaError`` a leaf is not canonical, or (``DeltaConflictError``)
+                      adds a listed hash, removes an unlisted one, or has the
+                      wrong list id or version
+``DigestMismatchError`` the LtHash after a delta differs from the one it claims
+``BadProofError``     the leaves do not hash to the checkpoint's root
+====================  ======================================================
+
+Checks run cheapest first and the signature before anything is parsed. The
+function reads nothing but its arguments: membership of the replica *before*
+the update is asked through ``listed``, a callable the caller backs with its
+store (a SQLite query on a node, a ``frozenset`` in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence, Set
+from dataclasses import dataclass, replace
+
+from hashlist.checkpoint import Checkpoint, VerifiedCheckpoint, verify_checkpoint
+from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, Delta, decode_delta
+from hashlist.errors import (
+    BadProofError,
+    DeltaConflictError,
+    DigestMismatchError,
+    EquivocationError,
+    FutureTimestampError,
+    RollbackError,
+    StaleCheckpointError,
+)
+from hashlist.lthash import EMPTY_DIGEST, LtHash16
+from hashlist.merkle import EMPTY_ROOT, CompactRange, hash_leaf
+from hashlist.signals import SignalText
+from hashlist.trustroot import TrustRoot
+
+Listed = Callable[[Sequence[SignalText]], Set[SignalText]]
+"""Given signals, return those present in the replica before this update."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedState:
+    """Everything a node persists about a list after each verified step."""
+
+    list_id: str
+    size: int
+    root: bytes
+    compact_range: CompactRange
+    lthash: bytes  # LtHash16 lanes of the replica's set, 2048 bytes
+    state_digest: bytes
+    cosigned_at: int  # newest valid cosignature time seen, 0 if none yet
+    checkpoint_note: bytes  # signed note of the checkpoint at `size`; b"" at size 0
+
+    @classmethod
+    def empty(cls, list_id: str) -> TrustedState:
+        return cls(list_id, 0, EMPTY_ROOT, CompactRange(), LtHash16().to_bytes(), EMPTY_DIGEST, 0, b"")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedUpdate:
+    state: TrustedState
+    deltas: tuple[Delta, ...]  # to apply to the replica, in order
+    checkpoint: VerifiedCheckpoint
+
+
+def verify_update(
+    state: TrustedState,
+    note: bytes,
+    leaves: Sequence[bytes],
+    *,
+    trust: TrustRoot,
+    now: int,
+    listed: Listed,
+    max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
+) -> VerifiedUpdate:
+    """Verify ``leaves`` ``[state.size, checkpoint.size)`` against signed ``note``."""
+    verified = verify_checkpoint(note, trust, trust.origin(state.list_id))
+    cp = verified.checkpoint
+    _check_history(state, cp, note)
+    cosigned_at = _check_time(state, verified, trust, now)
+    if len(leaves) != cp.size - state.size:
+        raise BadProofError(
+            f"checkpoint of size {cp.size} needs {cp.size - state.size} leaves after "
+            f"{state.size}, got {len(leaves)}"
+        )
+    if cp.size == state.size:
+        fresher = replace(state, cosigned_at=cosigned_at, checkpoint_note=note)
+        return VerifiedUpdate(fresher, (), verified)
+
+    lthash = LtHash16(state.lthash)
+    overlay: dict[SignalText, bool] = {}  # membership changes made by earlier leaves
+    deltas = []
+    digest = state.state_digest
+    for offset, leaf in enumerate(leaves):
+        delta = decode_delta(leaf, max_bytes=max_delta_bytes)
+        version = state.size + offset + 1
+        _check_applies(delta, state.list_id, version, overlay, listed)
+        lthash.update(delta.additions, delta.removals)
+        digest = lthash.digest()
+        if digest != delta.state_digest:
+            raise DigestMismatchError(
+                f"after version {version} the set digest is {digest.hex()}, "
+                f"the delta claims {delta.state_digest.hex()}"
+            )
+        deltas.append(delta)
+    compact = state.compact_range.extended(hash_leaf(leaf) for leaf in leaves)
+    if compact.root() != cp.root:
+        raise BadProofError(
+            f"leaves {state.size + 1}..{cp.size} do not hash to the signed root of size {cp.size}"
+        )
+    new_state = TrustedState(
+        list_id=state.list_id,
+        size=cp.size,
+        root=cp.root,
+        compact_range=compact,
+        lthash=lthash.to_bytes(),
+        state_digest=digest,
+        cosigned_at=cosigned_at,
+        checkpoint_note=note,
+    )
+    return VerifiedUpdate(new_state, tuple(deltas), verified)
+
+
+def check_fresh(state: TrustedState, trust: TrustRoot, now: int) -> None:
+    """Raise ``StaleCheckpointError`` if the stored state is too old to vouch for."""
+    age = now - state.cosigned_at
+    if age > trust.max_checkpoint_age_seconds:
+        raise StaleCheckpointError(
+            f"newest cosignature for {state.list_id} is {age} s old, "
+            f"over the {trust.max_checkpoint_age_seconds} s maximum",
+            age_seconds=age,
+        )
+
+
+def _check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
+    if cp.size < state.size:
+        raise RollbackError(
+            f"checkpoint of size {cp.size} is older than the verified size {state.size}"
+        )
+    if cp.size == state.size and cp.root != state.root:
+        raise EquivocationError(
+            f"two signed roots for size {cp.size} of {state.list_id}",
+            trusted_note=state.checkpoint_note,
+            conflicting_note=note,
+        )
+
+
+def _check_time(state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int) -> int:
+    cosigned_at = verified.cosigned_at
+    if cosigned_at is None:
+        raise StaleCheckpointError(
+            "checkpoint carries no valid cosignature, so its age is unknown", age_seconds=now
+        )
+    if cosigned_at > now + trust.max_clock_skew_seconds:
+        raise FutureTimestampError(
+            f"cosignature dated {cosigned_at - now} s in the future "
+            f"(allowed skew {trust.max_clock_skew_seconds} s)"
+        )
+    newest = max(cosigned_at, state.cosigned_at)
+    check_fresh(replace(state, cosigned_at=newest), trust, now)
+    return newest
+
+
+def _check_applies(
+    delta: Delta, list_id: str, version: int, overlay: dict[SignalText, bool], listed: Listed
+) -> None:
+    if delta.list_id != list_id or delta.version != version:
+        raise DeltaConflictError(
+            f"leaf {version} is a delta for {delta.list_id!r} version {delta.version}, "
+            f"expected {list_id!r} version {version}"
+        )
+    unknown = [s for s in (*delta.additions, *delta.removals) if s not in overlay]
+    present = listed(unknown) if unknown else frozenset()
+    for s in delta.additions:
+        if overlay.get(s, s in present):
+            raise DeltaConflictError(f"version {version} adds {s}, which is already listed")
+    for s in delta.removals:
+        if not overlay.get(s, s in present):
+            raise DeltaConflictError(f"version {version} removes {s}, which is not listed")
+    overlay.update(dict.fromkeys(delta.additions, True))
+    overlay.update(dict.fromkeys(delta.removals, False))
