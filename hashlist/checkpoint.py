@@ -18,8 +18,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from hashlist.errors import MalformedNoteError, OriginMismatchError, QuorumError
-from hashlist.errors import BadSignatureError
+from hashlist.errors import BadSignatureError, MalformedNoteError, OriginMismatchError, QuorumError
 from hashlist.merkle import HASH_SIZE
 from hashlist.note import (
     COSIGNATURE_V1,

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hashlist.demo import run_demo
 from hashlist.errors import HashlistError
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 from hashlist.trustroot import TrustRoot
@@ -55,8 +56,6 @@ def _trust_root(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hashlist.demo import run_demo
-
     return run_demo(hashes=args.hashes)
 
 

@@ -173,14 +173,19 @@ def _check_strictly_ascending(values: Sequence[str], verb: str) -> None:
     for i in range(1, len(values)):
         if not values[i - 1] < values[i]:
             what = "repeated" if values[i - 1] == values[i] else "out of order"
-            raise MalformedDeltaError(f"'{verb} {values[i]}' is {what}: lines must be strictly ascending")
+            raise MalformedDeltaError(
+                f"'{verb} {values[i]}' is {what}: lines must be strictly ascending"
+            )
 
 
 def _explain_header(data: bytes) -> str:
     expected = [
         (rb"hashlist-delta/v1", f"first line must be {FORMAT_LINE!r}"),
         (rb"list " + LIST_ID_PATTERN.encode(), "second line must be 'list <list id>'"),
-        (rb"version [1-9][0-9]{0,18}", "third line must be 'version <n>', n >= 1, no leading zeros"),
+        (
+            rb"version [1-9][0-9]{0,18}",
+            "third line must be 'version <n>', n >= 1, no leading zeros",
+        ),
         (rb"state [0-9a-f]{64}", "fourth line must be 'state <64 lowercase hex digits>'"),
     ]
     lines = data.split(b"\n", 4)

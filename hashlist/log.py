@@ -74,7 +74,9 @@ class ListLog:
         adds.difference_update(already)
         removes.difference_update(missing)
         if not adds and not removes:
-            raise InputError("nothing to publish: every addition is listed and every removal unlisted")
+            raise InputError(
+                "nothing to publish: every addition is listed and every removal unlisted"
+            )
         lthash = self.lthash.copy()
         lthash.update(adds, removes)
         delta = make_delta(self.list_id, self.size + 1, lthash.digest(), adds, removes)
@@ -89,9 +91,7 @@ class ListLog:
         self.lthash = lthash
         self.tree.append(leaf)
         self.leaves.append(leaf)
-        return Publication(
-            self.size, leaf, len(adds), len(removes), tuple(already), tuple(missing)
-        )
+        return Publication(self.size, leaf, len(adds), len(removes), tuple(already), tuple(missing))
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.origin, self.size, self.tree.root())

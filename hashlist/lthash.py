@@ -93,6 +93,8 @@ class LtHash16:
     def digest(self) -> bytes:
         return hashlib.sha256(self.to_bytes()).digest()
 
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, LtHash16):
             return NotImplemented

@@ -33,7 +33,7 @@ def hash_leaf(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
 
-def hash_children(left: bytes, right: bytes) -> bytes:
+def hash_children(left: bytes | bytearray, right: bytes | bytearray) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
@@ -174,18 +174,8 @@ def verify_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> None:
     """Check that tree ``(size2, root2)`` extends tree ``(size1, root1)``."""
-    if size1 > size2:
-        raise BadProofError(f"size {size1} > size {size2}: a log never shrinks")
-    if size1 == 0:
-        raise BadProofError("a consistency proof from the empty tree proves nothing")
-    if size1 == size2:
-        if proof:
-            raise BadProofError("equal sizes need an empty proof")
-        if root1 != root2:
-            raise BadProofError(f"two different roots for size {size1}")
+    if _equal_sizes_consistent(size1, size2, proof, root1, root2):
         return
-    if not proof:
-        raise BadProofError("empty consistency proof for different sizes")
     _check_hashes([root1, root2, *proof])
     path = list(proof)
     if size1 & (size1 - 1) == 0:
@@ -216,6 +206,25 @@ def verify_consistency(
         raise BadProofError(f"consistency proof does not lead to the root of size {size2}")
 
 
+def _equal_sizes_consistent(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> bool:
+    """Settle the cases without a path; ``False`` means a real proof must be checked."""
+    if size1 > size2:
+        raise BadProofError(f"size {size1} > size {size2}: a log never shrinks")
+    if size1 == 0:
+        raise BadProofError("a consistency proof from the empty tree proves nothing")
+    if size1 == size2:
+        if proof:
+            raise BadProofError("equal sizes need an empty proof")
+        if root1 != root2:
+            raise BadProofError(f"two different roots for size {size1}")
+        return True
+    if not proof:
+        raise BadProofError("empty consistency proof for different sizes")
+    return False
+
+
 def _check_hashes(hashes: Iterable[bytes]) -> None:
     for h in hashes:
         if len(h) != HASH_SIZE:
@@ -240,13 +249,13 @@ class CompactRange:
     def extended(self, leaf_hashes: Iterable[bytes]) -> CompactRange:
         """A new range with ``leaf_hashes`` appended, in order."""
         size, stack = self.size, list(self.hashes)
-        for h in leaf_hashes:
-            # Each trailing 1-bit of size is a perfect subtree that h now completes.
-            n = size
+        for leaf_hash in leaf_hashes:
+            # Each trailing 1-bit of size is a perfect subtree this leaf now completes.
+            node, n = leaf_hash, size
             while n & 1:
-                h = hash_children(stack.pop(), h)
+                node = hash_children(stack.pop(), node)
                 n >>= 1
-            stack.append(h)
+            stack.append(node)
             size += 1
         return CompactRange(size, tuple(stack))
 

@@ -84,7 +84,8 @@ class Verifier:
 
     @classmethod
     def from_string(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        # base64 may contain '+', names and hex ids may not: split twice only.
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise KeyFormatError(f"verifier key {text[:60]!r} is not 'name+keyid+base64'")
         name, hex_id, blob = parts
@@ -130,7 +131,7 @@ class Signer:
 
     @classmethod
     def from_string(cls, text: str) -> Signer:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise KeyFormatError("signer key is not 'PRIVATE+KEY+name+keyid+base64'")
         name, blob = parts[2], parts[4]
@@ -223,7 +224,9 @@ def parse_note(
     if not lines:
         raise MalformedNoteError("note has no signatures")
     if len(lines) > max_signatures:
-        raise MalformedNoteError(f"note has {len(lines)} signatures, over the limit of {max_signatures}")
+        raise MalformedNoteError(
+            f"note has {len(lines)} signatures, over the limit of {max_signatures}"
+        )
     return Note(text, tuple(_parse_signature_line(line) for line in lines))
 
 

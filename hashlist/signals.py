@@ -58,9 +58,9 @@ _HEX = re.compile(r"[0-9a-f]*")
 
 # One alternative per kind, each with its exact length: used by the delta
 # decoder to validate a whole body in one C-level pass.
-CANONICAL_SIGNAL_PATTERN = "(?:" + "|".join(
-    f"{k.label}:[0-9a-f]{{{k.hex_digits}}}" for k in SignalKind
-) + ")"
+CANONICAL_SIGNAL_PATTERN = (
+    "(?:" + "|".join(f"{k.label}:[0-9a-f]{{{k.hex_digits}}}" for k in SignalKind) + ")"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,9 @@ class TrustedState:
 
     @classmethod
     def empty(cls, list_id: str) -> TrustedState:
-        return cls(list_id, 0, EMPTY_ROOT, CompactRange(), LtHash16().to_bytes(), EMPTY_DIGEST, 0, b"")
+        return cls(
+            list_id, 0, EMPTY_ROOT, CompactRange(), LtHash16().to_bytes(), EMPTY_DIGEST, 0, b""
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +160,9 @@ def _check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
         )
 
 
-def _check_time(state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int) -> int:
+def _check_time(
+    state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int
+) -> int:
     cosigned_at = verified.cosigned_at
     if cosigned_at is None:
         raise StaleCheckpointError(

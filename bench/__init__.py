@@ -1,0 +1,1 @@
+"""Benchmarks: each prints medians over N runs and the machine it ran on."""
