@@ -40,11 +40,6 @@ class SignalKind(enum.Enum):
     def hex_digits(self) -> int:
         return 2 * self.nbytes
 
-    @property
-    def is_near(self) -> bool:
-        """Whether matching is by Hamming distance rather than equality."""
-        return self in (SignalKind.PDQ, SignalKind.PHASH)
-
     @classmethod
     def from_label(cls, label: str) -> SignalKind:
         for kind in cls:
@@ -106,11 +101,6 @@ def parse_signal(text: str) -> Signal:
 def canonical(text: str) -> SignalText:
     """The canonical form of ``text``, or ``InvalidSignalError``."""
     return parse_signal(text).text
-
-
-def kind_of(signal: SignalText) -> SignalKind:
-    """The kind of an already-canonical signal."""
-    return SignalKind.from_label(signal.partition(":")[0])
 
 
 def _shorten(value: str, limit: int = 80) -> str:
