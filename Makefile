@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck bench clean
+.PHONY: test demo lint typecheck bench proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check hashlist tests bench
-	$(BIN)/ruff format --check hashlist tests bench
+	$(BIN)/ruff check hashlist server node tests bench
+	$(BIN)/ruff format --check hashlist server node tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -26,6 +26,9 @@ test: lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/hashlist demo
+
+proto: $(STAMP)
+	PATH=$(BIN):$$PATH scripts/gen_proto.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_merkle

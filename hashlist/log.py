@@ -25,6 +25,7 @@ from hashlist.lthash import LtHash16
 from hashlist.merkle import MerkleTree
 from hashlist.note import Signer
 from hashlist.signals import SignalText, canonical
+from hashlist.snapshot import SnapshotHeader
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,19 @@ class ListLog:
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.origin, self.size, self.tree.root())
+
+    def snapshot(self, now: int, from_size: int = 0) -> tuple[SnapshotHeader, list[SignalText]]:
+        """The current set with what verifies it (see ``snapshot.py``)."""
+        n = self.size
+        header = SnapshotHeader(
+            note=self.signed_checkpoint(now),
+            compact_range=self.tree.compact_range().hashes,
+            last_leaf=self.leaves[-1],
+            last_leaf_proof=tuple(self.tree.inclusion_proof(n - 1)),
+            consistency_proof=tuple(self.tree.consistency_proof(from_size)) if from_size else (),
+            count=len(self.members),
+        )
+        return header, sorted(self.members)
 
     def signed_checkpoint(self, now: int) -> bytes:
         """The current checkpoint, signed by the log key(s) and cosigned at ``now``."""

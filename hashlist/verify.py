@@ -48,7 +48,7 @@ from hashlist.signals import SignalText
 from hashlist.trustroot import TrustRoot
 
 Listed = Callable[[Sequence[SignalText]], Set[SignalText]]
-"""Given signals, return those present in the replica before this update."""
+"""Given signals, return those of them present in the replica."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,85 @@ class VerifiedUpdate:
     checkpoint: VerifiedCheckpoint
 
 
+class StepVerifier:
+    """Verifies one step leaf by leaf, so memory stays bounded by one leaf.
+
+    The checkpoint is verified on construction. ``feed`` each leaf in order
+    and apply the returned delta to the replica before feeding the next (so
+    ``listed`` sees it); ``finish`` checks the root and returns the new state.
+    Nothing is trusted until ``finish`` returns: a caller applies deltas
+    inside one transaction and commits only then.
+    """
+
+    def __init__(
+        self,
+        state: TrustedState,
+        note: bytes,
+        *,
+        trust: TrustRoot,
+        now: int,
+        max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
+    ) -> None:
+        self.checkpoint = verify_checkpoint(note, trust, trust.origin(state.list_id))
+        check_history(state, self.checkpoint.checkpoint, note)
+        self._cosigned_at = check_time(state, self.checkpoint, trust, now)
+        self._state = state
+        self._note = note
+        self._max_delta_bytes = max_delta_bytes
+        self._lthash = LtHash16(state.lthash)
+        self._compact = state.compact_range
+        self._digest = state.state_digest
+
+    @property
+    def target_size(self) -> int:
+        return self.checkpoint.checkpoint.size
+
+    @property
+    def next_index(self) -> int:
+        return self._compact.size
+
+    def feed(self, leaf: bytes, listed: Listed) -> Delta:
+        """Verify the next leaf against the set as ``listed`` reports it now."""
+        version = self._compact.size + 1
+        if version > self.target_size:
+            raise BadProofError(f"leaf {version} is beyond the checkpoint size {self.target_size}")
+        delta = decode_delta(leaf, max_bytes=self._max_delta_bytes)
+        _check_applies(delta, self._state.list_id, version, listed)
+        self._lthash.update(delta.additions, delta.removals)
+        digest = self._lthash.digest()
+        if digest != delta.state_digest:
+            raise DigestMismatchError(
+                f"after version {version} the set digest is {digest.hex()}, "
+                f"the delta claims {delta.state_digest.hex()}"
+            )
+        self._digest = digest
+        self._compact = self._compact.extended([hash_leaf(leaf)])
+        return delta
+
+    def finish(self) -> TrustedState:
+        cp = self.checkpoint.checkpoint
+        if self._compact.size != cp.size:
+            raise BadProofError(
+                f"checkpoint of size {cp.size} needs {cp.size - self._state.size} leaves after "
+                f"{self._state.size}, got {self._compact.size - self._state.size}"
+            )
+        if self._compact.root() != cp.root:
+            raise BadProofError(
+                f"leaves {self._state.size + 1}..{cp.size} do not hash to the signed root "
+                f"of size {cp.size}"
+            )
+        return TrustedState(
+            list_id=self._state.list_id,
+            size=cp.size,
+            root=cp.root,
+            compact_range=self._compact,
+            lthash=self._lthash.to_bytes(),
+            state_digest=self._digest,
+            cosigned_at=self._cosigned_at,
+            checkpoint_note=self._note,
+        )
+
+
 def verify_update(
     state: TrustedState,
     note: bytes,
@@ -88,52 +167,31 @@ def verify_update(
     listed: Listed,
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
 ) -> VerifiedUpdate:
-    """Verify ``leaves`` ``[state.size, checkpoint.size)`` against signed ``note``."""
-    verified = verify_checkpoint(note, trust, trust.origin(state.list_id))
-    cp = verified.checkpoint
-    _check_history(state, cp, note)
-    cosigned_at = _check_time(state, verified, trust, now)
-    if len(leaves) != cp.size - state.size:
-        raise BadProofError(
-            f"checkpoint of size {cp.size} needs {cp.size - state.size} leaves after "
-            f"{state.size}, got {len(leaves)}"
-        )
-    if cp.size == state.size:
-        fresher = replace(state, cosigned_at=cosigned_at, checkpoint_note=note)
-        return VerifiedUpdate(fresher, (), verified)
+    """Verify ``leaves`` ``[state.size, checkpoint.size)`` against signed ``note``.
 
-    lthash = LtHash16(state.lthash)
-    overlay: dict[SignalText, bool] = {}  # membership changes made by earlier leaves
-    deltas = []
-    digest = state.state_digest
-    for offset, leaf in enumerate(leaves):
-        delta = decode_delta(leaf, max_bytes=max_delta_bytes)
-        version = state.size + offset + 1
-        _check_applies(delta, state.list_id, version, overlay, listed)
-        lthash.update(delta.additions, delta.removals)
-        digest = lthash.digest()
-        if digest != delta.state_digest:
-            raise DigestMismatchError(
-                f"after version {version} the set digest is {digest.hex()}, "
-                f"the delta claims {delta.state_digest.hex()}"
-            )
-        deltas.append(delta)
-    compact = state.compact_range.extended(hash_leaf(leaf) for leaf in leaves)
-    if compact.root() != cp.root:
+    ``listed`` answers for the replica *before* the update; changes made by
+    earlier leaves of this update are tracked here.
+    """
+    step = StepVerifier(state, note, trust=trust, now=now, max_delta_bytes=max_delta_bytes)
+    if len(leaves) != step.target_size - state.size:
         raise BadProofError(
-            f"leaves {state.size + 1}..{cp.size} do not hash to the signed root of size {cp.size}"
+            f"checkpoint of size {step.target_size} needs {step.target_size - state.size} "
+            f"leaves after {state.size}, got {len(leaves)}"
         )
-    new_state = TrustedState(
-        list_id=state.list_id,
-        size=cp.size,
-        root=cp.root,
-        compact_range=compact,
-        lthash=lthash.to_bytes(),
-        state_digest=digest,
-        cosigned_at=cosigned_at,
-        checkpoint_note=note,
-    )
-    return VerifiedUpdate(new_state, tuple(deltas), verified)
+    overlay: dict[SignalText, bool] = {}
+
+    def listed_now(signals: Sequence[SignalText]) -> Set[SignalText]:
+        unknown = [s for s in signals if s not in overlay]
+        before = listed(unknown) if unknown else frozenset()
+        return {s for s in signals if overlay.get(s, s in before)}
+
+    deltas = []
+    for leaf in leaves:
+        delta = step.feed(leaf, listed_now)
+        overlay.update(dict.fromkeys(delta.additions, True))
+        overlay.update(dict.fromkeys(delta.removals, False))
+        deltas.append(delta)
+    return VerifiedUpdate(step.finish(), tuple(deltas), step.checkpoint)
 
 
 def check_fresh(state: TrustedState, trust: TrustRoot, now: int) -> None:
@@ -147,7 +205,7 @@ def check_fresh(state: TrustedState, trust: TrustRoot, now: int) -> None:
         )
 
 
-def _check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
+def check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
     if cp.size < state.size:
         raise RollbackError(
             f"checkpoint of size {cp.size} is older than the verified size {state.size}"
@@ -160,7 +218,7 @@ def _check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
         )
 
 
-def _check_time(
+def check_time(
     state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int
 ) -> int:
     cosigned_at = verified.cosigned_at
@@ -178,21 +236,16 @@ def _check_time(
     return newest
 
 
-def _check_applies(
-    delta: Delta, list_id: str, version: int, overlay: dict[SignalText, bool], listed: Listed
-) -> None:
+def _check_applies(delta: Delta, list_id: str, version: int, listed: Listed) -> None:
     if delta.list_id != list_id or delta.version != version:
         raise DeltaConflictError(
             f"leaf {version} is a delta for {delta.list_id!r} version {delta.version}, "
             f"expected {list_id!r} version {version}"
         )
-    unknown = [s for s in (*delta.additions, *delta.removals) if s not in overlay]
-    present = listed(unknown) if unknown else frozenset()
+    present = listed([*delta.additions, *delta.removals])
     for s in delta.additions:
-        if overlay.get(s, s in present):
+        if s in present:
             raise DeltaConflictError(f"version {version} adds {s}, which is already listed")
     for s in delta.removals:
-        if not overlay.get(s, s in present):
+        if s not in present:
             raise DeltaConflictError(f"version {version} removes {s}, which is not listed")
-    overlay.update(dict.fromkeys(delta.additions, True))
-    overlay.update(dict.fromkeys(delta.removals, False))

@@ -1,0 +1,67 @@
+"""Who is calling: identity from an mTLS client certificate.
+
+A hashlist certificate names its holder in the subject: ``O=hashlist``,
+``OU=<role>`` (``hub``, ``partner``, ``operator`` or ``auditor``) and
+``CN=<name>`` (for partners, the partner's name, e.g. ``facebook``). The TLS
+layer has already verified the chain against the hub's CA; this module only
+reads the verified certificate, so anything it cannot read is unauthenticated.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from hashlist.errors import HashlistError
+
+ORGANIZATION = "hashlist"
+
+
+class Role(enum.Enum):
+    HUB = "hub"
+    PARTNER = "partner"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+
+
+class IdentityError(HashlistError):
+    """A verified certificate that does not name a hashlist role and holder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    role: Role
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.role.value}:{self.name}"
+
+
+@functools.lru_cache(maxsize=1024)
+def identity_from_pem(pem: bytes) -> Identity:
+    """The identity a PEM certificate states; ``IdentityError`` if it states none."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError as e:
+        raise IdentityError("client certificate cannot be parsed") from e
+    subject = cert.subject
+
+    def one(oid: x509.ObjectIdentifier, what: str) -> str:
+        values = subject.get_attributes_for_oid(oid)
+        if len(values) != 1:
+            raise IdentityError(f"client certificate must have exactly one {what}")
+        value = values[0].value
+        return value if isinstance(value, str) else value.decode()
+
+    if one(NameOID.ORGANIZATION_NAME, "O") != ORGANIZATION:
+        raise IdentityError("client certificate is not a hashlist certificate (O != hashlist)")
+    role_text = one(NameOID.ORGANIZATIONAL_UNIT_NAME, "OU (role)")
+    try:
+        role = Role(role_text)
+    except ValueError as e:
+        raise IdentityError(f"client certificate has unknown role {role_text!r}") from e
+    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"))
