@@ -33,6 +33,36 @@ class InvalidSignalError(InputError):
     """A ``kind:hex`` hash that is of an unknown kind, the wrong length or not hex."""
 
 
+# --- Service: who may do what, and what exists ---
+
+
+class ServiceError(HashlistError):
+    """A request refused for reasons of identity, permission or existence."""
+
+
+class UnauthenticatedError(ServiceError):
+    """The caller's certificate does not establish a hashlist identity."""
+
+
+class PermissionDeniedError(ServiceError):
+    """The caller is known but not allowed to do this."""
+
+
+class NotFoundError(ServiceError):
+    """The named list (or other object) does not exist."""
+
+
+class UnavailableError(ServiceError):
+    """The peer could not be reached or did not answer in time."""
+
+
+# --- Storage ---
+
+
+class StorageError(HashlistError):
+    """A database that cannot be opened, is of another schema, or is inconsistent."""
+
+
 # --- Configuration ---
 
 

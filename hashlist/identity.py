@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from hashlist.errors import HashlistError
+from hashlist.errors import UnauthenticatedError
 
 ORGANIZATION = "hashlist"
 
@@ -28,7 +28,7 @@ class Role(enum.Enum):
     AUDITOR = "auditor"
 
 
-class IdentityError(HashlistError):
+class IdentityError(UnauthenticatedError):
     """A verified certificate that does not name a hashlist role and holder."""
 
 

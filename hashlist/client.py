@@ -1,0 +1,197 @@
+"""The hub client: every call has a deadline, idempotent calls retry with backoff.
+
+Used by the operator's CLI, the node and (later) auditors. Failed calls raise
+the typed errors of ``hashlist.errors`` (via ``rpc.error_from_rpc``), never a
+raw ``grpc.RpcError``. Publishing always carries an idempotency key (a random
+one if the caller gives none), so a retried publish never makes two versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import grpc
+
+from hashlist.api import ListStatus, PublishResult
+from hashlist.errors import UnavailableError
+from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_from_rpc
+from hashlist.snapshot import SnapshotHeader
+from hashlist.v1 import hashlist_pb2 as pb
+from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from hashlist.wire import (
+    list_status_from_proto,
+    publish_result_from_proto,
+    snapshot_header_from_proto,
+)
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ClientTLS:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: sleep U(0, min(cap, base * 2^attempt))."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    attempts: int = 5
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
+
+
+class Subscription:
+    """An open Subscribe stream: iterate for notes, ``cancel`` to end it."""
+
+    def __init__(self, call: Iterator[pb.SignedCheckpoint]) -> None:
+        self._call = call
+
+    def __iter__(self) -> Iterator[tuple[str, bytes]]:
+        try:
+            for m in self._call:
+                yield m.list_id, m.note
+        except grpc.RpcError as e:
+            raise error_from_rpc(e, "subscription") from e
+
+    def cancel(self) -> None:
+        if isinstance(self._call, grpc.Future):
+            self._call.cancel()
+
+
+class HubClient:
+    def __init__(
+        self,
+        address: str,
+        tls: ClientTLS,
+        *,
+        timeout: float = 15.0,
+        backoff: Backoff | None = None,
+        max_message_bytes: int | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.backoff = backoff or Backoff()
+        options = channel_options(max_message_bytes) if max_message_bytes else channel_options()
+        self._channel = grpc.secure_channel(
+            address, client_credentials(tls.ca, tls.cert, tls.key), options=options
+        )
+        self.log = pb_grpc.LogStub(self._channel)
+        self.admin = pb_grpc.AdminStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _unary(self, what: str, call: Callable[..., R], request: object) -> R:
+        for attempt in range(self.backoff.attempts):
+            try:
+                return call(request, timeout=self.timeout)
+            except grpc.RpcError as e:
+                error = error_from_rpc(e, what)
+                if not isinstance(e, grpc.Call) or e.code() not in RETRYABLE:
+                    raise error from e
+                if attempt + 1 == self.backoff.attempts:
+                    raise error from e
+                delay = self.backoff.delay(attempt)
+                log.warning("%s failed (%s); retrying in %.1f s", what, e.code().name, delay)
+                time.sleep(delay)
+        raise UnavailableError(f"{what}: no attempts configured")
+
+    def _stream(
+        self, what: str, call: Callable[..., Iterator[R]], request: object, timeout: float | None
+    ) -> Iterator[R]:
+        try:
+            yield from call(request, timeout=timeout)
+        except grpc.RpcError as e:
+            raise error_from_rpc(e, what) from e
+
+    # --- Log ---
+
+    def checkpoint(self, list_id: str) -> bytes:
+        m = self._unary(
+            f"checkpoint of {list_id}",
+            self.log.GetCheckpoint,
+            pb.GetCheckpointRequest(list_id=list_id),
+        )
+        return m.note
+
+    def leaves(self, list_id: str, start: int, end: int) -> Iterator[tuple[int, Sequence[bytes]]]:
+        request = pb.GetLeavesRequest(list_id=list_id, start=start, end=end)
+        for batch in self._stream(
+            f"leaves {start}..{end} of {list_id}", self.log.GetLeaves, request, self.timeout * 20
+        ):
+            yield batch.start, batch.leaves
+
+    def snapshot(
+        self, list_id: str, from_size: int
+    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int]]]:
+        request = pb.SnapshotRequest(list_id=list_id, from_size=from_size)
+        for chunk in self._stream(
+            f"snapshot of {list_id}", self.log.GetSnapshot, request, self.timeout * 40
+        ):
+            if chunk.HasField("header"):
+                yield snapshot_header_from_proto(chunk.header)
+            else:
+                yield chunk.signals.signals, chunk.signals.versions
+
+    def subscribe(self, list_ids: Sequence[str]) -> Subscription:
+        """A stream of (list id, signed note); ``cancel()`` ends it from any thread."""
+        return Subscription(self.log.Subscribe(pb.SubscribeRequest(list_ids=list(list_ids))))
+
+    def inclusion_proof(self, list_id: str, index: int, size: int) -> list[bytes]:
+        request = pb.InclusionProofRequest(list_id=list_id, index=index, tree_size=size)
+        return list(self._unary("inclusion proof", self.log.GetInclusionProof, request).hashes)
+
+    def consistency_proof(self, list_id: str, first: int, second: int) -> list[bytes]:
+        request = pb.ConsistencyProofRequest(list_id=list_id, first=first, second=second)
+        return list(self._unary("consistency proof", self.log.GetConsistencyProof, request).hashes)
+
+    # --- Admin ---
+
+    def create_list(self, list_id: str) -> bool:
+        return self._unary(
+            "create list", self.admin.CreateList, pb.CreateListRequest(list_id=list_id)
+        ).created
+
+    def grant(self, list_id: str, partner: str, *, granted: bool = True) -> bool:
+        call = self.admin.Grant if granted else self.admin.Revoke
+        return self._unary("grant", call, pb.GrantRequest(list_id=list_id, partner=partner)).changed
+
+    def publish(
+        self,
+        list_id: str,
+        additions: Sequence[str],
+        removals: Sequence[str] = (),
+        *,
+        idempotency_key: str = "",
+    ) -> PublishResult:
+        request = pb.PublishRequest(
+            list_id=list_id, additions=list(additions), removals=list(removals),
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+        )  # fmt: skip
+        return publish_result_from_proto(
+            self._unary(f"publish to {list_id}", self.admin.Publish, request)
+        )
+
+    def status(self) -> list[ListStatus]:
+        response = self._unary("status", self.admin.Status, pb.StatusRequest())
+        return [list_status_from_proto(m) for m in response.lists]

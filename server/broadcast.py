@@ -1,0 +1,55 @@
+"""Fan-out of new checkpoints to subscription streams.
+
+Each list has a sequence number that rises with every new note (a
+publication or a re-cosignature) and the newest note. A subscriber remembers
+the sequence numbers it has sent and waits on one condition variable, so a
+publication wakes every stream at once and a slow stream never holds up the
+publisher (it simply skips to the newest note).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+
+class Broadcaster:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._seq: dict[str, int] = {}
+        self._notes: dict[str, bytes] = {}
+        self._closed = False
+
+    def publish(self, list_id: str, note: bytes) -> None:
+        with self._cond:
+            self._seq[list_id] = self._seq.get(list_id, 0) + 1
+            self._notes[list_id] = note
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every subscriber so streams can end (server shutdown)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def wait(self, sent: dict[str, int], timeout: float) -> list[tuple[str, bytes]]:
+        """Notes newer than ``sent`` (updated in place), waiting up to ``timeout``."""
+
+        def fresh() -> list[str]:
+            return [lid for lid, seq in sent.items() if self._seq.get(lid, 0) > seq]
+
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or bool(fresh()), timeout)
+            out = []
+            for lid in fresh():
+                sent[lid] = self._seq[lid]
+                out.append((lid, self._notes[lid]))
+            return out
+
+    def subscribe(self, list_ids: Iterable[str]) -> dict[str, int]:
+        """A cursor that makes the first ``wait`` return each list's current note."""
+        return dict.fromkeys(list_ids, 0)

@@ -1,0 +1,321 @@
+"""The hub's domain logic: lists, grants, publishing, checkpoints, subscriptions.
+
+No protobuf here: servicers translate to and from these dataclasses.
+
+Publishing, in order (``publish``):
+
+1. validate everything: the list exists, every hash parses, the request is
+   not empty and does not add and remove the same hash (``InputError``,
+   nothing published);
+2. under the publish lock, leave out additions already listed and removals
+   not listed (reported back), build the canonical delta with the new LtHash
+   digest, refuse it if over the size limit;
+3. compute the new root without touching the tree, sign and cosign the
+   checkpoint, and commit leaf, checkpoint, set changes and idempotency
+   record in one transaction;
+4. only then extend the in-memory tree and push the checkpoint to
+   subscribers. One lock and the store's primary keys make two roots for one
+   size impossible, however many operators publish at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+
+from hashlist.api import ListStatus, PublishResult
+from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
+from hashlist.clock import Clock
+from hashlist.delta import make_delta, validate_list_id
+from hashlist.errors import InputError, NotFoundError, PermissionDeniedError
+from hashlist.identity import Identity, Role
+from hashlist.lthash import LtHash16
+from hashlist.merkle import EMPTY_ROOT, MerkleTree, hash_leaf
+from hashlist.note import Signer
+from hashlist.signals import SignalText, canonical
+from hashlist.snapshot import SnapshotHeader
+from server.broadcast import Broadcaster
+from server.store import HubStore, ListRow, NewLeaf
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        name: str,
+        store: HubStore,
+        log_signer: Signer,
+        timestamp_signer: Signer,
+        clock: Clock,
+        max_delta_bytes: int,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.log_signer = log_signer
+        self.timestamp_signer = timestamp_signer
+        self.clock = clock
+        self.max_delta_bytes = max_delta_bytes
+        self.broadcaster = Broadcaster()
+        self._publish_lock = threading.Lock()
+        self._tree_lock = threading.RLock()
+        self._trees: dict[str, MerkleTree] = {}
+        for row in store.lists():
+            tree = MerkleTree(store.leaf_hashes(row.list_id))
+            if tree.size != row.size:
+                log.warning("list %s: %d leaves stored, size %d", row.list_id, tree.size, row.size)
+            self._trees[row.list_id] = tree
+            self.broadcaster.publish(row.list_id, row.latest_note)
+
+    def origin(self, list_id: str) -> str:
+        return f"{self.name}/lists/{list_id}"
+
+    # --- administration ---
+
+    def create_list(self, list_id: str) -> bool:
+        validate_list_id(list_id)
+        now = self.clock.now()
+        log_note = sign_checkpoint(
+            Checkpoint(self.origin(list_id), 0, EMPTY_ROOT), [self.log_signer]
+        )
+        note = cosign(log_note, [self.timestamp_signer], now)
+        row = ListRow(list_id, 0, 0, LtHash16().to_bytes(), note, now)
+        with self._publish_lock:
+            created = self.store.create_list(row, log_note)
+            if created:
+                with self._tree_lock:
+                    self._trees[list_id] = MerkleTree()
+                self.broadcaster.publish(list_id, note)
+                log.info("created list %s", list_id)
+        return created
+
+    def set_grant(self, list_id: str, partner: str, granted: bool) -> bool:
+        self._row(list_id)
+        if not partner or not partner.isprintable() or len(partner) > 128:
+            raise InputError(f"partner name {partner!r} is not valid")
+        changed = self.store.set_grant(list_id, partner, granted)
+        log.info("%s %s on %s", "granted" if granted else "revoked", partner, list_id)
+        return changed
+
+    def authorize_read(self, who: Identity, list_id: str) -> None:
+        """Partners read the lists they are granted; auditors and the operator, all."""
+        if who.role in (Role.AUDITOR, Role.OPERATOR):
+            self._row(list_id)
+            return
+        if who.role is Role.PARTNER and self.store.is_granted(list_id, who.name):
+            return
+        raise PermissionDeniedError(f"{who} may not read list {list_id!r}")
+
+    @staticmethod
+    def authorize_admin(who: Identity) -> None:
+        if who.role is not Role.OPERATOR:
+            raise PermissionDeniedError(f"{who} is not the operator: only the operator administers")
+
+    # --- publishing ---
+
+    def publish(
+        self,
+        list_id: str,
+        additions: Sequence[str],
+        removals: Sequence[str],
+        idempotency_key: str = "",
+    ) -> PublishResult:
+        row = self._row(list_id)
+        adds = {canonical(s) for s in additions}
+        removes = {canonical(s) for s in removals}
+        if not adds and not removes:
+            raise InputError("empty delta: give at least one hash to add or remove")
+        if adds & removes:
+            raise InputError(f"{min(adds & removes)} is both added and removed")
+        if len(idempotency_key) > 200:
+            raise InputError("idempotency key is longer than 200 characters")
+        with self._publish_lock:
+            if idempotency_key and (earlier := self._replay(idempotency_key, list_id)):
+                return earlier
+            row = self._row(list_id)
+            present = self.store.listed(list_id, sorted(adds | removes))
+            already = tuple(sorted(adds & present))
+            missing = tuple(sorted(removes - present))
+            adds -= present
+            removes &= present
+            if not adds and not removes:
+                return PublishResult(row.size, 0, 0, already, missing, row.latest_note)
+            return self._append(
+                row, adds, removes, already=already, missing=missing, key=idempotency_key
+            )
+
+    def _append(
+        self,
+        row: ListRow,
+        adds: set[SignalText],
+        removes: set[SignalText],
+        *,
+        already: tuple[str, ...],
+        missing: tuple[str, ...],
+        key: str,
+    ) -> PublishResult:
+        lthash = LtHash16(row.lthash)
+        lthash.update(adds, removes)
+        version = row.size + 1
+        leaf = make_delta(row.list_id, version, lthash.digest(), adds, removes).encode()
+        if len(leaf) > self.max_delta_bytes:
+            raise InputError(
+                f"delta would be {len(leaf)} bytes, over the hub's {self.max_delta_bytes}-byte "
+                "limit: split it into smaller publications"
+            )
+        leaf_hash = hash_leaf(leaf)
+        with self._tree_lock:
+            root = self._trees[row.list_id].compact_range().extended([leaf_hash]).root()
+        now = self.clock.now()
+        log_note = sign_checkpoint(
+            Checkpoint(self.origin(row.list_id), version, root), [self.log_signer]
+        )
+        note = cosign(log_note, [self.timestamp_signer], now)
+        result = PublishResult(version, len(adds), len(removes), already, missing, note)
+        self.store.commit_publication(
+            NewLeaf(
+                list_id=row.list_id,
+                version=version,
+                leaf=leaf,
+                leaf_hash=leaf_hash,
+                additions=sorted(adds),
+                removals=sorted(removes),
+                hashes=row.hashes + len(adds) - len(removes),
+                lthash=lthash.to_bytes(),
+                log_note=log_note,
+                cosigned_note=note,
+                cosigned_at=now,
+                idempotency_key=key,
+                response=_encode_result(result),
+            )
+        )
+        with self._tree_lock:
+            self._trees[row.list_id].append_hash(leaf_hash)
+        self.broadcaster.publish(row.list_id, note)
+        log.info(
+            "published %s version %d: +%d -%d (%d already listed, %d not listed left out)",
+            row.list_id, version, len(adds), len(removes), len(already), len(missing),
+        )  # fmt: skip
+        return result
+
+    def _replay(self, key: str, list_id: str) -> PublishResult | None:
+        stored = self.store.publication(key)
+        if stored is None:
+            return None
+        if stored[0] != list_id:
+            raise InputError(f"idempotency key {key!r} was already used for list {stored[0]!r}")
+        data = json.loads(stored[1])
+        data["checkpoint_note"] = bytes.fromhex(data["checkpoint_note"])
+        data["already_listed"] = tuple(data["already_listed"])
+        data["not_listed"] = tuple(data["not_listed"])
+        data["replayed"] = True
+        return PublishResult(**data)
+
+    def recosign(self) -> int:
+        """Re-cosign every list's current checkpoint now; returns how many."""
+        done = 0
+        for row in self.store.lists():
+            now = self.clock.now()
+            note = cosign(row.latest_note, [self.timestamp_signer], now)
+            with self._publish_lock:
+                if self.store.update_cosigned(row.list_id, row.size, note, now):
+                    self.broadcaster.publish(row.list_id, note)
+                    done += 1
+        return done
+
+    # --- reading ---
+
+    def checkpoint(self, list_id: str) -> bytes:
+        return self._row(list_id).latest_note
+
+    def leaf_batches(
+        self, list_id: str, start: int, end: int, batch_bytes: int
+    ) -> Iterator[tuple[int, list[bytes]]]:
+        size = self._row(list_id).size
+        if not 0 <= start <= end <= size:
+            raise InputError(f"leaf range [{start}, {end}) is outside [0, {size}] of {list_id}")
+        batch: list[bytes] = []
+        batch_start, used = start, 0
+        for i, leaf in enumerate(self.store.leaves(list_id, start, end), start=start):
+            if batch and used + len(leaf) > batch_bytes:
+                yield batch_start, batch
+                batch, batch_start, used = [], i, 0
+            batch.append(bytes(leaf))
+            used += len(leaf)
+        if batch:
+            yield batch_start, batch
+
+    def inclusion_proof(self, list_id: str, index: int, size: int) -> list[bytes]:
+        self._row(list_id)
+        with self._tree_lock:
+            tree = self._trees[list_id]
+            if not 0 <= index < size <= tree.size:
+                raise InputError(f"no inclusion proof for leaf {index} at size {size} of {list_id}")
+            return tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, list_id: str, first: int, second: int) -> list[bytes]:
+        self._row(list_id)
+        with self._tree_lock:
+            tree = self._trees[list_id]
+            if not 0 < first <= second <= tree.size:
+                raise InputError(f"no consistency proof from {first} to {second} of {list_id}")
+            return tree.consistency_proof(first, second)
+
+    def snapshot(
+        self, list_id: str, from_size: int, batch: int
+    ) -> Iterator[SnapshotHeader | list[tuple[str, int]]]:
+        """The header, then batches of (signal, version), all from one read transaction."""
+        with self.store.read_snapshot() as db:
+            r = db.execute(
+                "SELECT size, hashes, latest_note FROM lists WHERE list_id=?", (list_id,)
+            )
+            size, hashes, note = r.fetchone()
+            if size == 0:
+                raise InputError(f"list {list_id} is empty: there is nothing to snapshot")
+            if not 0 <= from_size <= size:
+                raise InputError(f"from_size {from_size} is beyond the list's size {size}")
+            with self._tree_lock:
+                tree = self._trees[list_id]
+                compact = tree.compact_range(size).hashes
+                proof = tuple(tree.inclusion_proof(size - 1, size))
+                consistency = tuple(tree.consistency_proof(from_size, size)) if from_size else ()
+            yield SnapshotHeader(
+                note, compact, self.store.leaf(list_id, size - 1, db), proof, consistency, hashes
+            )
+            chunk: list[tuple[str, int]] = []
+            for item in self.store.members(db, list_id):
+                chunk.append(item)
+                if len(chunk) >= batch:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+    def status(self) -> list[ListStatus]:
+        out = []
+        for row in self.store.lists():
+            with self._tree_lock:
+                root = self._trees[row.list_id].root(row.size)
+            out.append(
+                ListStatus(
+                    row.list_id, row.size, row.hashes, root, LtHash16(row.lthash).digest(),
+                    row.cosigned_at, tuple(self.store.partners(row.list_id)),
+                )
+            )  # fmt: skip
+        return out
+
+    def _row(self, list_id: str) -> ListRow:
+        row = self.store.get_list(list_id)
+        if row is None:
+            raise NotFoundError(f"no list named {list_id!r} on this hub")
+        return row
+
+
+def _encode_result(result: PublishResult) -> bytes:
+    data = asdict(result)
+    data["checkpoint_note"] = result.checkpoint_note.hex()
+    return json.dumps(data).encode()

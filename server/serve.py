@@ -1,0 +1,132 @@
+"""Starting and stopping the hub process.
+
+``running_hub(config)`` is a context manager that opens the store, loads the
+keys, binds (port 0 picks a free one), starts the re-cosigning thread and
+yields a ``RunningHub`` with the bound port; leaving it stops everything in
+order. ``serve_forever`` wraps it for the CLI: SIGTERM or SIGINT ends it
+gracefully, letting in-flight calls finish within ``grace_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from hashlist.clock import Clock, SystemClock
+from hashlist.errors import ConfigError, KeyFormatError
+from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.rpc import server_credentials, server_options
+from hashlist.v1 import hashlist_pb2 as pb
+from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from server.config import HubConfig
+from server.hub import Hub
+from server.servicer import AdminServicer, LogServicer
+from server.store import HubStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunningHub:
+    port: int
+    hub: Hub
+
+
+def load_signer(path: Path, sig_type: int, what: str) -> Signer:
+    try:
+        signer = Signer.from_string(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from e
+    except KeyFormatError as e:
+        raise ConfigError(f"{what} {path}: {e}") from e
+    if signer.sig_type != sig_type:
+        raise ConfigError(
+            f"{what} {path} has signature type {signer.sig_type}, expected {sig_type}"
+        )
+    return signer
+
+
+@contextmanager
+def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[RunningHub]:
+    store = HubStore(config.database)
+    hub = Hub(
+        name=config.name,
+        store=store,
+        log_signer=load_signer(config.log_key, ED25519, "log key"),
+        timestamp_signer=load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key"),
+        clock=clock or SystemClock(),
+        max_delta_bytes=config.max_delta_bytes,
+    )
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),
+        options=server_options(config.max_message_bytes),
+        maximum_concurrent_rpcs=config.max_workers * 4,
+    )
+    pb_grpc.add_LogServicer_to_server(
+        LogServicer(
+            hub, leaf_batch_bytes=config.leaf_batch_bytes, snapshot_batch=config.snapshot_batch
+        ),
+        server,
+    )
+    pb_grpc.add_AdminServicer_to_server(AdminServicer(hub), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [d.full_name for d in pb.DESCRIPTOR.services_by_name.values()]
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = server.add_secure_port(
+            config.listen, server_credentials(config.client_ca, config.tls_cert, config.tls_key)
+        )
+    except (OSError, RuntimeError) as e:
+        store.close()
+        raise ConfigError(f"cannot bind {config.listen}: {e}") from e
+    server.start()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    stop = threading.Event()
+
+    def recosign_loop() -> None:
+        while not stop.wait(config.recosign_interval_seconds):
+            try:
+                hub.recosign()
+            except Exception:
+                log.exception("re-cosigning failed; will retry next interval")
+
+    recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
+    recosigner.start()
+    log.info("hub %s listening on port %d", config.name, port)
+    try:
+        yield RunningHub(port, hub)
+    finally:
+        health_servicer.enter_graceful_shutdown()
+        stop.set()
+        hub.broadcaster.close()
+        server.stop(config.grace_seconds).wait()
+        recosigner.join(timeout=5)
+        store.close()
+        log.info("hub stopped")
+
+
+def serve_forever(config: HubConfig) -> None:
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with running_hub(config) as running:
+        print(f"hashlist hub {config.name} listening on port {running.port}", flush=True)
+        done.wait()

@@ -1,0 +1,144 @@
+"""Thin gRPC servicers: identify the caller, translate, delegate to ``Hub``.
+
+Every method is wrapped by ``handle_errors``, so the status a client sees
+comes from the one table in ``hashlist/rpc.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import grpc
+
+from hashlist.errors import UnauthenticatedError
+from hashlist.identity import Identity, identity_from_pem
+from hashlist.rpc import handle_errors
+from hashlist.snapshot import SnapshotHeader
+from hashlist.v1 import hashlist_pb2 as pb
+from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from hashlist.wire import list_status_to_proto, publish_result_to_proto, snapshot_header_to_proto
+from server.hub import Hub
+
+log = logging.getLogger(__name__)
+_WAKE_SECONDS = 1.0  # how often an idle subscription checks the client is still there
+
+
+def caller(context: grpc.ServicerContext) -> Identity:
+    pems = context.auth_context().get("x509_pem_cert")
+    if not pems:
+        raise UnauthenticatedError("no client certificate: connect with mTLS")
+    return identity_from_pem(pems[0])
+
+
+class LogServicer(pb_grpc.LogServicer):
+    def __init__(self, hub: Hub, *, leaf_batch_bytes: int, snapshot_batch: int) -> None:
+        self.hub = hub
+        self.leaf_batch_bytes = leaf_batch_bytes
+        self.snapshot_batch = snapshot_batch
+
+    @handle_errors
+    def GetCheckpoint(
+        self, request: pb.GetCheckpointRequest, context: grpc.ServicerContext
+    ) -> pb.SignedCheckpoint:
+        self.hub.authorize_read(caller(context), request.list_id)
+        return pb.SignedCheckpoint(
+            list_id=request.list_id, note=self.hub.checkpoint(request.list_id)
+        )
+
+    @handle_errors
+    def GetLeaves(
+        self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.LeafBatch]:
+        self.hub.authorize_read(caller(context), request.list_id)
+        batches = self.hub.leaf_batches(
+            request.list_id, request.start, request.end, self.leaf_batch_bytes
+        )
+        for start, leaves in batches:
+            yield pb.LeafBatch(start=start, leaves=leaves)
+
+    @handle_errors
+    def GetInclusionProof(
+        self, request: pb.InclusionProofRequest, context: grpc.ServicerContext
+    ) -> pb.Proof:
+        self.hub.authorize_read(caller(context), request.list_id)
+        return pb.Proof(
+            hashes=self.hub.inclusion_proof(request.list_id, request.index, request.tree_size)
+        )
+
+    @handle_errors
+    def GetConsistencyProof(
+        self, request: pb.ConsistencyProofRequest, context: grpc.ServicerContext
+    ) -> pb.Proof:
+        self.hub.authorize_read(caller(context), request.list_id)
+        return pb.Proof(
+            hashes=self.hub.consistency_proof(request.list_id, request.first, request.second)
+        )
+
+    @handle_errors
+    def GetSnapshot(
+        self, request: pb.SnapshotRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.SnapshotChunk]:
+        self.hub.authorize_read(caller(context), request.list_id)
+        for item in self.hub.snapshot(request.list_id, request.from_size, self.snapshot_batch):
+            if isinstance(item, SnapshotHeader):
+                yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
+            else:
+                signals, versions = zip(*item, strict=True)
+                yield pb.SnapshotChunk(signals=pb.SignalBatch(signals=signals, versions=versions))
+
+    @handle_errors
+    def Subscribe(
+        self, request: pb.SubscribeRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.SignedCheckpoint]:
+        who = caller(context)
+        for list_id in request.list_ids:
+            self.hub.authorize_read(who, list_id)
+        broadcaster = self.hub.broadcaster
+        cursor = broadcaster.subscribe(request.list_ids)
+        log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
+        while context.is_active() and not broadcaster.closed:
+            for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
+                self.hub.authorize_read(who, list_id)  # a revoked grant ends the stream
+                yield pb.SignedCheckpoint(list_id=list_id, note=note)
+        log.info("%s unsubscribed", who)
+
+
+class AdminServicer(pb_grpc.AdminServicer):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    @handle_errors
+    def CreateList(
+        self, request: pb.CreateListRequest, context: grpc.ServicerContext
+    ) -> pb.CreateListResponse:
+        self.hub.authorize_admin(caller(context))
+        return pb.CreateListResponse(created=self.hub.create_list(request.list_id))
+
+    @handle_errors
+    def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
+        self.hub.authorize_admin(caller(context))
+        return pb.GrantResponse(changed=self.hub.set_grant(request.list_id, request.partner, True))
+
+    @handle_errors
+    def Revoke(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
+        self.hub.authorize_admin(caller(context))
+        return pb.GrantResponse(changed=self.hub.set_grant(request.list_id, request.partner, False))
+
+    @handle_errors
+    def Publish(
+        self, request: pb.PublishRequest, context: grpc.ServicerContext
+    ) -> pb.PublishResponse:
+        self.hub.authorize_admin(caller(context))
+        result = self.hub.publish(
+            request.list_id,
+            list(request.additions),
+            list(request.removals),
+            request.idempotency_key,
+        )
+        return publish_result_to_proto(result)
+
+    @handle_errors
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
+        self.hub.authorize_admin(caller(context))
+        return pb.StatusResponse(lists=[list_status_to_proto(s) for s in self.hub.status()])
