@@ -1,13 +1,11 @@
 """The ``hashlist`` command line.
 
-Sub-commands so far:
-
 * ``keygen NAME [--cosigner] [--out DIR]``: a signer key file and its verifier
   key string (C2SP signed-note formats). Private keys are written 0600.
 * ``trust-root``: assemble and validate a trust root TOML from verifier keys.
-* ``demo``: publish a list, sign and cosign checkpoints, verify them as a node
-  would, and show an attack being refused. In memory; the federation of real
-  processes arrives with the hub and node.
+* ``hub serve|create-list|grant|revoke|publish|status`` (``server/cli.py``).
+* ``node run|status`` (``node/cli.py``).
+* ``demo``: a whole local federation in real processes (``hashlist/federation.py``).
 
 Environment variables are read here and nowhere else; errors from the core
 are printed as one line, never as a stack trace.
@@ -21,10 +19,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.demo import run_demo
+from hashlist.federation import run_federation
 from hashlist.errors import HashlistError
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 from hashlist.trustroot import TrustRoot
+from node import cli as node_cli
+from server import cli as server_cli
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def _trust_root(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    return run_demo(hashes=args.hashes)
+    return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", type=int, default=1)
     p.set_defaults(func=_trust_root)
 
-    p = sub.add_parser("demo", help="publish and verify a list in memory")
+    p = sub.add_parser("demo", help="run a hub and three nodes, publish, verify, stop")
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
+    p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
     p.set_defaults(func=_demo)
+
+    server_cli.add_commands(sub)
+    node_cli.add_commands(sub)
     return parser
 
 

@@ -124,7 +124,10 @@ class Hub:
         removals: Sequence[str],
         idempotency_key: str = "",
     ) -> PublishResult:
-        row = self._row(list_id)
+        if self.store.get_list(list_id) is None:
+            raise InputError(
+                f"unknown list {list_id!r}: create it first (hashlist hub create-list)"
+            )
         adds = {canonical(s) for s in additions}
         removes = {canonical(s) for s in removals}
         if not adds and not removes:

@@ -1,0 +1,213 @@
+"""A local federation in real processes: what ``make demo`` runs, and what the
+end-to-end tests and benchmarks are built from.
+
+``Federation`` lays out a scratch folder (keys, trust root, hub and node
+configs), starts ``hashlist hub serve`` and ``hashlist node run`` as separate
+processes on loopback with the development certificates, and stops every
+process it started, whatever happens. Hashes are random (synthetic).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hashlist.client import ClientTLS, HubClient
+from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.trustroot import TrustRoot
+
+REPO = Path(__file__).resolve().parents[1]
+DEV_CERTS = REPO / "certs-dev"
+HUB_NAME = "hub.example"
+PARTNERS = ("facebook", "instagram", "yubo")
+
+
+@dataclass
+class Federation:
+    workdir: Path
+    certs: Path = DEV_CERTS
+    recosign_seconds: float = 60.0
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    hub_port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        (self.workdir / "keys").mkdir(parents=True)
+        log_key = Signer.generate(f"{HUB_NAME}/log", ED25519)
+        ts_key = Signer.generate(f"{HUB_NAME}/timestamp", COSIGNATURE_V1)
+        for name, key in (("log", log_key), ("timestamp", ts_key)):
+            path = self.workdir / "keys" / f"{name}.key"
+            path.write_text(f"{key}\n")
+            path.chmod(0o600)
+        trust = TrustRoot(1, HUB_NAME, (log_key.verifier(),), ts_key.verifier(),
+                          max_checkpoint_age_seconds=max(600, int(self.recosign_seconds * 10)))  # fmt: skip
+        (self.workdir / "trust.toml").write_text(trust.to_toml())
+        (self.workdir / "hub.toml").write_text(
+            f'name = "{HUB_NAME}"\nlisten = "127.0.0.1:0"\ndatabase = "hub.db"\n'
+            f'log_key = "keys/log.key"\ntimestamp_key = "keys/timestamp.key"\n'
+            f'tls_cert = "{self.certs / "hub.pem"}"\ntls_key = "{self.certs / "hub.key"}"\n'
+            f'client_ca = "{self.certs / "ca.pem"}"\n'
+            f"recosign_interval_seconds = {self.recosign_seconds}\n"
+        )
+
+    # --- processes ---
+
+    def start_hub(self) -> int:
+        log = (self.workdir / "hub.log").open("ab")
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "hashlist.cli", "hub", "serve", "--config", str(self.workdir / "hub.toml"),
+             *(["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else [])],
+            stdout=subprocess.PIPE, stderr=log, cwd=REPO,
+        )  # fmt: skip
+        self.procs["hub"] = proc
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if "listening on port" not in line:
+            raise RuntimeError(f"hub did not start: {line!r}; see {self.workdir / 'hub.log'}")
+        self.hub_port = int(line.rsplit(" ", 1)[1])
+        return self.hub_port
+
+    def node_config(self, partner: str, lists: tuple[str, ...], **extra: object) -> Path:
+        path = self.workdir / f"{partner}.toml"
+        lines = [
+            f'name = "{partner}"', f'hub = "127.0.0.1:{self.hub_port}"', 'trust_root = "trust.toml"',
+            f"lists = [{', '.join(repr(x) for x in lists)}]".replace("'", '"'),
+            f'database = "{partner}.db"', f'tls_cert = "{self.certs / (partner + ".pem")}"',
+            f'tls_key = "{self.certs / (partner + ".key")}"', f'ca = "{self.certs / "ca.pem"}"',
+            "reconnect_cap_seconds = 2.0",
+        ]  # fmt: skip
+        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start_node(
+        self, partner: str, lists: tuple[str, ...] = ("takeitdown",), **extra: object
+    ) -> None:
+        config = self.node_config(partner, lists, **extra)
+        log = (self.workdir / f"{partner}.log").open("ab")
+        self.procs[partner] = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "hashlist.cli", "node", "run", "--config", str(config)],
+            stdout=log, stderr=log, cwd=REPO,
+        )  # fmt: skip
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.procs)):  # nodes first, then the hub
+            self.stop(name)
+
+    def __enter__(self) -> Federation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+    # --- talking to it ---
+
+    def operator(self) -> HubClient:
+        tls = ClientTLS(
+            self.certs / "ca.pem", self.certs / "operator.pem", self.certs / "operator.key"
+        )
+        return HubClient(f"127.0.0.1:{self.hub_port}", tls, timeout=30)
+
+    def node_state(self, partner: str, list_id: str) -> tuple[int, str, int]:
+        """(version, state digest hex, lag) read from the node's database, read-only."""
+        db = self.workdir / f"{partner}.db"
+        if not db.exists():
+            return 0, "", 0
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            r = conn.execute(
+                "SELECT size, state_digest, seen_size FROM lists WHERE list_id=?", (list_id,)
+            ).fetchone()
+        except sqlite3.OperationalError:
+            return 0, "", 0
+        finally:
+            conn.close()
+        return (r[0], r[1].hex(), max(0, r[2] - r[0])) if r else (0, "", 0)
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> float:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+    return time.monotonic() - start
+
+
+def random_signals(n: int, kind: str = "pdq") -> list[str]:
+    size = {"pdq": 32, "phash": 8, "md5": 16, "sha256": 32}[kind]
+    return [f"{kind}:{os.urandom(size).hex()}" for _ in range(n)]
+
+
+def run_federation(*, hashes: int, workdir: Path) -> int:
+    list_id = "takeitdown"
+    with Federation(workdir.resolve()) as fed:
+        port = fed.start_hub()
+        print(f"hub {HUB_NAME} on 127.0.0.1:{port} (mTLS, dev certificates in {fed.certs})")
+        with fed.operator() as op:
+            op.create_list(list_id)
+            for partner in PARTNERS:
+                op.grant(list_id, partner)
+            for partner in PARTNERS:
+                fed.start_node(partner)
+            print(f"nodes {', '.join(PARTNERS)} started, following {list_id}")
+            signals = random_signals(hashes)
+            steps = [
+                (signals, [], f"published {hashes:,} hashes"),
+                ([], signals[:1], "retracted 1 hash"),
+            ]
+            for adds, removes, what in steps:
+                result = op.publish(list_id, adds, removes)
+                took = wait_until(
+                    lambda v=result.version: all(fed.node_state(p, list_id)[0] >= v for p in PARTNERS),
+                    60, f"every node to apply version {result.version}",
+                )  # fmt: skip
+                print(f"{what} as version {result.version}: every node verified and applied it "
+                      f"{took * 1000:.0f} ms after the hub answered")  # fmt: skip
+            hub_digest = op.status()[0].state_digest.hex()
+        print()
+        print(f"{'node':<10} {'list':<11} {'version':>7} {'hashes':>7}  {'state digest':<64}  lag")
+        ok = True
+        for partner in PARTNERS:
+            version, digest, lag = fed.node_state(partner, list_id)
+            count = _count(fed.workdir / f"{partner}.db", list_id)
+            print(f"{partner:<10} {list_id:<11} {version:>7} {count:>7}  {digest}  {lag:>3}")
+            ok &= digest == hub_digest and count == hashes - 1
+        print(f"{'hub':<10} {list_id:<11} {2:>7} {hashes - 1:>7}  {hub_digest}")
+        print("\nevery replica matches the hub's signed state digest" if ok else "\nMISMATCH")
+    print("all processes stopped")
+    return 0 if ok else 1
+
+
+def _count(db: Path, list_id: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(
+            conn.execute("SELECT count(*) FROM members WHERE list_id=?", (list_id,)).fetchone()[0]
+        )
+    finally:
+        conn.close()

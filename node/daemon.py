@@ -1,0 +1,123 @@
+"""Running a node: wiring config, trust root, store and hub client; status.
+
+``run_node`` follows the configured lists until SIGTERM or SIGINT. The sync
+loop runs in its own thread; the main thread waits for a signal and checks
+freshness every ``_WATCH_SECONDS``, logging a warning while a list is stale
+(matches keep being served from the last verified state meanwhile).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from hashlist.client import ClientTLS, HubClient
+from hashlist.clock import Clock, SystemClock
+from hashlist.trustroot import TrustRoot, load_trust_root
+from node.config import NodeConfig
+from node.store import NodeStore
+from node.sync import Syncer
+
+log = logging.getLogger(__name__)
+_WATCH_SECONDS = 10.0
+
+
+def effective_trust(config: NodeConfig) -> TrustRoot:
+    trust = load_trust_root(config.trust_root)
+    if config.max_checkpoint_age_seconds:
+        trust = dataclasses.replace(
+            trust, max_checkpoint_age_seconds=config.max_checkpoint_age_seconds
+        )
+    return trust
+
+
+def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
+    clock = clock or SystemClock()
+    trust = effective_trust(config)
+    store = NodeStore(config.database)
+    client = HubClient(
+        config.hub,
+        ClientTLS(config.ca, config.tls_cert, config.tls_key),
+        timeout=config.timeout_seconds,
+        max_message_bytes=config.max_message_bytes,
+    )
+    syncer = Syncer(config, trust, store, client, clock)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        syncer.shutdown()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker = threading.Thread(target=syncer.run, name="sync")
+    worker.start()
+    log.info("node %s following %s from %s", config.name, ", ".join(config.lists), config.hub)
+    watch = NodeStore(config.database)  # its own connection: never inside the sync transaction
+    try:
+        while worker.is_alive():
+            worker.join(_WATCH_SECONDS)
+            for row in status_rows(config, watch, trust, clock.now()):
+                if row.stale:
+                    log.warning("list %s is stale: newest cosignature %d s old",
+                                row.list_id, row.cosignature_age)  # fmt: skip
+    finally:
+        syncer.shutdown()
+        worker.join()
+        client.close()
+        store.close()
+        watch.close()
+        log.info("node stopped")
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    node: str
+    list_id: str
+    version: int
+    hashes: int
+    state_digest: str
+    cosignature_age: int
+    lag: int
+    stale: bool
+    halted: bool
+    alarm: str
+
+
+def status_rows(
+    config: NodeConfig, store: NodeStore, trust: TrustRoot, now: int
+) -> list[StatusRow]:
+    rows = []
+    for list_id in config.lists:
+        r = store.record(list_id)
+        age = now - r.state.cosigned_at if r.state.cosigned_at else -1
+        stale = age < 0 or age > trust.max_checkpoint_age_seconds
+        rows.append(
+            StatusRow(
+                node=config.name,
+                list_id=list_id,
+                version=r.state.size,
+                hashes=store.count(list_id),
+                state_digest=r.state.state_digest.hex(),
+                cosignature_age=age,
+                lag=max(0, r.seen_size - r.state.size),
+                stale=stale,
+                halted=r.halted,
+                alarm=r.alarm or ("stale" if stale and r.state.size else ""),
+            )
+        )
+    return rows
+
+
+def format_status(rows: list[StatusRow]) -> str:
+    lines = [f"{'node':<10} {'list':<12} {'version':>7} {'hashes':>8} {'lag':>4} {'age':>6}  "
+             f"{'state digest':<20} alarm"]  # fmt: skip
+    for r in rows:
+        age = f"{r.cosignature_age}s" if r.cosignature_age >= 0 else "-"
+        lines.append(
+            f"{r.node:<10} {r.list_id:<12} {r.version:>7} {r.hashes:>8} {r.lag:>4} {age:>6}  "
+            f"{r.state_digest[:16] + '...':<20} {r.alarm or 'ok'}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""``hashlist hub ...``: serve the hub, and the operator's commands against it.
+
+Connection settings for the operator's commands come from flags, or from the
+environment variables HASHLIST_HUB, HASHLIST_CA, HASHLIST_CERT and
+HASHLIST_KEY (read here, at the edge, and nowhere else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from hashlist.client import ClientTLS, HubClient
+from hashlist.errors import InputError
+from server.config import load_hub_config
+from server.serve import serve_forever
+
+PUBLISH_BATCH = 100_000
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    hub = sub.add_parser("hub", help="run the hub, or administer it as the operator")
+    cmds = hub.add_subparsers(dest="hub_command", required=True)
+
+    p = cmds.add_parser("serve", help="run the hub until SIGTERM")
+    p.add_argument("--config", type=Path, required=True, help="hub TOML (see server/config.py)")
+    p.add_argument("--listen", help="override the config's host:port")
+    p.set_defaults(func=_serve)
+
+    def client_args(p: argparse.ArgumentParser) -> None:
+        env = os.environ.get
+        p.add_argument("--hub", default=env("HASHLIST_HUB", "127.0.0.1:7443"), help="host:port")
+        p.add_argument("--ca", type=Path, default=env("HASHLIST_CA", "certs-dev/ca.pem"))
+        p.add_argument("--cert", type=Path, default=env("HASHLIST_CERT", "certs-dev/operator.pem"))
+        p.add_argument("--key", type=Path, default=env("HASHLIST_KEY", "certs-dev/operator.key"))
+
+    p = cmds.add_parser("create-list", help="create a list")
+    p.add_argument("list_id")
+    client_args(p)
+    p.set_defaults(func=lambda a: _print(_client(a).create_list(a.list_id), "created", "exists"))
+
+    for name, granted in (("grant", True), ("revoke", False)):
+        p = cmds.add_parser(name, help=f"{name} a partner's read access to a list")
+        p.add_argument("list_id")
+        p.add_argument("partner")
+        client_args(p)
+        p.set_defaults(
+            func=lambda a, g=granted: _print(
+                _client(a).grant(a.list_id, a.partner, granted=g), "changed", "unchanged"
+            )
+        )
+
+    p = cmds.add_parser("publish", help="publish additions and retractions to a list")
+    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--add", nargs="*", default=[], help="signals kind:hex")
+    p.add_argument("--remove", nargs="*", default=[], help="signals kind:hex to retract")
+    p.add_argument("--add-file", type=Path, help="file of signals, one per line ('-' for stdin)")
+    p.add_argument("--remove-file", type=Path, help="file of signals to retract")
+    p.add_argument("--batch", type=int, default=PUBLISH_BATCH, help="signals per delta")
+    client_args(p)
+    p.set_defaults(func=_publish)
+
+    p = cmds.add_parser("status", help="every list: version, hashes, digest, partners")
+    client_args(p)
+    p.set_defaults(func=_status)
+
+
+def _client(args: argparse.Namespace) -> HubClient:
+    return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))
+
+
+def _print(flag: bool, yes: str, no: str) -> int:
+    print(yes if flag else no)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s hub %(levelname)s %(message)s")
+    serve_forever(load_hub_config(args.config, {"listen": args.listen}))
+    return 0
+
+
+def read_signals(path: Path | None) -> Iterator[str]:
+    """Signals from a file: one per line; blank lines and '#' comments skipped."""
+    if path is None:
+        return
+    f = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    with f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                yield line
+
+
+def _publish(args: argparse.Namespace) -> int:
+    adds = [*args.add, *read_signals(args.add_file)]
+    removes = [*args.remove, *read_signals(args.remove_file)]
+    if not adds and not removes:
+        raise InputError("nothing to publish: give --add/--add-file or --remove/--remove-file")
+    run = uuid.uuid4().hex  # one key per batch: a retried batch is never published twice
+    with _client(args) as client:
+        for i in range(0, max(len(adds), len(removes)), args.batch):
+            part_adds, part_removes = adds[i : i + args.batch], removes[i : i + args.batch]
+            r = client.publish(args.list_id, part_adds, part_removes, idempotency_key=f"{run}-{i}")
+            print(f"{args.list_id}: version {r.version}: +{r.added} -{r.removed}"
+                  + (f", {len(r.already_listed)} already listed" if r.already_listed else "")
+                  + (f", {len(r.not_listed)} not listed" if r.not_listed else ""))  # fmt: skip
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        print(f"{'list':<14} {'version':>8} {'hashes':>9}  {'state digest':<20} partners")
+        for s in client.status():
+            print(f"{s.list_id:<14} {s.size:>8} {s.hashes:>9}  {s.state_digest.hex()[:16]}...    "
+                  f"{', '.join(s.partners) or '-'}")  # fmt: skip
+    return 0
