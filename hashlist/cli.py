@@ -19,8 +19,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.federation import run_federation
 from hashlist.errors import HashlistError
+from hashlist.federation import run_federation
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 from hashlist.trustroot import TrustRoot
 from node import cli as node_cli

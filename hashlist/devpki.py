@@ -72,13 +72,14 @@ class DevCA:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, role: Role, name: str, *, server: bool = False) -> Issued:
+    def issue(self, role: Role | str, name: str, *, server: bool = False) -> Issued:
+        """A certificate for ``name`` in ``role`` (a plain string only for tests of bad roles)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         usage = [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(role.value, name))
+            .subject_name(_name(role.value if isinstance(role, Role) else role, name))
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -98,7 +99,7 @@ class DevCA:
         return Issued(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> None:
+def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
     """Write ca.pem and NAME.pem/NAME.key for hub, partners, operator and auditor."""
     out.mkdir(parents=True, exist_ok=True)
     ca = DevCA()
@@ -114,3 +115,4 @@ def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> None:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(item.key_pem)
+    return ca

@@ -114,6 +114,10 @@ class DeltaConflictError(MalformedDeltaError):
     an unlisted one, or belongs to another list or version."""
 
 
+class OversizedResponseError(VerificationError):
+    """The hub sent a message larger than this client's configured limit."""
+
+
 class DigestMismatchError(VerificationError):
     """The state digest after applying a delta differs from the one it claims."""
 

@@ -48,8 +48,14 @@ class Federation:
             path = self.workdir / "keys" / f"{name}.key"
             path.write_text(f"{key}\n")
             path.chmod(0o600)
-        trust = TrustRoot(1, HUB_NAME, (log_key.verifier(),), ts_key.verifier(),
-                          max_checkpoint_age_seconds=max(600, int(self.recosign_seconds * 10)))  # fmt: skip
+        max_age = max(600, int(self.recosign_seconds * 10))
+        trust = TrustRoot(
+            1,
+            HUB_NAME,
+            (log_key.verifier(),),
+            ts_key.verifier(),
+            max_checkpoint_age_seconds=max_age,
+        )
         (self.workdir / "trust.toml").write_text(trust.to_toml())
         (self.workdir / "hub.toml").write_text(
             f'name = "{HUB_NAME}"\nlisten = "127.0.0.1:0"\ndatabase = "hub.db"\n'
@@ -64,7 +70,8 @@ class Federation:
     def start_hub(self) -> int:
         log = (self.workdir / "hub.log").open("ab")
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "hashlist.cli", "hub", "serve", "--config", str(self.workdir / "hub.toml"),
+            [sys.executable, "-m", "hashlist.cli", "hub", "serve",
+             "--config", str(self.workdir / "hub.toml"),
              *(["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else [])],
             stdout=subprocess.PIPE, stderr=log, cwd=REPO,
         )  # fmt: skip
@@ -79,7 +86,9 @@ class Federation:
     def node_config(self, partner: str, lists: tuple[str, ...], **extra: object) -> Path:
         path = self.workdir / f"{partner}.toml"
         lines = [
-            f'name = "{partner}"', f'hub = "127.0.0.1:{self.hub_port}"', 'trust_root = "trust.toml"',
+            f'name = "{partner}"',
+            f'hub = "127.0.0.1:{self.hub_port}"',
+            'trust_root = "trust.toml"',
             f"lists = [{', '.join(repr(x) for x in lists)}]".replace("'", '"'),
             f'database = "{partner}.db"', f'tls_cert = "{self.certs / (partner + ".pem")}"',
             f'tls_key = "{self.certs / (partner + ".key")}"', f'ca = "{self.certs / "ca.pem"}"',
@@ -129,6 +138,16 @@ class Federation:
             self.certs / "ca.pem", self.certs / "operator.pem", self.certs / "operator.key"
         )
         return HubClient(f"127.0.0.1:{self.hub_port}", tls, timeout=30)
+
+    def wait_all_at(
+        self, partners: tuple[str, ...], list_id: str, version: int, timeout: float
+    ) -> float:
+        """Seconds until every partner's node has verified and applied ``version``."""
+        return wait_until(
+            lambda: all(self.node_state(p, list_id)[0] >= version for p in partners),
+            timeout,
+            f"{', '.join(partners)} to apply {list_id} version {version}",
+        )
 
     def node_state(self, partner: str, list_id: str) -> tuple[int, str, int]:
         """(version, state digest hex, lag) read from the node's database, read-only."""
@@ -181,12 +200,9 @@ def run_federation(*, hashes: int, workdir: Path) -> int:
                 ([], signals[:1], "retracted 1 hash"),
             ]
             for adds, removes, what in steps:
-                result = op.publish(list_id, adds, removes)
-                took = wait_until(
-                    lambda v=result.version: all(fed.node_state(p, list_id)[0] >= v for p in PARTNERS),
-                    60, f"every node to apply version {result.version}",
-                )  # fmt: skip
-                print(f"{what} as version {result.version}: every node verified and applied it "
+                version = op.publish(list_id, adds, removes).version
+                took = fed.wait_all_at(PARTNERS, list_id, version, timeout=60)
+                print(f"{what} as version {version}: every node verified and applied it "
                       f"{took * 1000:.0f} ms after the hub answered")  # fmt: skip
             hub_digest = op.status()[0].state_digest.hex()
         print()

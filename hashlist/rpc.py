@@ -102,6 +102,10 @@ def error_from_rpc(e: grpc.RpcError, what: str) -> errors.HashlistError:
     """The client-side twin of ``STATUS_CODES``: a typed error for a failed call."""
     code = e.code() if isinstance(e, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = e.details() if isinstance(e, grpc.Call) else str(e)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):
+        return errors.OversizedResponseError(
+            f"{what}: the hub sent an oversized message: {details}"
+        )
     kind = _FROM_STATUS.get(code, errors.HashlistError)
     return kind(f"{what}: {details or code.name}")
 

@@ -221,6 +221,12 @@ def check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
 def check_time(
     state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int
 ) -> int:
+    """The checkpoint's newest cosignature time, if fresh enough; else a typed error.
+
+    Only the very checkpoint already trusted (same size, so same root once
+    ``check_history`` passed) keeps the newer of the stored and the new time: a
+    new checkpoint is judged by its own cosignatures alone.
+    """
     cosigned_at = verified.cosigned_at
     if cosigned_at is None:
         raise StaleCheckpointError(
@@ -231,7 +237,8 @@ def check_time(
             f"cosignature dated {cosigned_at - now} s in the future "
             f"(allowed skew {trust.max_clock_skew_seconds} s)"
         )
-    newest = max(cosigned_at, state.cosigned_at)
+    same = verified.checkpoint.size == state.size
+    newest = max(cosigned_at, state.cosigned_at) if same else cosigned_at
     check_fresh(replace(state, cosigned_at=newest), trust, now)
     return newest
 

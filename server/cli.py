@@ -91,8 +91,8 @@ def read_signals(path: Path | None) -> Iterator[str]:
         return
     f = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     with f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
+        for raw in f:
+            line = raw.split("#", 1)[0].strip()
             if line:
                 yield line
 

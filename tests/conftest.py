@@ -56,3 +56,10 @@ class Keys:
 @pytest.fixture(scope="session")
 def keys() -> Keys:
     return Keys()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.support import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
+from dataclasses import replace
 
 import pytest
 
@@ -24,6 +25,7 @@ from hashlist.errors import (
 from hashlist.log import ListLog
 from hashlist.lthash import LtHash16
 from hashlist.merkle import MerkleTree
+from hashlist.note import Note, parse_note
 from hashlist.signals import SignalText
 from hashlist.verify import TrustedState, VerifiedUpdate, check_fresh, verify_update
 from tests.conftest import Keys
@@ -189,11 +191,14 @@ def test_future_cosignature(keys: Keys, log: ListLog) -> None:
 def test_bad_signature(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
     log.publish([A])
-    note = bytearray(log.signed_checkpoint(NOW))
-    line = note.index("\u2014 hub.example/log ".encode())
-    note[line + 30] ^= 0x04  # inside the log key's base64 signature
-    with pytest.raises(BadSignatureError):
-        node.verify(bytes(note), log.leaves)
+    note = parse_note(log.signed_checkpoint(NOW))
+    forged = [
+        replace(s, signature=bytes([s.signature[0] ^ 0x04]) + s.signature[1:])
+        if s.name == keys.log.name else s
+        for s in note.signatures
+    ]  # fmt: skip
+    with pytest.raises(BadSignatureError, match="does not verify"):
+        node.verify(Note(note.text, tuple(forged)).encode(), log.leaves)
 
 
 def test_witness_quorum(keys: Keys) -> None:
@@ -277,3 +282,13 @@ def test_oversized_leaf(keys: Keys, log: ListLog) -> None:
             listed=node.listed,
             max_delta_bytes=100,
         )
+
+
+def test_a_new_checkpoint_does_not_inherit_the_stored_freshness(keys: Keys, log: ListLog) -> None:
+    node = Follower(keys, max_age=600)
+    log.publish([A])
+    node.follow(log.signed_checkpoint(NOW + 1000), log.leaves, now=NOW + 1000)
+    log.publish([B])
+    # Size 2 cosigned long ago must not pass as fresh because size 1 was fresh.
+    with pytest.raises(StaleCheckpointError):
+        node.verify(log.signed_checkpoint(NOW), log.leaves[1:], now=NOW + 1000)

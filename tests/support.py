@@ -1,0 +1,66 @@
+"""Test support: a throwaway PKI and an in-process hub over real mTLS on port 0."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hashlist.client import Backoff, ClientTLS, HubClient
+from hashlist.clock import Clock
+from hashlist.devpki import DevCA, write_dev_pki
+from hashlist.identity import Role
+from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.trustroot import TrustRoot
+from server.config import HubConfig
+from server.serve import RunningHub, running_hub
+
+HUB = "hub.example"
+
+
+def make_pki(folder: Path) -> Path:
+    """Dev PKI in ``folder``, plus certificates the hub must not accept."""
+    ca = write_dev_pki(folder)
+    extra = {
+        "stranger": DevCA("some other CA").issue(Role.OPERATOR, "operator"),  # foreign CA
+        "wizard": ca.issue("wizard", "merlin"),  # our CA, but no hashlist role
+    }
+    for name, issued in extra.items():
+        (folder / f"{name}.pem").write_bytes(issued.cert_pem)
+        (folder / f"{name}.key").write_bytes(issued.key_pem)
+    return folder
+
+
+def hub_config(folder: Path, pki: Path, **overrides: object) -> tuple[HubConfig, TrustRoot]:
+    folder.mkdir(parents=True, exist_ok=True)
+    log_key = Signer.generate(f"{HUB}/log", ED25519)
+    ts_key = Signer.generate(f"{HUB}/timestamp", COSIGNATURE_V1)
+    (folder / "log.key").write_text(str(log_key))
+    (folder / "ts.key").write_text(str(ts_key))
+    fields: dict[str, object] = {
+        "name": HUB,
+        "database": folder / "hub.db",
+        "log_key": folder / "log.key",
+        "timestamp_key": folder / "ts.key",
+        "tls_cert": pki / "hub.pem",
+        "tls_key": pki / "hub.key",
+        "client_ca": pki / "ca.pem",
+        "listen": "127.0.0.1:0",
+        "grace_seconds": 0.5,
+    }
+    fields.update(overrides)
+    config = HubConfig(**fields)  # type: ignore[arg-type]
+    trust = TrustRoot(1, HUB, (log_key.verifier(),), ts_key.verifier())
+    return config, trust
+
+
+@contextmanager
+def hub_running(config: HubConfig, clock: Clock | None = None) -> Iterator[RunningHub]:
+    with running_hub(config, clock=clock) as running:
+        yield running
+
+
+def client(port: int, pki: Path, who: str, **kwargs: object) -> HubClient:
+    tls = ClientTLS(pki / "ca.pem", pki / f"{who}.pem", pki / f"{who}.key")
+    kwargs.setdefault("backoff", Backoff(base=0.05, cap=0.2, attempts=2))
+    return HubClient(f"127.0.0.1:{port}", tls, timeout=10, **kwargs)  # type: ignore[arg-type]

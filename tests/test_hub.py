@@ -1,0 +1,191 @@
+"""The hub over real mTLS on loopback: identity, input validation, publishing rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from hashlist.checkpoint import verify_checkpoint
+from hashlist.errors import (
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from hashlist.merkle import hash_leaf, verify_consistency, verify_inclusion
+from hashlist.trustroot import TrustRoot
+from hashlist.v1 import hashlist_pb2 as pb
+from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from server.serve import RunningHub
+from tests.support import client, hub_config, hub_running
+
+MD5 = [f"md5:{i:032x}" for i in range(10)]
+
+
+@pytest.fixture
+def hub(tmp_path: Path, pki: Path) -> Iterator[tuple[RunningHub, TrustRoot]]:
+    config, trust = hub_config(tmp_path, pki)
+    with hub_running(config) as running:
+        op = client(running.port, pki, "operator")
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        op.close()
+        yield running, trust
+
+
+def test_publish_is_signed_and_served(hub: tuple[RunningHub, TrustRoot], pki: Path) -> None:
+    running, trust = hub
+    with client(running.port, pki, "operator") as op, client(running.port, pki, "facebook") as fb:
+        r = op.publish("takeitdown", MD5[:5])
+        assert (r.version, r.added) == (1, 5)
+        r = op.publish("takeitdown", MD5[3:7], removals=[MD5[0], MD5[9]])
+        assert (r.version, r.added, r.removed) == (2, 2, 1)
+        assert r.already_listed == (MD5[3], MD5[4])
+        assert r.not_listed == (MD5[9],)
+        note = fb.checkpoint("takeitdown")
+        cp = verify_checkpoint(note, trust, trust.origin("takeitdown")).checkpoint
+        assert cp.size == 2
+        leaves = [leaf for _, batch in fb.leaves("takeitdown", 0, 2) for leaf in batch]
+        assert len(leaves) == 2
+        verify_inclusion(
+            hash_leaf(leaves[1]), 1, 2, fb.inclusion_proof("takeitdown", 1, 2), cp.root
+        )
+        first = verify_checkpoint(r.checkpoint_note, trust, trust.origin("takeitdown")).checkpoint
+        assert first.root == cp.root
+        assert op.status()[0].hashes == 6
+
+
+def test_idempotent_publish_makes_one_version(hub: tuple[RunningHub, TrustRoot], pki: Path) -> None:
+    running, _ = hub
+    with client(running.port, pki, "operator") as op:
+        first = op.publish("takeitdown", MD5[:3], idempotency_key="batch-1")
+        again = op.publish("takeitdown", MD5[:3], idempotency_key="batch-1")
+        assert (first.version, again.version, again.replayed) == (1, 1, True)
+        assert op.status()[0].size == 1
+        op.create_list("other")
+        with pytest.raises(InputError, match="already used for list 'takeitdown'"):
+            op.publish("other", MD5[:1], idempotency_key="batch-1")
+
+
+def test_concurrent_publishers_never_fork(hub: tuple[RunningHub, TrustRoot], pki: Path) -> None:
+    running, trust = hub
+    notes: list[bytes] = []
+    lock = threading.Lock()
+
+    def publisher(offset: int) -> None:
+        with client(running.port, pki, "operator") as op:
+            for i in range(5):
+                r = op.publish("takeitdown", [f"sha256:{offset * 100 + i:064x}"])
+                with lock:
+                    notes.append(r.checkpoint_note)
+
+    threads = [threading.Thread(target=publisher, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    checkpoints = [
+        verify_checkpoint(n, trust, trust.origin("takeitdown")).checkpoint for n in notes
+    ]
+    assert sorted(c.size for c in checkpoints) == list(range(1, 21))
+    final = max(checkpoints, key=lambda c: c.size)
+    with client(running.port, pki, "facebook") as fb:
+        for c in checkpoints:
+            if c.size < final.size:
+                proof = fb.consistency_proof("takeitdown", c.size, final.size)
+                verify_consistency(c.size, final.size, proof, c.root, final.root)
+
+
+BAD_PUBLICATIONS = [
+    (["md5:xyz"], [], "takeitdown", "not hexadecimal"),
+    (["md5:" + "a" * 30], [], "takeitdown", "a md5 hash is 32 hex digits"),
+    (["crc:" + "a" * 8], [], "takeitdown", "unknown signal kind 'crc'"),
+    ([], [], "takeitdown", "empty delta"),
+    ([MD5[0]], [MD5[0]], "takeitdown", "both added and removed"),
+    ([MD5[0]], [], "nosuchlist", "unknown list 'nosuchlist'"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_PUBLICATIONS)))
+def test_bad_publish_input_is_invalid_argument_and_publishes_nothing(
+    hub: tuple[RunningHub, TrustRoot], pki: Path, case: int
+) -> None:
+    additions, removals, list_id, message = BAD_PUBLICATIONS[case]
+    running, _ = hub
+    channel = _channel(running.port, pki, "operator")
+    admin = pb_grpc.AdminStub(channel)
+    request = pb.PublishRequest(list_id=list_id, additions=additions, removals=removals)
+    with pytest.raises(grpc.RpcError) as info:
+        admin.Publish(request, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in (info.value.details() or "")
+    assert "Traceback" not in (info.value.details() or "")
+    assert admin.Status(pb.StatusRequest(), timeout=10).lists[0].size == 0
+    channel.close()
+
+
+def test_oversized_delta_is_refused(tmp_path: Path, pki: Path) -> None:
+    config, _ = hub_config(tmp_path, pki, max_delta_bytes=2000)
+    with hub_running(config) as running, client(running.port, pki, "operator") as op:
+        op.create_list("l")
+        with pytest.raises(InputError, match="over the hub's 2000-byte limit"):
+            op.publish("l", [f"md5:{i:032x}" for i in range(100)])
+        assert op.status()[0].size == 0
+
+
+def test_identity_rules(hub: tuple[RunningHub, TrustRoot], pki: Path, tmp_path: Path) -> None:
+    running, _ = hub
+    port = running.port
+    with client(port, pki, "facebook") as fb:
+        fb.checkpoint("takeitdown")
+        with pytest.raises(PermissionDeniedError, match="not the operator"):
+            fb.publish("takeitdown", MD5[:1])
+    with client(port, pki, "instagram") as ig:
+        with pytest.raises(PermissionDeniedError, match="may not read list 'takeitdown'"):
+            ig.checkpoint("takeitdown")
+        with pytest.raises(PermissionDeniedError):
+            list(ig.subscribe(["takeitdown"]))
+    with client(port, pki, "auditor") as auditor:
+        auditor.checkpoint("takeitdown")
+        with pytest.raises(NotFoundError):
+            auditor.checkpoint("nosuchlist")
+        with pytest.raises(PermissionDeniedError):
+            auditor.create_list("mine")
+    # A certificate from another CA, or none at all: the TLS handshake refuses it.
+    with client(port, pki, "stranger") as stranger, pytest.raises(UnavailableError):
+        stranger.checkpoint("takeitdown")
+    insecure = grpc.secure_channel(
+        f"127.0.0.1:{port}",
+        grpc.ssl_channel_credentials(root_certificates=(pki / "ca.pem").read_bytes()),
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        pb_grpc.LogStub(insecure).GetCheckpoint(
+            pb.GetCheckpointRequest(list_id="takeitdown"), timeout=5
+        )
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    insecure.close()
+
+
+def test_certificate_without_a_hashlist_role_is_unauthenticated(
+    hub: tuple[RunningHub, TrustRoot], pki: Path
+) -> None:
+    running, _ = hub
+    with client(running.port, pki, "wizard") as wizard:
+        with pytest.raises(UnauthenticatedError, match="unknown role 'wizard'"):
+            wizard.checkpoint("takeitdown")
+        with pytest.raises(UnauthenticatedError):
+            wizard.create_list("x")
+
+
+def _channel(port: int, pki: Path, who: str) -> grpc.Channel:
+    creds = grpc.ssl_channel_credentials(
+        (pki / "ca.pem").read_bytes(),
+        (pki / f"{who}.key").read_bytes(),
+        (pki / f"{who}.pem").read_bytes(),
+    )
+    return grpc.secure_channel(f"127.0.0.1:{port}", creds)
