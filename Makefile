@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_merkle
 	$(BIN)/python -m bench.bench_lthash
 	$(BIN)/python -m bench.bench_delta
+	$(BIN)/python -m bench.bench_bootstrap
+	$(BIN)/python -m bench.bench_propagation
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -83,15 +83,19 @@ class Federation:
         self.hub_port = int(line.rsplit(" ", 1)[1])
         return self.hub_port
 
-    def node_config(self, partner: str, lists: tuple[str, ...], **extra: object) -> Path:
+    def node_config(
+        self, partner: str, lists: tuple[str, ...], cert_as: str = "", **extra: object
+    ) -> Path:
+        """Config for a node named ``partner`` (using ``cert_as``'s certificate if given)."""
         path = self.workdir / f"{partner}.toml"
+        cert = cert_as or partner
         lines = [
             f'name = "{partner}"',
             f'hub = "127.0.0.1:{self.hub_port}"',
             'trust_root = "trust.toml"',
             f"lists = [{', '.join(repr(x) for x in lists)}]".replace("'", '"'),
-            f'database = "{partner}.db"', f'tls_cert = "{self.certs / (partner + ".pem")}"',
-            f'tls_key = "{self.certs / (partner + ".key")}"', f'ca = "{self.certs / "ca.pem"}"',
+            f'database = "{partner}.db"', f'tls_cert = "{self.certs / (cert + ".pem")}"',
+            f'tls_key = "{self.certs / (cert + ".key")}"', f'ca = "{self.certs / "ca.pem"}"',
             "reconnect_cap_seconds = 2.0",
         ]  # fmt: skip
         lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()]
@@ -99,9 +103,13 @@ class Federation:
         return path
 
     def start_node(
-        self, partner: str, lists: tuple[str, ...] = ("takeitdown",), **extra: object
+        self,
+        partner: str,
+        lists: tuple[str, ...] = ("takeitdown",),
+        cert_as: str = "",
+        **extra: object,
     ) -> None:
-        config = self.node_config(partner, lists, **extra)
+        config = self.node_config(partner, lists, cert_as, **extra)
         log = (self.workdir / f"{partner}.log").open("ab")
         self.procs[partner] = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "hashlist.cli", "node", "run", "--config", str(config)],

@@ -127,3 +127,20 @@ def test_nodes_reconnect_by_themselves_after_the_hub_is_killed(fed: Federation) 
     size, digest = _hub_digest(fed)
     for p in partners:
         assert _rows(fed, p)[1:] == (digest, size)
+
+
+def test_the_demo_command_runs_a_federation_and_stops_it(tmp_path: Path) -> None:
+    # The README's first command runs `hashlist demo`; this is that, smaller.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "hashlist.cli", "demo", "--hashes", "1000",
+         "--workdir", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every replica matches the hub's signed state digest" in done.stdout
+    for partner in ("facebook", "instagram", "yubo"):
+        assert f"{partner:<10} takeitdown        2     999" in done.stdout
+    assert "all processes stopped" in done.stdout
