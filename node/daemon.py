@@ -59,10 +59,12 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     try:
         while worker.is_alive():
             worker.join(_WATCH_SECONDS)
-            for row in status_rows(config, watch, trust, clock.now()):
-                if row.stale:
-                    log.warning("list %s is stale: newest cosignature %d s old",
-                                row.list_id, row.cosignature_age)  # fmt: skip
+            now = clock.now()
+            for list_id in config.lists:
+                cosigned_at = watch.state(list_id).cosigned_at
+                age = now - cosigned_at
+                if cosigned_at and age > trust.max_checkpoint_age_seconds:
+                    log.warning("list %s is stale: newest cosignature %d s old", list_id, age)
     finally:
         syncer.shutdown()
         worker.join()

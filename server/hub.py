@@ -30,7 +30,7 @@ from hashlist.api import ListStatus, PublishResult
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
 from hashlist.clock import Clock
 from hashlist.delta import make_delta, validate_list_id
-from hashlist.errors import InputError, NotFoundError, PermissionDeniedError
+from hashlist.errors import InputError, NotFoundError, PermissionDeniedError, StorageError
 from hashlist.identity import Identity, Role
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, MerkleTree, hash_leaf
@@ -67,7 +67,10 @@ class Hub:
         for row in store.lists():
             tree = MerkleTree(store.leaf_hashes(row.list_id))
             if tree.size != row.size:
-                log.warning("list %s: %d leaves stored, size %d", row.list_id, tree.size, row.size)
+                # commit_publication writes both in one transaction: this is corruption.
+                raise StorageError(
+                    f"list {row.list_id}: {tree.size} leaves stored but size {row.size} recorded"
+                )
             self._trees[row.list_id] = tree
             self.broadcaster.publish(row.list_id, row.latest_note)
 

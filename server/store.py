@@ -242,8 +242,8 @@ class HubStore:
 
     def leaf_hashes(self, list_id: str) -> Iterator[bytes]:
         q = "SELECT hash FROM leaves WHERE list_id=? ORDER BY idx"
-        for (h,) in _connect(self.path).execute(q, (list_id,)):
-            yield h
+        for (h,) in self._reader().execute(q, (list_id,)):
+            yield bytes(h)
 
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[bytes]:
         q = "SELECT data FROM leaves WHERE list_id=? AND idx>=? AND idx<? ORDER BY idx"
