@@ -15,7 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
@@ -26,6 +26,65 @@ from hashlist.merkle import MerkleTree
 from hashlist.note import Signer
 from hashlist.signals import SignalText, canonical
 from hashlist.snapshot import SnapshotHeader
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelta:
+    """What publishing a request would append; ``leaf`` is empty if nothing changes."""
+
+    leaf: bytes
+    lthash: bytes  # LtHash16 lanes after the delta
+    additions: tuple[SignalText, ...]
+    removals: tuple[SignalText, ...]
+    already_listed: tuple[SignalText, ...]  # requested additions left out
+    not_listed: tuple[SignalText, ...]  # requested removals left out
+
+
+def canonical_request(
+    additions: Iterable[str], removals: Iterable[str]
+) -> tuple[set[SignalText], set[SignalText]]:
+    """Canonical, de-duplicated signals of a publish request, or ``InputError``."""
+    adds = {canonical(s) for s in additions}
+    removes = {canonical(s) for s in removals}
+    if not adds and not removes:
+        raise InputError("empty delta: give at least one hash to add or remove")
+    if adds & removes:
+        raise InputError(f"{min(adds & removes)} is both added and removed")
+    return adds, removes
+
+
+def plan_delta(
+    list_id: str,
+    version: int,
+    lthash: bytes,
+    adds: set[SignalText],
+    removes: set[SignalText],
+    *,
+    present: Set[str],
+    max_delta_bytes: int,
+) -> PlannedDelta:
+    """The canonical delta for a request, given which of its signals are ``present``.
+
+    Additions already present and removals not present are left out (and
+    reported), so the leaf satisfies the log's invariants. Pure: the caller
+    looks up ``present`` and commits the result.
+    """
+    already = tuple(sorted(adds & present))
+    missing = tuple(sorted(removes - present))
+    adds, removes = adds - present, removes & present
+    if not adds and not removes:
+        return PlannedDelta(b"", lthash, (), (), already, missing)
+    state = LtHash16(lthash)
+    state.update(adds, removes)
+    leaf = make_delta(list_id, version, state.digest(), adds, removes).encode()
+    if len(leaf) > max_delta_bytes:
+        raise InputError(
+            f"delta would be {len(leaf)} bytes, over the {max_delta_bytes}-byte limit: "
+            "split it into smaller publications"
+        )
+    return PlannedDelta(
+        leaf, state.to_bytes(), tuple(sorted(adds)), tuple(sorted(removes)), already, missing
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,33 +125,24 @@ class ListLog:
 
     def publish(self, additions: Iterable[str], removals: Iterable[str] = ()) -> Publication:
         """Append one delta; raises ``InputError`` if nothing would change."""
-        adds = {canonical(s) for s in additions}
-        removes = {canonical(s) for s in removals}
-        if adds & removes:
-            raise InputError(f"{min(adds & removes)} is both added and removed")
-        already = sorted(adds & self.members)
-        missing = sorted(removes - self.members)
-        adds.difference_update(already)
-        removes.difference_update(missing)
-        if not adds and not removes:
+        adds, removes = canonical_request(additions, removals)
+        plan = plan_delta(
+            self.list_id, self.size + 1, self.lthash.to_bytes(), adds, removes,
+            present=self.members & (adds | removes), max_delta_bytes=self.max_delta_bytes,
+        )  # fmt: skip
+        if not plan.leaf:
             raise InputError(
                 "nothing to publish: every addition is listed and every removal unlisted"
             )
-        lthash = self.lthash.copy()
-        lthash.update(adds, removes)
-        delta = make_delta(self.list_id, self.size + 1, lthash.digest(), adds, removes)
-        leaf = delta.encode()
-        if len(leaf) > self.max_delta_bytes:
-            raise InputError(
-                f"delta would be {len(leaf)} bytes, over the {self.max_delta_bytes}-byte limit: "
-                "split it into smaller publications"
-            )
-        self.members |= adds
-        self.members -= removes
-        self.lthash = lthash
-        self.tree.append(leaf)
-        self.leaves.append(leaf)
-        return Publication(self.size, leaf, len(adds), len(removes), tuple(already), tuple(missing))
+        self.members |= set(plan.additions)
+        self.members -= set(plan.removals)
+        self.lthash = LtHash16(plan.lthash)
+        self.tree.append(plan.leaf)
+        self.leaves.append(plan.leaf)
+        return Publication(
+            self.size, plan.leaf, len(plan.additions), len(plan.removals),
+            plan.already_listed, plan.not_listed,
+        )  # fmt: skip
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.origin, self.size, self.tree.root())

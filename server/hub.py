@@ -29,13 +29,13 @@ from dataclasses import asdict
 from hashlist.api import ListStatus, PublishResult
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
 from hashlist.clock import Clock
-from hashlist.delta import make_delta, validate_list_id
+from hashlist.delta import validate_list_id
 from hashlist.errors import InputError, NotFoundError, PermissionDeniedError, StorageError
 from hashlist.identity import Identity, Role
+from hashlist.log import PlannedDelta, canonical_request, plan_delta
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, MerkleTree, hash_leaf
 from hashlist.note import Signer
-from hashlist.signals import SignalText, canonical
 from hashlist.snapshot import SnapshotHeader
 from server.broadcast import Broadcaster
 from server.store import HubStore, ListRow, NewLeaf
@@ -131,67 +131,45 @@ class Hub:
             raise InputError(
                 f"unknown list {list_id!r}: create it first (hashlist hub create-list)"
             )
-        adds = {canonical(s) for s in additions}
-        removes = {canonical(s) for s in removals}
-        if not adds and not removes:
-            raise InputError("empty delta: give at least one hash to add or remove")
-        if adds & removes:
-            raise InputError(f"{min(adds & removes)} is both added and removed")
+        adds, removes = canonical_request(additions, removals)
         if len(idempotency_key) > 200:
             raise InputError("idempotency key is longer than 200 characters")
         with self._publish_lock:
             if idempotency_key and (earlier := self._replay(idempotency_key, list_id)):
                 return earlier
             row = self._row(list_id)
-            present = self.store.listed(list_id, sorted(adds | removes))
-            already = tuple(sorted(adds & present))
-            missing = tuple(sorted(removes - present))
-            adds -= present
-            removes &= present
-            if not adds and not removes:
-                return PublishResult(row.size, 0, 0, already, missing, row.latest_note)
-            return self._append(
-                row, adds, removes, already=already, missing=missing, key=idempotency_key
-            )
+            plan = plan_delta(
+                list_id, row.size + 1, row.lthash, adds, removes,
+                present=self.store.listed(list_id, sorted(adds | removes)),
+                max_delta_bytes=self.max_delta_bytes,
+            )  # fmt: skip
+            if not plan.leaf:
+                return PublishResult(
+                    row.size, 0, 0, plan.already_listed, plan.not_listed, row.latest_note
+                )
+            return self._append(row, plan, idempotency_key)
 
-    def _append(
-        self,
-        row: ListRow,
-        adds: set[SignalText],
-        removes: set[SignalText],
-        *,
-        already: tuple[str, ...],
-        missing: tuple[str, ...],
-        key: str,
-    ) -> PublishResult:
-        lthash = LtHash16(row.lthash)
-        lthash.update(adds, removes)
+    def _append(self, row: ListRow, plan: PlannedDelta, key: str) -> PublishResult:
         version = row.size + 1
-        leaf = make_delta(row.list_id, version, lthash.digest(), adds, removes).encode()
-        if len(leaf) > self.max_delta_bytes:
-            raise InputError(
-                f"delta would be {len(leaf)} bytes, over the hub's {self.max_delta_bytes}-byte "
-                "limit: split it into smaller publications"
-            )
-        leaf_hash = hash_leaf(leaf)
+        leaf_hash = hash_leaf(plan.leaf)
         with self._tree_lock:
             root = self._trees[row.list_id].compact_range().extended([leaf_hash]).root()
         now = self.clock.now()
-        log_note = sign_checkpoint(
-            Checkpoint(self.origin(row.list_id), version, root), [self.log_signer]
-        )
+        origin = self.origin(row.list_id)
+        log_note = sign_checkpoint(Checkpoint(origin, version, root), [self.log_signer])
         note = cosign(log_note, [self.timestamp_signer], now)
-        result = PublishResult(version, len(adds), len(removes), already, missing, note)
+        added, removed = len(plan.additions), len(plan.removals)
+        result = PublishResult(version, added, removed, plan.already_listed, plan.not_listed, note)
         self.store.commit_publication(
             NewLeaf(
                 list_id=row.list_id,
                 version=version,
-                leaf=leaf,
+                leaf=plan.leaf,
                 leaf_hash=leaf_hash,
-                additions=sorted(adds),
-                removals=sorted(removes),
-                hashes=row.hashes + len(adds) - len(removes),
-                lthash=lthash.to_bytes(),
+                additions=plan.additions,
+                removals=plan.removals,
+                hashes=row.hashes + added - removed,
+                lthash=plan.lthash,
                 log_note=log_note,
                 cosigned_note=note,
                 cosigned_at=now,
@@ -204,7 +182,7 @@ class Hub:
         self.broadcaster.publish(row.list_id, note)
         log.info(
             "published %s version %d: +%d -%d (%d already listed, %d not listed left out)",
-            row.list_id, version, len(adds), len(removes), len(already), len(missing),
+            row.list_id, version, added, removed, len(plan.already_listed), len(plan.not_listed),
         )  # fmt: skip
         return result
 

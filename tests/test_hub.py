@@ -133,7 +133,7 @@ def test_oversized_delta_is_refused(tmp_path: Path, pki: Path) -> None:
     config, _ = hub_config(tmp_path, pki, max_delta_bytes=2000)
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("l")
-        with pytest.raises(InputError, match="over the hub's 2000-byte limit"):
+        with pytest.raises(InputError, match="over the 2000-byte limit"):
             op.publish("l", [f"md5:{i:032x}" for i in range(100)])
         assert op.status()[0].size == 0
 
