@@ -97,9 +97,6 @@ class NodeStore:
     def state(self, list_id: str) -> TrustedState:
         return self.record(list_id).state
 
-    def list_ids(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT list_id FROM lists ORDER BY list_id")]
-
     @contextmanager
     def step(self, list_id: str, now: int) -> Iterator[Step]:
         """A transaction that applies verified deltas and commits the new state."""

@@ -65,14 +65,7 @@ def test_bootstrap_from_empty_equals_replaying_every_delta(keys: Keys) -> None:
 
 def test_catching_up_from_a_verified_size_needs_consistency(keys: Keys) -> None:
     log = _log(keys)
-    first = verify_update(
-        TrustedState.empty(LIST),
-        _checkpoint_at(log, keys, 1),
-        log.leaves[:1],
-        trust=keys.trust(),
-        now=NOW,
-        listed=lambda s: frozenset(),
-    ).state
+    first = _verified_first_leaf(log, keys)
     header, signals = log.snapshot(NOW, from_size=1)
     assert _run(first, keys, header, signals).size == 3
     with pytest.raises(BadProofError):
@@ -85,14 +78,7 @@ def test_a_fork_cannot_hide_in_a_snapshot(keys: Keys) -> None:
     fork.publish(["md5:" + "d" * 32])
     fork.publish(["md5:" + "c" * 32])
     fork.publish(["md5:" + "b" * 32])
-    trusted = verify_update(
-        TrustedState.empty(LIST),
-        _checkpoint_at(log, keys, 1),
-        log.leaves[:1],
-        trust=keys.trust(),
-        now=NOW,
-        listed=lambda s: frozenset(),
-    ).state
+    trusted = _verified_first_leaf(log, keys)
     header, signals = fork.snapshot(NOW, from_size=1)
     with pytest.raises(BadProofError):
         _run(trusted, keys, header, signals)
@@ -147,6 +133,18 @@ def test_snapshot_cannot_roll_back(keys: Keys) -> None:
     ).state
     with pytest.raises(RollbackError):
         _run(newer, keys, header, signals)
+
+
+def _verified_first_leaf(log: ListLog, keys: Keys) -> TrustedState:
+    """A node's state after verifying only version 1 of ``log``."""
+    return verify_update(
+        TrustedState.empty(LIST),
+        _checkpoint_at(log, keys, 1),
+        log.leaves[:1],
+        trust=keys.trust(),
+        now=NOW,
+        listed=lambda s: frozenset(),
+    ).state
 
 
 def _checkpoint_at(log: ListLog, keys: Keys, size: int) -> bytes:
