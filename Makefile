@@ -31,6 +31,7 @@ proto: $(STAMP)
 	PATH=$(BIN):$$PATH scripts/gen_proto.sh
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.bench_merkle
 	$(BIN)/python -m bench.bench_lthash
 	$(BIN)/python -m bench.bench_delta

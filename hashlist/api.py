@@ -25,3 +25,60 @@ class ListStatus:
     state_digest: bytes
     cosigned_at: int
     partners: tuple[str, ...]
+
+
+VERDICTS = ("removed", "not_violating")
+"""What a platform may decide about a match."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One match, as a node reports it to the hub (no image, no raw content id)."""
+
+    report_id: str
+    list_id: str
+    signal: str
+    distance: int
+    version: int
+    content_key: str
+    matched_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The platform's decision on a reported match."""
+
+    verdict_id: str
+    report_id: str
+    verdict: str
+    decided_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class HashMatches:
+    """The hub's view of one listed hash: who matched it and what they decided."""
+
+    signal: str
+    partners: tuple[tuple[str, int], ...]
+    removed: int
+    not_violating: int
+    review: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One answer line of a node's check."""
+
+    list_id: str
+    signal: str
+    query_signal: str
+    distance: int
+    version: int
+    report_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    matches: tuple[Match, ...]
+    signals: tuple[str, ...]
+    notes: tuple[str, ...]

@@ -5,6 +5,7 @@
 * ``trust-root``: assemble and validate a trust root TOML from verifier keys.
 * ``hub serve|create-list|grant|revoke|publish|status`` (``server/cli.py``).
 * ``node run|status`` (``node/cli.py``).
+* ``hash FILE...``: one JSON line per file (pdq, phash, md5, sha256), offline.
 * ``demo``: a whole local federation in real processes (``hashlist/federation.py``).
 
 Environment variables are read here and nowhere else; errors from the core
@@ -14,6 +15,7 @@ are printed as one line, never as a stack trace.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from hashlist.errors import HashlistError
 from hashlist.federation import run_federation
+from hashlist.hashing import HashingError, hash_files
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 from hashlist.trustroot import TrustRoot
 from node import cli as node_cli
@@ -55,6 +58,17 @@ def _trust_root(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash(args: argparse.Namespace) -> int:
+    failed = 0
+    for result in hash_files([Path(p) for p in args.files]):
+        if isinstance(result, HashingError):
+            failed += 1
+            print(f"hashlist hash: {result}", file=sys.stderr)
+        else:
+            print(json.dumps(result.to_json()), flush=True)
+    return 1 if failed else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
 
@@ -78,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-age", type=int, default=3600, help="seconds (default 3600)")
     p.add_argument("--version", type=int, default=1)
     p.set_defaults(func=_trust_root)
+
+    p = sub.add_parser("hash", help="hash files on this machine (nothing is sent anywhere)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_hash)
 
     p = sub.add_parser("demo", help="run a hub and three nodes, publish, verify, stop")
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")

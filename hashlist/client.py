@@ -19,16 +19,19 @@ from typing import TypeVar
 
 import grpc
 
-from hashlist.api import ListStatus, PublishResult
+from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
 from hashlist.errors import UnavailableError
 from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_from_rpc
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import (
+    hash_matches_from_proto,
     list_status_from_proto,
     publish_result_from_proto,
+    report_to_proto,
     snapshot_header_from_proto,
+    verdict_to_proto,
 )
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,7 @@ class HubClient:
         timeout: float = 15.0,
         backoff: Backoff | None = None,
         max_message_bytes: int | None = None,
+        interceptors: Sequence[grpc.UnaryUnaryClientInterceptor] = (),
     ) -> None:
         self.address = address
         self.timeout = timeout
@@ -89,8 +93,10 @@ class HubClient:
         self._channel = grpc.secure_channel(
             address, client_credentials(tls.ca, tls.cert, tls.key), options=options
         )
-        self.log = pb_grpc.LogStub(self._channel)
-        self.admin = pb_grpc.AdminStub(self._channel)
+        channel = grpc.intercept_channel(self._channel, *interceptors)
+        self.log = pb_grpc.LogStub(channel)
+        self.admin = pb_grpc.AdminStub(channel)
+        self.reports = pb_grpc.ReportsStub(channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -195,3 +201,19 @@ class HubClient:
     def status(self) -> list[ListStatus]:
         response = self._unary("status", self.admin.Status, pb.StatusRequest())
         return [list_status_from_proto(m) for m in response.lists]
+
+    def matches(self, list_id: str, review_threshold: int = 0) -> list[HashMatches]:
+        request = pb.MatchesRequest(list_id=list_id, review_threshold=review_threshold)
+        response = self._unary(f"matches of {list_id}", self.admin.Matches, request)
+        return [hash_matches_from_proto(m) for m in response.hashes]
+
+    # --- Reports ---
+
+    def submit(self, reports: Sequence[Report], verdicts: Sequence[Verdict]) -> tuple[int, int]:
+        """Deliver reports and verdicts; safe to retry (the hub de-duplicates by id)."""
+        request = pb.SubmitRequest(
+            reports=[report_to_proto(r) for r in reports],
+            verdicts=[verdict_to_proto(v) for v in verdicts],
+        )
+        response = self._unary("report delivery", self.reports.Submit, request)
+        return response.new_reports, response.new_verdicts

@@ -6,7 +6,15 @@ Verified material (signed notes, leaves) passes through as the exact bytes.
 
 from __future__ import annotations
 
-from hashlist.api import ListStatus, PublishResult
+from hashlist.api import (
+    CheckResult,
+    HashMatches,
+    ListStatus,
+    Match,
+    PublishResult,
+    Report,
+    Verdict,
+)
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 
@@ -57,4 +65,71 @@ def list_status_to_proto(s: ListStatus) -> pb.ListStatus:
 def list_status_from_proto(m: pb.ListStatus) -> ListStatus:
     return ListStatus(
         m.list_id, m.size, m.hashes, m.root, m.state_digest, m.cosigned_at, tuple(m.partners)
+    )
+
+
+def report_to_proto(r: Report) -> pb.Report:
+    return pb.Report(
+        report_id=r.report_id, list_id=r.list_id, signal=r.signal, distance=r.distance,
+        version=r.version, content_key=r.content_key, matched_at=r.matched_at,
+    )  # fmt: skip
+
+
+def report_from_proto(m: pb.Report) -> Report:
+    return Report(
+        m.report_id, m.list_id, m.signal, m.distance, m.version, m.content_key, m.matched_at
+    )
+
+
+def verdict_to_proto(v: Verdict) -> pb.Verdict:
+    return pb.Verdict(
+        verdict_id=v.verdict_id, report_id=v.report_id, verdict=v.verdict, decided_at=v.decided_at
+    )
+
+
+def verdict_from_proto(m: pb.Verdict) -> Verdict:
+    return Verdict(m.verdict_id, m.report_id, m.verdict, m.decided_at)
+
+
+def hash_matches_to_proto(h: HashMatches) -> pb.HashMatches:
+    return pb.HashMatches(
+        signal=h.signal,
+        partners=[pb.PartnerMatches(partner=p, matches=n) for p, n in h.partners],
+        removed=h.removed, not_violating=h.not_violating, review=h.review,
+    )  # fmt: skip
+
+
+def hash_matches_from_proto(m: pb.HashMatches) -> HashMatches:
+    return HashMatches(
+        m.signal, tuple((p.partner, p.matches) for p in m.partners),
+        m.removed, m.not_violating, m.review,
+    )  # fmt: skip
+
+
+def check_result_to_proto(r: CheckResult) -> pb.CheckResponse:
+    return pb.CheckResponse(
+        matches=[
+            pb.Match(
+                list_id=m.list_id,
+                signal=m.signal,
+                query_signal=m.query_signal,
+                distance=m.distance,
+                version=m.version,
+                report_id=m.report_id,
+            )
+            for m in r.matches
+        ],
+        signals=r.signals,
+        notes=r.notes,
+    )
+
+
+def check_result_from_proto(m: pb.CheckResponse) -> CheckResult:
+    return CheckResult(
+        tuple(
+            Match(x.list_id, x.signal, x.query_signal, x.distance, x.version, x.report_id)
+            for x in m.matches
+        ),
+        tuple(m.signals),
+        tuple(m.notes),
     )

@@ -1,4 +1,4 @@
-"""``hashlist node ...``: run a node, and report on its replica."""
+"""``hashlist node ...``: run a node, report on its replica, check content, record verdicts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ import argparse
 import dataclasses
 import json
 import logging
+import sys
 from pathlib import Path
 
+from hashlist.api import VERDICTS, CheckResult
 from hashlist.clock import SystemClock
-from node.config import load_node_config
+from hashlist.hashing import HashingError, hash_files
+from node.config import NodeConfig, load_node_config
 from node.daemon import effective_trust, format_status, run_node, status_rows
+from node.service import MatcherClient
 from node.store import NodeStore
 
 
@@ -26,6 +30,24 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--config", type=Path, required=True)
     p.add_argument("--json", action="store_true", help="one JSON object per list")
     p.set_defaults(func=_status)
+
+    p = cmds.add_parser("check", help="ask the running node whether files match a listed hash")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("--content-id", default="", help="your id for the content (sent as an HMAC)")
+    p.add_argument(
+        "--send-content",
+        action="store_true",
+        help="send the bytes for the node to hash (default: hash here, send only hashes)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=_check)
+
+    p = cmds.add_parser("verdict", help="record your decision on a reported match")
+    p.add_argument("report_id")
+    p.add_argument("verdict", choices=VERDICTS)
+    p.add_argument("--config", type=Path, required=True)
+    p.set_defaults(func=_verdict)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,3 +72,47 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print(format_status(rows))
     return 1 if any(r.halted or (r.alarm and r.alarm != "stale") for r in rows) else 0
+
+
+def _matcher(config: NodeConfig) -> MatcherClient:
+    return MatcherClient(config.matcher_address, max_message_bytes=config.max_check_bytes + 4096)
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    failed = 0
+    with _matcher(config) as client:
+        for result in hash_files([Path(f) for f in args.files]):
+            if isinstance(result, HashingError):
+                failed += 1
+                print(f"hashlist node check: {result}", file=sys.stderr)
+                continue
+            if args.send_content:
+                answer = client.check(content=Path(result.name).read_bytes(),
+                                      content_id=args.content_id)  # fmt: skip
+            else:
+                answer = client.check(signals=result.signals, pdq_quality=result.pdq_quality,
+                                      content_id=args.content_id)  # fmt: skip
+            _print_check(result.name, answer, as_json=args.json)
+    return 1 if failed else 0
+
+
+def _print_check(name: str, answer: CheckResult, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"file": name, "matches": [dataclasses.asdict(m) for m in answer.matches],
+                          "notes": list(answer.notes)}))  # fmt: skip
+        return
+    print(f"{name}: {len(answer.matches) or 'no'} match{'es' if len(answer.matches) != 1 else ''}")
+    for m in answer.matches:
+        print(f"  {m.list_id}  {m.signal[:24]}...  distance {m.distance}  "
+              f"listed in version {m.version}  report {m.report_id}")  # fmt: skip
+    for note in answer.notes:
+        print(f"  note: {note}")
+
+
+def _verdict(args: argparse.Namespace) -> int:
+    config = load_node_config(args.config)
+    with _matcher(config) as client:
+        print(f"verdict {client.verdict(args.report_id, args.verdict)} recorded; "
+              "it reaches the hub with the next delivery")  # fmt: skip
+    return 0

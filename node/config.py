@@ -42,6 +42,21 @@ class NodeConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """gRPC receive limit: an oversized response is refused by the transport."""
 
+    matcher_listen: str = ""
+    """Where the local Matcher service listens: ``unix:PATH`` or a loopback
+    ``host:port`` (127.0.0.1, ::1, localhost). Empty: ``unix:`` + the database
+    path with the suffix ``.sock``. Never a routable address: it has no TLS."""
+    pdq_radius: int = 31
+    """PDQ near match: Hamming distance at most this (Meta's recommendation)."""
+    phash_radius: int = 8
+    """pHash near match: Hamming distance at most this."""
+    pdq_min_quality: int = 50
+    """Content whose PDQ quality is below this is not near-matched by PDQ."""
+    max_check_bytes: int = 64 * 1024 * 1024
+    """Largest content a Check may carry; larger is refused by the transport."""
+    report_batch: int = 500
+    """Reports and verdicts per delivery to the hub."""
+
     def __post_init__(self) -> None:
         if not self.lists:
             raise ConfigError("lists must name at least one list to follow")
@@ -54,6 +69,35 @@ class NodeConfig:
             raise ConfigError("snapshot_threshold_leaves must be at least 1")
         if not 0 < self.reconnect_base_seconds <= self.reconnect_cap_seconds:
             raise ConfigError("need 0 < reconnect_base_seconds <= reconnect_cap_seconds")
+        if not 0 <= self.pdq_radius < 256 or not 0 <= self.phash_radius < 64:
+            raise ConfigError("pdq_radius must be in [0, 255] and phash_radius in [0, 63]")
+        if not 0 <= self.pdq_min_quality <= 100:
+            raise ConfigError("pdq_min_quality must be in [0, 100]")
+        if self.report_batch < 1 or self.max_check_bytes < 1024:
+            raise ConfigError("report_batch must be >= 1 and max_check_bytes >= 1024")
+        check_local_address(self.matcher_address)
+
+    @property
+    def matcher_address(self) -> str:
+        if self.matcher_listen:
+            return self.matcher_listen
+        return f"unix:{self.database.resolve().with_suffix('.sock')}"
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def check_local_address(address: str) -> None:
+    """Refuse any Matcher address but a Unix socket or loopback (it has no TLS)."""
+    if address.startswith("unix:"):
+        if len(address) - len("unix:") > 100:
+            raise ConfigError(f"unix socket path too long (max 100 bytes): {address}")
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or host not in _LOOPBACK or not port.isdigit():
+        raise ConfigError(
+            f"matcher_listen must be unix:PATH or a loopback host:port, got {address!r}"
+        )
 
 
 def load_node_config(path: Path, overrides: dict[str, Any] | None = None) -> NodeConfig:

@@ -1,9 +1,11 @@
 """Running a node: wiring config, trust root, store and hub client; status.
 
-``run_node`` follows the configured lists until SIGTERM or SIGINT. The sync
-loop runs in its own thread; the main thread waits for a signal and checks
-freshness every ``_WATCH_SECONDS``, logging a warning while a list is stale
-(matches keep being served from the last verified state meanwhile).
+``run_node`` builds the near-match index from the replica, serves the local
+Matcher service, and follows the configured lists until SIGTERM or SIGINT.
+The sync loop and the outbox sender run in their own threads; the main
+thread waits for a signal and checks freshness every ``_WATCH_SECONDS``,
+logging a warning while a list is stale (matches keep being served from the
+last verified state meanwhile).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
 from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig
+from node.matcher import Matcher, MatchSettings
+from node.outbox import OutboxSender
+from node.service import running_matcher
 from node.store import NodeStore
 from node.sync import Syncer
 
@@ -34,10 +39,20 @@ def effective_trust(config: NodeConfig) -> TrustRoot:
     return trust
 
 
+def match_settings(config: NodeConfig) -> MatchSettings:
+    return MatchSettings(
+        pdq_radius=config.pdq_radius,
+        phash_radius=config.phash_radius,
+        pdq_min_quality=config.pdq_min_quality,
+    )
+
+
 def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     trust = effective_trust(config)
-    store = NodeStore(config.database)
+    matcher = Matcher(config.database, config.lists, clock, match_settings(config))
+    store = NodeStore(config.database, observer=matcher)
+    matcher.load()
     client = HubClient(
         config.hub,
         ClientTLS(config.ca, config.tls_cert, config.tls_key),
@@ -45,6 +60,8 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
         max_message_bytes=config.max_message_bytes,
     )
     syncer = Syncer(config, trust, store, client, clock)
+    sender = OutboxSender(matcher.outbox, client, clock, batch=config.report_batch)
+    matcher.on_report = sender.wake.set
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -53,25 +70,40 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker = threading.Thread(target=syncer.run, name="sync")
-    worker.start()
-    log.info("node %s following %s from %s", config.name, ", ".join(config.lists), config.hub)
+    outbox = threading.Thread(target=sender.run, name="outbox")
     watch = NodeStore(config.database)  # its own connection: never inside the sync transaction
-    try:
-        while worker.is_alive():
-            worker.join(_WATCH_SECONDS)
-            now = clock.now()
-            for list_id in config.lists:
-                cosigned_at = watch.state(list_id).cosigned_at
-                age = now - cosigned_at
-                if cosigned_at and age > trust.max_checkpoint_age_seconds:
-                    log.warning("list %s is stale: newest cosignature %d s old", list_id, age)
-    finally:
-        syncer.shutdown()
-        worker.join()
-        client.close()
-        store.close()
-        watch.close()
-        log.info("node stopped")
+    with running_matcher(
+        matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
+    ) as address:
+        worker.start()
+        outbox.start()
+        log.info("node %s following %s from %s; matcher on %s",
+                 config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
+        try:
+            _watch(worker, watch, config, trust, clock)
+        finally:
+            syncer.shutdown()
+            sender.shutdown()
+            worker.join()
+            outbox.join()
+    client.close()
+    store.close()
+    watch.close()
+    matcher.close()
+    log.info("node stopped")
+
+
+def _watch(
+    worker: threading.Thread, watch: NodeStore, config: NodeConfig, trust: TrustRoot, clock: Clock
+) -> None:
+    while worker.is_alive():
+        worker.join(_WATCH_SECONDS)
+        now = clock.now()
+        for list_id in config.lists:
+            cosigned_at = watch.state(list_id).cosigned_at
+            age = now - cosigned_at
+            if cosigned_at and age > trust.max_checkpoint_age_seconds:
+                log.warning("list %s is stale: newest cosignature %d s old", list_id, age)
 
 
 @dataclass(frozen=True)

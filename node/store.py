@@ -5,6 +5,10 @@ the largest size seen signed, the current alarm, whether it is halted),
 ``members`` (the replica: signal and the version it was listed in) and
 ``evidence`` (signed notes that prove misbehaviour, kept forever).
 
+A ``ReplicaObserver`` (the matcher's index) is told about each committed
+step while it holds its exclusive lock across the ``COMMIT``, so a search
+never sees the replica and the index disagree.
+
 Invariant: the ``members`` rows of a list and its ``lists`` row change only
 inside one ``BEGIN IMMEDIATE`` transaction (``step`` or ``replace``) that is
 committed after the core verified the whole step. A crash at any point leaves
@@ -16,9 +20,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from hashlist.delta import Delta
 from hashlist.errors import DeltaConflictError, StorageError
@@ -59,8 +64,26 @@ class ListRecord:
     updated_at: int
 
 
+class ReplicaObserver(Protocol):
+    def exclusive(self) -> AbstractContextManager[object]:
+        """Held across the commit and the ``applied`` call."""
+        ...
+
+    def applied(
+        self, list_id: str, changes: Sequence[tuple[list[str], list[str]]], *, replaced: bool
+    ) -> None:
+        """A committed step: per delta, in order, the perceptual signals it added and
+        removed; or, if ``replaced``, the list's rows were replaced wholesale."""
+        ...
+
+
+NEAR_PREFIXES = ("pdq:", "phash:")
+"""Signals the observer hears about: the kinds with a near-match index."""
+
+
 class NodeStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, observer: ReplicaObserver | None = None) -> None:
+        self.observer = observer
         try:
             self.db = sqlite3.connect(
                 path, timeout=30, isolation_level=None, check_same_thread=False
@@ -109,13 +132,19 @@ class NodeStore:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        if self.observer is None:
+            self.db.execute("COMMIT")
+            return
+        with self.observer.exclusive():
+            self.db.execute("COMMIT")
+            self.observer.applied(list_id, step.changes, replaced=step.replaced)
 
     @contextmanager
     def replace(self, list_id: str, now: int) -> Iterator[Step]:
         """Like ``step``, but starting from an empty replica (snapshot bootstrap)."""
         with self.step(list_id, now) as step:
             self.db.execute("DELETE FROM members WHERE list_id=?", (list_id,))
+            step.replaced = True
             yield step
 
     def set_seen(self, list_id: str, size: int) -> None:
@@ -180,6 +209,8 @@ class Step:
         self.list_id = list_id
         self.now = now
         self.committed = False
+        self.replaced = False
+        self.changes: list[tuple[list[str], list[str]]] = []
 
     def listed(self, signals: Sequence[SignalText]) -> set[SignalText]:
         found: set[SignalText] = set()
@@ -207,6 +238,10 @@ class Step:
         )
         if self.db.total_changes - before != len(delta.removals):
             raise DeltaConflictError(f"version {delta.version} removes a hash the replica lacks")
+        self.changes.append((
+            [s for s in delta.additions if s.startswith(NEAR_PREFIXES)],
+            [s for s in delta.removals if s.startswith(NEAR_PREFIXES)],
+        ))  # fmt: skip
 
     def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
         self.db.executemany(

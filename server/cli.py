@@ -8,6 +8,7 @@ HASHLIST_KEY (read here, at the edge, and nowhere else).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from hashlist.api import HashMatches
 from hashlist.client import ClientTLS, HubClient
 from hashlist.errors import InputError
 from server.config import load_hub_config
@@ -69,6 +71,18 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     client_args(p)
     p.set_defaults(func=_status)
 
+    p = cmds.add_parser("matches", help="per listed hash: matches per partner, verdicts")
+    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument(
+        "--review-threshold",
+        type=int,
+        default=0,
+        help="flag at this many not_violating verdicts (default: the hub's, 2)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per hash")
+    client_args(p)
+    p.set_defaults(func=_matches)
+
 
 def _client(args: argparse.Namespace) -> HubClient:
     return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))
@@ -86,15 +100,33 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def read_signals(path: Path | None) -> Iterator[str]:
-    """Signals from a file: one per line; blank lines and '#' comments skipped."""
+    """Signals from a file: one per line; blank lines and '#' comments skipped.
+
+    A line that is a JSON object (what ``hashlist hash`` prints) contributes
+    its ``signals`` array, so the two commands can be piped together.
+    """
     if path is None:
         return
     f = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
     with f:
-        for raw in f:
+        for number, raw in enumerate(f, 1):
+            if raw.lstrip().startswith("{"):
+                yield from _json_signals(raw, f"{path}:{number}")
+                continue
             line = raw.split("#", 1)[0].strip()
             if line:
                 yield line
+
+
+def _json_signals(raw: str, where: str) -> list[str]:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{where}: not valid JSON: {e.msg}") from e
+    signals = record.get("signals") if isinstance(record, dict) else None
+    if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
+        raise InputError(f'{where}: a JSON line needs a "signals" array of kind:hex strings')
+    return signals
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -120,3 +152,31 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{s.list_id:<14} {s.size:>8} {s.hashes:>9}  {s.state_digest.hex()[:16]}...    "
                   f"{', '.join(s.partners) or '-'}")  # fmt: skip
     return 0
+
+
+def _matches(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        found = client.matches(args.list_id, args.review_threshold)
+    if args.json:
+        for h in found:
+            print(json.dumps({"signal": h.signal, "partners": dict(h.partners),
+                              "removed": h.removed, "not_violating": h.not_violating,
+                              "review": h.review}))  # fmt: skip
+        return 0
+    print(format_matches(args.list_id, found))
+    return 0
+
+
+def format_matches(list_id: str, found: list[HashMatches]) -> str:
+    lines = [f"{'listed hash':<30} {'matches by partner':<32} {'removed':>7} {'not viol.':>9}"]
+    for h in found:
+        who = ", ".join(f"{p} {n}" for p, n in h.partners)
+        flag = "  REVIEW" if h.review else ""
+        lines.append(f"{h.signal[:27] + '...':<30} {who:<32} {h.removed:>7} "
+                     f"{h.not_violating:>9}{flag}")  # fmt: skip
+    if not found:
+        lines.append(f"(no matches reported on {list_id} yet)")
+    if any(h.review for h in found):
+        lines.append(f"to retract a flagged hash: hashlist hub publish --list {list_id} "
+                     "--remove <signal>")  # fmt: skip
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 
-from hashlist.api import ListStatus, PublishResult
+from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
@@ -38,6 +38,7 @@ from hashlist.merkle import EMPTY_ROOT, MerkleTree, hash_leaf
 from hashlist.note import Signer
 from hashlist.snapshot import SnapshotHeader
 from server.broadcast import Broadcaster
+from server.reports import ReportBook
 from server.store import HubStore, ListRow, NewLeaf
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Hub:
         self.clock = clock
         self.max_delta_bytes = max_delta_bytes
         self.broadcaster = Broadcaster()
+        self.reports = ReportBook(store.path)
         self._publish_lock = threading.Lock()
         self._tree_lock = threading.RLock()
         self._trees: dict[str, MerkleTree] = {}
@@ -291,6 +293,25 @@ class Hub:
                 )
             )  # fmt: skip
         return out
+
+    # --- reports ---
+
+    def submit_reports(
+        self, who: Identity, reports: Sequence[Report], verdicts: Sequence[Verdict]
+    ) -> tuple[int, int]:
+        """A partner's reports (on lists it is granted) and verdicts, de-duplicated by id."""
+        if who.role is not Role.PARTNER:
+            raise PermissionDeniedError(f"{who} is not a partner: only partners report matches")
+        for list_id in {r.list_id for r in reports}:
+            self.authorize_read(who, list_id)
+        new = self.reports.submit(who.name, reports, verdicts, self.clock.now())
+        if any(new):
+            log.info("%s reported %d new matches and %d new verdicts", who, *new)
+        return new
+
+    def matches(self, list_id: str, review_threshold: int) -> list[HashMatches]:
+        self._row(list_id)
+        return self.reports.matches(list_id, review_threshold)
 
     def _row(self, list_id: str) -> ListRow:
         row = self.store.get_list(list_id)

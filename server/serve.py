@@ -30,7 +30,7 @@ from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from server.config import HubConfig
 from server.hub import Hub
-from server.servicer import AdminServicer, LogServicer
+from server.servicer import AdminServicer, LogServicer, ReportsServicer
 from server.store import HubStore
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,12 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         server,
     )
     pb_grpc.add_AdminServicer_to_server(AdminServicer(hub), server)
+    pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [d.full_name for d in pb.DESCRIPTOR.services_by_name.values()]
+    names = [
+        d.full_name for n, d in pb.DESCRIPTOR.services_by_name.items() if n != "Matcher"
+    ]  # the Matcher service is the node's
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
@@ -90,6 +93,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             config.listen, server_credentials(config.client_ca, config.tls_cert, config.tls_key)
         )
     except (OSError, RuntimeError) as e:
+        hub.reports.close()
         store.close()
         raise ConfigError(f"cannot bind {config.listen}: {e}") from e
     server.start()
@@ -114,6 +118,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         hub.broadcaster.close()
         server.stop(config.grace_seconds).wait()
         recosigner.join(timeout=5)
+        hub.reports.close()
         store.close()
         log.info("hub stopped")
 

@@ -17,7 +17,14 @@ from hashlist.rpc import handle_errors
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
-from hashlist.wire import list_status_to_proto, publish_result_to_proto, snapshot_header_to_proto
+from hashlist.wire import (
+    hash_matches_to_proto,
+    list_status_to_proto,
+    publish_result_to_proto,
+    report_from_proto,
+    snapshot_header_to_proto,
+    verdict_from_proto,
+)
 from server.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -142,3 +149,25 @@ class AdminServicer(pb_grpc.AdminServicer):
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
         self.hub.authorize_admin(caller(context))
         return pb.StatusResponse(lists=[list_status_to_proto(s) for s in self.hub.status()])
+
+    @handle_errors
+    def Matches(
+        self, request: pb.MatchesRequest, context: grpc.ServicerContext
+    ) -> pb.MatchesResponse:
+        self.hub.authorize_admin(caller(context))
+        found = self.hub.matches(request.list_id, request.review_threshold)
+        return pb.MatchesResponse(hashes=[hash_matches_to_proto(h) for h in found])
+
+
+class ReportsServicer(pb_grpc.ReportsServicer):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    @handle_errors
+    def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitResponse:
+        new_reports, new_verdicts = self.hub.submit_reports(
+            caller(context),
+            [report_from_proto(r) for r in request.reports],
+            [verdict_from_proto(v) for v in request.verdicts],
+        )
+        return pb.SubmitResponse(new_reports=new_reports, new_verdicts=new_verdicts)

@@ -86,7 +86,7 @@ class NewLeaf:
     response: bytes
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -100,7 +100,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 class HubStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._write = _connect(path)
+        self._write = connect(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._write.executescript(_SCHEMA)
@@ -113,7 +113,7 @@ class HubStore:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = connect(self.path)
             self._local.conn = conn
         return conn
 

@@ -557,3 +557,367 @@ class ListStatus(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListStatus: _TypeAlias = ListStatus  # noqa: Y015
+
+@_typing.final
+class Report(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    DISTANCE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CONTENT_KEY_FIELD_NUMBER: _builtins.int
+    MATCHED_AT_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    """32 lowercase hex digits, chosen by the node"""
+    list_id: _builtins.str
+    signal: _builtins.str
+    """the listed hash that matched, canonical kind:hex"""
+    distance: _builtins.int
+    """Hamming distance (0 for exact signals)"""
+    version: _builtins.int
+    """the list version the hash was listed in"""
+    content_key: _builtins.str
+    """HMAC-SHA256 of the platform's content id, or "" """
+    matched_at: _builtins.int
+    """Unix seconds, node clock"""
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+        list_id: _builtins.str = ...,
+        signal: _builtins.str = ...,
+        distance: _builtins.int = ...,
+        version: _builtins.int = ...,
+        content_key: _builtins.str = ...,
+        matched_at: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_key", b"content_key", "distance", b"distance", "list_id", b"list_id", "matched_at", b"matched_at", "report_id", b"report_id", "signal", b"signal", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Report: _TypeAlias = Report  # noqa: Y015
+
+@_typing.final
+class Verdict(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_ID_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    verdict_id: _builtins.str
+    """32 lowercase hex digits, chosen by the node"""
+    report_id: _builtins.str
+    verdict: _builtins.str
+    """"removed" or "not_violating" """
+    decided_at: _builtins.int
+    def __init__(
+        self,
+        *,
+        verdict_id: _builtins.str = ...,
+        report_id: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        decided_at: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "report_id", b"report_id", "verdict", b"verdict", "verdict_id", b"verdict_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Verdict: _TypeAlias = Verdict  # noqa: Y015
+
+@_typing.final
+class SubmitRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORTS_FIELD_NUMBER: _builtins.int
+    VERDICTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reports(self) -> _containers.RepeatedCompositeFieldContainer[Global___Report]: ...
+    @_builtins.property
+    def verdicts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Verdict]: ...
+    def __init__(
+        self,
+        *,
+        reports: _abc.Iterable[Global___Report] | None = ...,
+        verdicts: _abc.Iterable[Global___Verdict] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reports", b"reports", "verdicts", b"verdicts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitRequest: _TypeAlias = SubmitRequest  # noqa: Y015
+
+@_typing.final
+class SubmitResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NEW_REPORTS_FIELD_NUMBER: _builtins.int
+    NEW_VERDICTS_FIELD_NUMBER: _builtins.int
+    new_reports: _builtins.int
+    """not seen before (the rest were duplicates)"""
+    new_verdicts: _builtins.int
+    def __init__(
+        self,
+        *,
+        new_reports: _builtins.int = ...,
+        new_verdicts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["new_reports", b"new_reports", "new_verdicts", b"new_verdicts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitResponse: _TypeAlias = SubmitResponse  # noqa: Y015
+
+@_typing.final
+class MatchesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_THRESHOLD_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    review_threshold: _builtins.int
+    """Flag a hash for review at this many not_violating verdicts (0: hub default)."""
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        review_threshold: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "review_threshold", b"review_threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchesRequest: _TypeAlias = MatchesRequest  # noqa: Y015
+
+@_typing.final
+class PartnerMatches(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTNER_FIELD_NUMBER: _builtins.int
+    MATCHES_FIELD_NUMBER: _builtins.int
+    partner: _builtins.str
+    matches: _builtins.int
+    def __init__(
+        self,
+        *,
+        partner: _builtins.str = ...,
+        matches: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matches", b"matches", "partner", b"partner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartnerMatches: _TypeAlias = PartnerMatches  # noqa: Y015
+
+@_typing.final
+class HashMatches(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    PARTNERS_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    NOT_VIOLATING_FIELD_NUMBER: _builtins.int
+    REVIEW_FIELD_NUMBER: _builtins.int
+    signal: _builtins.str
+    removed: _builtins.int
+    not_violating: _builtins.int
+    review: _builtins.bool
+    @_builtins.property
+    def partners(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartnerMatches]: ...
+    def __init__(
+        self,
+        *,
+        signal: _builtins.str = ...,
+        partners: _abc.Iterable[Global___PartnerMatches] | None = ...,
+        removed: _builtins.int = ...,
+        not_violating: _builtins.int = ...,
+        review: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_violating", b"not_violating", "partners", b"partners", "removed", b"removed", "review", b"review", "signal", b"signal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HashMatches: _TypeAlias = HashMatches  # noqa: Y015
+
+@_typing.final
+class MatchesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HASHES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hashes(self) -> _containers.RepeatedCompositeFieldContainer[Global___HashMatches]: ...
+    def __init__(
+        self,
+        *,
+        hashes: _abc.Iterable[Global___HashMatches] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hashes", b"hashes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchesResponse: _TypeAlias = MatchesResponse  # noqa: Y015
+
+@_typing.final
+class CheckRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    PDQ_QUALITY_FIELD_NUMBER: _builtins.int
+    CONTENT_ID_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    """Either the image (or video) bytes, hashed on the node ..."""
+    pdq_quality: _builtins.int
+    """Quality of the pdq signal among `signals`, if known (PDQ near matching
+    needs >= 50; unset means unknown and is treated as sufficient).
+    """
+    content_id: _builtins.str
+    """The platform's id for the content: stored and reported only as an HMAC."""
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """... or signals computed elsewhere, canonical kind:hex."""
+
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        signals: _abc.Iterable[_builtins.str] | None = ...,
+        pdq_quality: _builtins.int | None = ...,
+        content_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "pdq_quality", b"pdq_quality"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "content", b"content", "content_id", b"content_id", "pdq_quality", b"pdq_quality", "signals", b"signals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__pdq_quality: _TypeAlias = _typing.Literal["pdq_quality"]  # noqa: Y015
+    _WhichOneofArgType__pdq_quality: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__pdq_quality) -> _WhichOneofReturnType__pdq_quality | None: ...
+
+Global___CheckRequest: _TypeAlias = CheckRequest  # noqa: Y015
+
+@_typing.final
+class Match(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    QUERY_SIGNAL_FIELD_NUMBER: _builtins.int
+    DISTANCE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    signal: _builtins.str
+    """the listed hash"""
+    query_signal: _builtins.str
+    """the uploaded content's hash it matched"""
+    distance: _builtins.int
+    version: _builtins.int
+    report_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        signal: _builtins.str = ...,
+        query_signal: _builtins.str = ...,
+        distance: _builtins.int = ...,
+        version: _builtins.int = ...,
+        report_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "list_id", b"list_id", "query_signal", b"query_signal", "report_id", b"report_id", "signal", b"signal", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Match: _TypeAlias = Match  # noqa: Y015
+
+@_typing.final
+class CheckResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHES_FIELD_NUMBER: _builtins.int
+    SIGNALS_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Match]: ...
+    @_builtins.property
+    def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the content's signals"""
+
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """e.g. why a signal was not near-matched"""
+
+    def __init__(
+        self,
+        *,
+        matches: _abc.Iterable[Global___Match] | None = ...,
+        signals: _abc.Iterable[_builtins.str] | None = ...,
+        notes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matches", b"matches", "notes", b"notes", "signals", b"signals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckResponse: _TypeAlias = CheckResponse  # noqa: Y015
+
+@_typing.final
+class VerdictRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_ID_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    report_id: _builtins.str
+    verdict: _builtins.str
+    def __init__(
+        self,
+        *,
+        report_id: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_id", b"report_id", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerdictRequest: _TypeAlias = VerdictRequest  # noqa: Y015
+
+@_typing.final
+class VerdictResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_ID_FIELD_NUMBER: _builtins.int
+    verdict_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        verdict_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["verdict_id", b"verdict_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerdictResponse: _TypeAlias = VerdictResponse  # noqa: Y015

@@ -359,6 +359,11 @@ class AdminStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.StatusRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Matches = channel.unary_unary(
+                '/hashlist.v1.Admin/Matches',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -395,6 +400,13 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Matches(self, request, context):
+        """Per listed hash of a list: matches per partner and verdict counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -422,6 +434,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.StatusRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.StatusResponse.SerializeToString,
+            ),
+            'Matches': grpc.unary_unary_rpc_method_handler(
+                    servicer.Matches,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -560,6 +577,235 @@ class Admin:
             '/hashlist.v1.Admin/Status',
             hashlist_dot_v1_dot_hashlist__pb2.StatusRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Matches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Matches',
+            hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ReportsStub:
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Submit = channel.unary_unary(
+                '/hashlist.v1.Reports/Submit',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.SubmitRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SubmitResponse.FromString,
+                _registered_method=True)
+
+
+class ReportsServicer:
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    def Submit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReportsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Submit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Submit,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SubmitRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.SubmitResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hashlist.v1.Reports', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hashlist.v1.Reports', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Reports:
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    @staticmethod
+    def Submit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Reports/Submit',
+            hashlist_dot_v1_dot_hashlist__pb2.SubmitRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.SubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MatcherStub:
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Check = channel.unary_unary(
+                '/hashlist.v1.Matcher/Check',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.FromString,
+                _registered_method=True)
+        self.RecordVerdict = channel.unary_unary(
+                '/hashlist.v1.Matcher/RecordVerdict',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictResponse.FromString,
+                _registered_method=True)
+
+
+class MatcherServicer:
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    def Check(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordVerdict(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MatcherServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Check': grpc.unary_unary_rpc_method_handler(
+                    servicer.Check,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.SerializeToString,
+            ),
+            'RecordVerdict': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVerdict,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hashlist.v1.Matcher', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hashlist.v1.Matcher', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Matcher:
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    @staticmethod
+    def Check(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Matcher/Check',
+            hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVerdict(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Matcher/RecordVerdict',
+            hashlist_dot_v1_dot_hashlist__pb2.VerdictRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.VerdictResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -146,6 +146,8 @@ class AdminStub:
     Revoke: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]
     Publish: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]
     Status: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]
+    Matches: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]
+    """Per listed hash of a list: matches per partner and verdict counts."""
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -157,6 +159,8 @@ class AdminAsyncStub(AdminStub):
     Revoke: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]  # type: ignore[assignment]
     Publish: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]  # type: ignore[assignment]
     Status: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]  # type: ignore[assignment]
+    Matches: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]  # type: ignore[assignment]
+    """Per listed hash of a list: matches per partner and verdict counts."""
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """Operator-only administration."""
@@ -196,4 +200,92 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_hashlist_pb2.StatusResponse, _abc.Awaitable[_hashlist_pb2.StatusResponse]]: ...
 
+    @_abc_1.abstractmethod
+    def Matches(
+        self,
+        request: _hashlist_pb2.MatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.MatchesResponse, _abc.Awaitable[_hashlist_pb2.MatchesResponse]]:
+        """Per listed hash of a list: matches per partner and verdict counts."""
+
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ReportsStub:
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ReportsAsyncStub: ...
+    Submit: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.SubmitRequest, _hashlist_pb2.SubmitResponse]
+
+@_typing.type_check_only
+class ReportsAsyncStub(ReportsStub):
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Submit: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.SubmitRequest, _hashlist_pb2.SubmitResponse]  # type: ignore[assignment]
+
+class ReportsServicer(metaclass=_abc_1.ABCMeta):
+    """Partners report matches, and their later verdicts, to the hub. Ids are
+    chosen by the node and de-duplicated here: a resent batch changes nothing.
+    The reporting partner is the one named by the client certificate.
+    """
+
+    @_abc_1.abstractmethod
+    def Submit(
+        self,
+        request: _hashlist_pb2.SubmitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.SubmitResponse, _abc.Awaitable[_hashlist_pb2.SubmitResponse]]: ...
+
+def add_ReportsServicer_to_server(servicer: ReportsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class MatcherStub:
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> MatcherAsyncStub: ...
+    Check: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]
+    RecordVerdict: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]
+
+@_typing.type_check_only
+class MatcherAsyncStub(MatcherStub):
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Check: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]  # type: ignore[assignment]
+    RecordVerdict: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]  # type: ignore[assignment]
+
+class MatcherServicer(metaclass=_abc_1.ABCMeta):
+    """The node's local matching service, for the platform's own upload pipeline
+    (bound to loopback or a Unix socket only; no image leaves the node).
+    """
+
+    @_abc_1.abstractmethod
+    def Check(
+        self,
+        request: _hashlist_pb2.CheckRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CheckResponse, _abc.Awaitable[_hashlist_pb2.CheckResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordVerdict(
+        self,
+        request: _hashlist_pb2.VerdictRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.VerdictResponse, _abc.Awaitable[_hashlist_pb2.VerdictResponse]]: ...
+
+def add_MatcherServicer_to_server(servicer: MatcherServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

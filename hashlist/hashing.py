@@ -1,0 +1,171 @@
+"""Hashing on the device: file or image bytes in, signals out, nothing sent.
+
+``hash_file``/``hash_bytes`` return a ``FileHashes``: always ``md5`` and
+``sha256`` of the exact bytes (streamed, so a large video costs bounded
+memory), and for anything Pillow decodes also ``pdq`` (Meta's reference C++,
+via ``pdqhash``) with its quality and ``phash`` (``imagehash``, 64 bits).
+
+Invariants:
+- EXIF orientation is applied before the perceptual hashes, so a photo and
+  its rotated-by-metadata twin hash alike.
+- Every Pillow mode is reduced to 8-bit RGB the same way on the device and on
+  the node (16-bit and float samples are rescaled, not clipped), so both sides
+  of a match computed the same function.
+- A file that is not an image gets the exact hashes and a ``note``; an image
+  that fails to decode (truncated, corrupt, a decompression bomb) is a
+  ``HashingError`` naming the file, never a partial result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hashlist.errors import InputError
+from hashlist.signals import SignalText
+
+PDQ_MIN_QUALITY = 50
+"""Below this quality a PDQ hash is too flat to near-match (Meta's default)."""
+_READ_CHUNK = 1 << 20
+
+
+class HashingError(InputError):
+    """A file could not be read or decoded; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileHashes:
+    """What ``hashlist hash`` prints for one file (one JSON line)."""
+
+    name: str
+    md5: str
+    sha256: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    phash: str | None = None
+    note: str = ""
+
+    @property
+    def signals(self) -> tuple[SignalText, ...]:
+        """Every signal in canonical ``kind:hex`` form, perceptual first."""
+        out = []
+        if self.pdq is not None:
+            out.append(SignalText(f"pdq:{self.pdq}"))
+        if self.phash is not None:
+            out.append(SignalText(f"phash:{self.phash}"))
+        out += [SignalText(f"md5:{self.md5}"), SignalText(f"sha256:{self.sha256}")]
+        return tuple(out)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"file": self.name}
+        if self.pdq is not None:
+            out |= {"pdq": self.pdq, "pdq_quality": self.pdq_quality, "phash": self.phash}
+        out |= {"md5": self.md5, "sha256": self.sha256, "signals": list(self.signals)}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def hash_file(path: Path) -> FileHashes:
+    try:
+        with path.open("rb") as f:
+            return _hash_stream(str(path), f)
+    except OSError as e:
+        raise HashingError(f"{path}: cannot read: {e.strerror or e}") from e
+
+
+def hash_bytes(data: bytes, name: str = "<bytes>") -> FileHashes:
+    return _hash_stream(name, io.BytesIO(data))
+
+
+def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    for chunk in iter(lambda: f.read(_READ_CHUNK), b""):
+        md5.update(chunk)
+        sha256.update(chunk)
+    f.seek(0)
+    exact = FileHashes(name, md5.hexdigest(), sha256.hexdigest())
+    try:
+        rgb = _open_rgb(f)
+    except UnidentifiedImageError:
+        return dataclasses.replace(
+            exact, note="not an image Pillow can decode: md5 and sha256 only"
+        )
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise HashingError(f"{name}: cannot decode image: {e}") from e
+    pdq, quality = pdq_of(rgb)
+    phash = str(imagehash.phash(Image.fromarray(rgb)))
+    note = "" if quality >= PDQ_MIN_QUALITY else (
+        f"pdq quality {quality} is below {PDQ_MIN_QUALITY}: too featureless to near-match by pdq"
+    )  # fmt: skip
+    return dataclasses.replace(exact, pdq=pdq, pdq_quality=quality, phash=phash, note=note)
+
+
+def pdq_of(rgb: np.ndarray) -> tuple[str, int]:
+    """PDQ hex (Meta's bit order: bit 0 is the most significant) and quality."""
+    bits, quality = pdqhash.compute(rgb)
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
+
+
+def _open_rgb(f: BinaryIO) -> np.ndarray:
+    with warnings.catch_warnings():
+        # A merely large image is a warning in Pillow; only bombs are refused.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(f) as opened:
+            opened.load()
+            return to_rgb8(ImageOps.exif_transpose(opened))
+
+
+def to_rgb8(im: Image.Image) -> np.ndarray:
+    """An (h, w, 3) uint8 array for any Pillow mode, alpha dropped."""
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        return _gray_to_rgb(_rescale(np.asarray(im), im.mode))
+    try:
+        return np.asarray(im.convert("RGB"))
+    except ValueError:
+        # Internal modes with no conversion (premultiplied "La"): the first
+        # band is the luminance.
+        band = im.getchannel(0)
+        return _gray_to_rgb(_rescale(np.asarray(band), band.mode))
+
+
+def _rescale(a: np.ndarray, mode: str) -> np.ndarray:
+    x = a.astype(np.float64)
+    if mode.startswith("I;16"):
+        scaled = x / 257.0
+    else:
+        top = float(np.nanmax(x)) if x.size else 0.0
+        low = float(np.nanmin(x)) if x.size else 0.0
+        if mode == "F" and low >= 0.0 and top <= 1.0:
+            scaled = x * 255.0  # float images in [0, 1]
+        elif low >= 0.0 and top <= 255.0:
+            scaled = x
+        elif low >= 0.0 and top <= 65535.0:
+            scaled = x / 257.0  # 16-bit samples held in a 32-bit mode
+        else:
+            scaled = (x - low) * (255.0 / (top - low or 1.0))
+    return np.clip(np.rint(np.nan_to_num(scaled)), 0, 255).astype(np.uint8)
+
+
+def _gray_to_rgb(g: np.ndarray) -> np.ndarray:
+    return np.repeat(g[:, :, None], 3, axis=2)
+
+
+def hash_files(paths: list[Path]) -> Iterator[FileHashes | HashingError]:
+    """Each file's hashes, or its error; one bad file never stops the rest."""
+    for p in paths:
+        try:
+            yield hash_file(p)
+        except HashingError as e:
+            yield e

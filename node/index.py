@@ -1,0 +1,223 @@
+"""The node's in-memory near-match index for one perceptual signal kind.
+
+Holds every listed code of that kind across the followed lists, each entry
+tagged with its list. Searching returns exactly the alive entries within the
+radius (``node.mih`` segments plus a brute-force buffer), so answers are exact
+at every moment.
+
+Updates are incremental: a retraction clears one entry's alive flag, an
+addition goes to a small buffer; a full buffer becomes a new segment, and the
+last two segments are merged (in a background thread unless ``background`` is
+false) whenever the newer holds at least 1/``ratio`` of the older's entries,
+so there are O(log n) segments and no delta ever rebuilds the whole index.
+While a merge runs, the old segments keep answering and retractions are also
+recorded for replay on the merged segment before it is swapped in.
+
+Not thread-safe by itself: ``node.matcher`` holds a readers-writer lock
+around searches (shared) and updates (exclusive).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import numpy as np
+
+from node.mih import Segment, codes_from_hex, hex_of, plan, scan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Part:
+    segment: Segment
+    lists: np.ndarray  # uint16 list index per entry
+
+
+class NearIndex:
+    def __init__(
+        self,
+        bits: int,
+        radius: int,
+        list_ids: Sequence[str],
+        *,
+        buffer_size: int = 4096,
+        ratio: int = 8,
+        background: bool = True,
+    ) -> None:
+        if len(list_ids) >= 2**16:
+            raise ValueError("at most 65535 lists per node")
+        self.bits, self.radius, self.words = bits, radius, bits // 64
+        self.list_ids = tuple(list_ids)
+        self._list_index = {name: i for i, name in enumerate(self.list_ids)}
+        self._parts: list[_Part] = []
+        self._buffer = np.zeros((buffer_size, self.words), np.uint64)
+        self._buffer_lists = np.zeros(buffer_size, np.uint16)
+        self._buffer_alive = np.zeros(buffer_size, np.bool_)
+        self._buffered = 0
+        self._ratio = ratio
+        self._background = background
+        self._merging: tuple[_Part, _Part] | None = None
+        self._replay: list[tuple[int, np.ndarray]] = []
+        self._swap: Callable[[], AbstractContextManager[object]] | None = None
+        self.merges = 0
+
+    def __len__(self) -> int:
+        alive = sum(int(p.segment.alive.sum()) for p in self._parts)
+        return alive + int(self._buffer_alive[: self._buffered].sum())
+
+    @property
+    def nbytes(self) -> int:
+        buffer = self._buffer.nbytes + self._buffer_lists.nbytes + self._buffer_alive.nbytes
+        return buffer + sum(p.segment.nbytes + p.lists.nbytes for p in self._parts)
+
+    @property
+    def segments(self) -> int:
+        return len(self._parts)
+
+    def bind(self, exclusive: Callable[[], AbstractContextManager[object]]) -> None:
+        """How a background merge takes the exclusive lock to swap its result in."""
+        self._swap = exclusive
+
+    # --- loading and updates (caller holds the exclusive lock) ---
+
+    def load(self, list_id: str, hexes: Iterable[Sequence[str]]) -> None:
+        """Add a whole list from the replica as one segment (start-up, snapshot)."""
+        chunks = [codes_from_hex(list(c), self.words) for c in hexes if len(c)]
+        if chunks:
+            codes = np.concatenate(chunks)
+            tags = np.full(len(codes), self._list_index[list_id], np.uint16)
+            self._add_part(codes, tags)
+
+    def drop_list(self, list_id: str) -> None:
+        li = self._list_index[list_id]
+        for p in self._parts:
+            p.segment.alive &= p.lists != li
+        n = self._buffered
+        self._buffer_alive[:n] &= self._buffer_lists[:n] != li
+        if self._merging is not None:
+            self._replay.append((li, np.empty((0, self.words), np.uint64)))
+
+    def apply(self, list_id: str, added: Sequence[str], removed: Sequence[str]) -> None:
+        """One delta's changes for this kind: hex codes added to and retracted from a list."""
+        li = self._list_index[list_id]
+        if removed:
+            gone = codes_from_hex(list(removed), self.words)
+            for code in gone:
+                self._retract(li, code)
+            if self._merging is not None:
+                self._replay.append((li, gone))
+        if added:
+            self._append(codes_from_hex(list(added), self.words), li)
+
+    def _retract(self, li: int, code: np.ndarray) -> None:
+        for p in self._parts:
+            ids, _ = p.segment.search(code, 0)
+            for i in ids:
+                if p.lists[i] == li:
+                    p.segment.alive[i] = False
+        ids, _ = scan(self._buffer, self._buffer_alive, self._buffered, code, 0)
+        for i in ids:
+            if self._buffer_lists[i] == li:
+                self._buffer_alive[i] = False
+
+    def _append(self, codes: np.ndarray, li: int) -> None:
+        for start in range(0, len(codes), len(self._buffer)):
+            chunk = codes[start : start + len(self._buffer)]
+            if self._buffered + len(chunk) > len(self._buffer):
+                self._flush()
+            n, k = self._buffered, len(chunk)
+            self._buffer[n : n + k] = chunk
+            self._buffer_lists[n : n + k] = li
+            self._buffer_alive[n : n + k] = True
+            self._buffered += k
+
+    def _flush(self) -> None:
+        n = self._buffered
+        keep = self._buffer_alive[:n]
+        self._add_part(self._buffer[:n][keep].copy(), self._buffer_lists[:n][keep].copy())
+        self._buffer_alive[:] = False
+        self._buffered = 0
+
+    def _add_part(self, codes: np.ndarray, tags: np.ndarray) -> None:
+        if len(codes):
+            segment = Segment(codes, plan(self.bits, self.radius, len(codes)))
+            self._parts.append(_Part(segment, tags))
+        self._maybe_merge()
+
+    # --- merging ---
+
+    def _maybe_merge(self) -> None:
+        while self._merging is None and len(self._parts) >= 2:
+            older, newer = self._parts[-2], self._parts[-1]
+            if len(newer.segment) * self._ratio < len(older.segment):
+                return
+            self._merging = (older, newer)
+            self._replay = []
+            if self._background and self._swap is not None:
+                threading.Thread(target=self._merge_in_background, name="index-merge").start()
+                return
+            self._install(self._merged(older, newer))
+
+    def _merged(self, older: _Part, newer: _Part) -> _Part:
+        keep_old, keep_new = older.segment.alive.copy(), newer.segment.alive.copy()
+        codes = np.concatenate([older.segment.codes[keep_old], newer.segment.codes[keep_new]])
+        tags = np.concatenate([older.lists[keep_old], newer.lists[keep_new]])
+        return _Part(Segment(codes, plan(self.bits, self.radius, len(codes))), tags)
+
+    def _merge_in_background(self) -> None:
+        assert self._merging is not None
+        assert self._swap is not None
+        try:
+            merged = self._merged(*self._merging)
+        except Exception:
+            log.exception("index merge failed; keeping the unmerged segments")
+            with self._swap():
+                self._merging = None
+            return
+        with self._swap():
+            self._install(merged)
+
+    def _install(self, merged: _Part) -> None:
+        assert self._merging is not None
+        older, newer = self._merging
+        for li, gone in self._replay:
+            if not len(gone):
+                merged.segment.alive &= merged.lists != li
+            for code in gone:
+                ids, _ = merged.segment.search(code, 0)
+                for i in ids:
+                    if merged.lists[i] == li:
+                        merged.segment.alive[i] = False
+        at = self._parts.index(older)
+        self._parts[at : at + 2] = [merged]
+        assert newer not in self._parts
+        self._merging, self._replay = None, []
+        self.merges += 1
+        self._maybe_merge()
+
+    # --- searching (caller holds the shared lock) ---
+
+    def search(self, hexcode: str, radius: int | None = None) -> list[tuple[str, str, int]]:
+        """(list id, listed code hex, distance) of every alive entry within ``radius``."""
+        r = self.radius if radius is None else radius
+        if not 0 <= r <= self.radius:
+            raise ValueError(f"radius must be in [0, {self.radius}]")
+        query = codes_from_hex([hexcode], self.words)[0]
+        out = []
+        for p in self._parts:
+            ids, dist = p.segment.search(query, r)
+            out += [
+                (int(p.lists[i]), p.segment.codes[i], int(d))
+                for i, d in zip(ids, dist, strict=True)
+            ]
+        ids, dist = scan(self._buffer, self._buffer_alive, self._buffered, query, r)
+        out += [
+            (int(self._buffer_lists[i]), self._buffer[i], int(d))
+            for i, d in zip(ids, dist, strict=True)
+        ]
+        return [(self.list_ids[li], hex_of(code), d) for li, code, d in out]

@@ -1,0 +1,209 @@
+"""Matching uploads against the replica: the node's Python API.
+
+``Matcher.check`` takes content bytes (hashed here, see ``hashlist.hashing``)
+or precomputed signals and answers every listed hash that matches:
+
+- every signal, perceptual ones included, is looked up exactly in SQLite;
+- ``pdq`` within ``pdq_radius`` and ``phash`` within ``phash_radius`` are
+  searched in the near index (``node.index``), except a ``pdq`` whose quality
+  is below ``pdq_min_quality``, which the answer notes.
+
+Each match becomes a report in the outbox (``node.outbox``) before the answer
+is returned. The index and the replica change together: the ``Matcher`` is
+the replica's ``ReplicaObserver`` and its readers-writer lock is held
+exclusively across each commit, shared across each search and its version
+lookups, so a retracted hash stops matching in the step that retracts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashlist.api import CheckResult, Match, Report, Verdict
+from hashlist.clock import Clock
+from hashlist.errors import InputError, StorageError
+from hashlist.hashing import PDQ_MIN_QUALITY, hash_bytes
+from hashlist.signals import SignalKind, canonical
+from node.index import NearIndex
+from node.outbox import Outbox, new_id
+from node.rwlock import RWLock
+
+log = logging.getLogger(__name__)
+_LOAD_CHUNK = 100_000
+_MAX_SIGNALS = 64
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    pdq_radius: int = 31
+    phash_radius: int = 8
+    pdq_min_quality: int = PDQ_MIN_QUALITY
+    index_buffer: int = 4096
+    background_merge: bool = True
+
+
+class Matcher:
+    def __init__(
+        self, database: Path, lists: Sequence[str], clock: Clock, settings: MatchSettings
+    ) -> None:
+        self.database, self.lists, self.clock, self.settings = (
+            database,
+            tuple(lists),
+            clock,
+            settings,
+        )
+        self.lock = RWLock()
+        self.outbox = Outbox(database)
+        self.on_report: Callable[[], None] = lambda: None
+        self._local = threading.local()
+        self.indexes = {
+            SignalKind.PDQ: NearIndex(256, settings.pdq_radius, self.lists,
+                                      buffer_size=settings.index_buffer,
+                                      background=settings.background_merge),
+            SignalKind.PHASH: NearIndex(64, settings.phash_radius, self.lists,
+                                        buffer_size=settings.index_buffer,
+                                        background=settings.background_merge),
+        }  # fmt: skip
+        for index in self.indexes.values():
+            index.bind(self.lock.write)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.database, timeout=30, isolation_level=None)
+                db.execute("PRAGMA query_only=1")
+            except sqlite3.Error as e:
+                raise StorageError(f"cannot open {self.database}: {e}") from e
+            self._local.db = db
+        return db
+
+    def load(self) -> None:
+        """Build the near indexes from the replica (start-up; nothing is rehashed)."""
+        with self.lock.write():
+            for list_id in self.lists:
+                self._load_list(list_id)
+        counts = ", ".join(f"{k.label} {len(i)}" for k, i in self.indexes.items())
+        log.info("near-match index loaded from the replica: %s", counts)
+
+    def _load_list(self, list_id: str) -> None:
+        for kind, index in self.indexes.items():
+            index.load(list_id, self._rows(list_id, kind))
+
+    def _rows(self, list_id: str, kind: SignalKind) -> Iterator[list[str]]:
+        prefix = f"{kind.label}:"
+        cursor = self._db().execute(
+            "SELECT substr(signal, ?) FROM members WHERE list_id=? AND signal >= ? AND signal < ?",
+            (len(prefix) + 1, list_id, prefix, f"{kind.label};"),
+        )
+        while rows := cursor.fetchmany(_LOAD_CHUNK):
+            yield [r[0] for r in rows]
+
+    # --- ReplicaObserver ---
+
+    def exclusive(self) -> AbstractContextManager[object]:
+        return self.lock.write()
+
+    def applied(
+        self, list_id: str, changes: Sequence[tuple[list[str], list[str]]], *, replaced: bool
+    ) -> None:
+        if list_id not in self.lists:
+            return
+        if replaced:
+            for index in self.indexes.values():
+                index.drop_list(list_id)
+            self._load_list(list_id)
+            return
+        for added, removed in changes:
+            for kind, index in self.indexes.items():
+                prefix = f"{kind.label}:"
+                index.apply(
+                    list_id,
+                    [s[len(prefix) :] for s in added if s.startswith(prefix)],
+                    [s[len(prefix) :] for s in removed if s.startswith(prefix)],
+                )
+
+    # --- the API ---
+
+    def check(
+        self,
+        *,
+        content: bytes | None = None,
+        signals: Sequence[str] = (),
+        pdq_quality: int | None = None,
+        content_id: str = "",
+    ) -> CheckResult:
+        notes: list[str] = []
+        if content is not None:
+            hashes = hash_bytes(content, "the content")
+            query: list[str] = list(hashes.signals)
+            pdq_quality = hashes.pdq_quality
+            if hashes.pdq is None:
+                notes.append("not an image: matched by md5 and sha256 only")
+        else:
+            if not signals:
+                raise InputError("give the content's bytes or at least one signal")
+            if len(signals) > _MAX_SIGNALS:
+                raise InputError(f"at most {_MAX_SIGNALS} signals per check")
+            query = list(dict.fromkeys(canonical(s) for s in signals))
+        if pdq_quality is not None and not 0 <= pdq_quality <= 100:
+            raise InputError(f"pdq quality is 0..100, got {pdq_quality}")
+        near_pdq = pdq_quality is None or pdq_quality >= self.settings.pdq_min_quality
+        if not near_pdq and any(s.startswith("pdq:") for s in query):
+            notes.append(f"pdq quality {pdq_quality} is below {self.settings.pdq_min_quality}: "
+                         "pdq matched exactly only, other signals as usual")  # fmt: skip
+        found = self._find(query, near_pdq)
+        now = self.clock.now()
+        key = self.outbox.content_key(content_id)
+        matches = [Match(lst, sig, q, d, v, new_id()) for lst, sig, q, d, v in found]
+        if matches:
+            self.outbox.add_reports(
+                [Report(m.report_id, m.list_id, m.signal, m.distance, m.version, key, now)
+                 for m in matches], now,
+            )  # fmt: skip
+            self.on_report()
+            shown = ", ".join(f"{m.list_id}/{m.signal[:20]}.. d={m.distance}" for m in matches)
+            log.info("check: %d match(es): %s", len(matches), shown)
+        return CheckResult(tuple(matches), tuple(query), tuple(notes))
+
+    def _find(self, query: Sequence[str], near_pdq: bool) -> list[tuple[str, str, str, int, int]]:
+        db = self._db()
+        found: dict[tuple[str, str], tuple[str, str, str, int, int]] = {}
+        version_q = "SELECT version FROM members WHERE list_id=? AND signal=?"
+        with self.lock.read():
+            for signal in query:
+                for list_id in self.lists:
+                    row = db.execute(version_q, (list_id, signal)).fetchone()
+                    if row is not None:
+                        found[(list_id, signal)] = (list_id, signal, signal, 0, row[0])
+            for signal in query:
+                kind_label, _, digest = signal.partition(":")
+                kind = SignalKind.from_label(kind_label)
+                if kind not in self.indexes or (kind is SignalKind.PDQ and not near_pdq):
+                    continue
+                for list_id, code, d in self.indexes[kind].search(digest):
+                    listed = f"{kind_label}:{code}"
+                    if d == 0 or (list_id, listed) in found:
+                        continue
+                    row = db.execute(version_q, (list_id, listed)).fetchone()
+                    if row is not None:
+                        found[(list_id, listed)] = (list_id, listed, signal, d, row[0])
+        return sorted(found.values(), key=lambda m: (m[3], m[0], m[1]))
+
+    def verdict(self, report_id: str, verdict: str) -> Verdict:
+        v = self.outbox.add_verdict(report_id.strip().lower(), verdict, self.clock.now())
+        self.on_report()
+        log.info("verdict %s on report %s", verdict, report_id)
+        return v
+
+    def close(self) -> None:
+        self.outbox.close()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
