@@ -98,7 +98,12 @@ def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
     exact = FileHashes(name, md5.hexdigest(), sha256.hexdigest())
     try:
         rgb = _open_rgb(f)
-    except UnidentifiedImageError:
+    except UnidentifiedImageError as e:
+        f.seek(0)
+        if _looks_like_image(f.read(16)):
+            raise HashingError(
+                f"{name}: corrupt image: it starts like one but cannot be read"
+            ) from e
         return dataclasses.replace(
             exact, note="not an image Pillow can decode: md5 and sha256 only"
         )
@@ -110,6 +115,15 @@ def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
         f"pdq quality {quality} is below {PDQ_MIN_QUALITY}: too featureless to near-match by pdq"
     )  # fmt: skip
     return dataclasses.replace(exact, pdq=pdq, pdq_quality=quality, phash=phash, note=note)
+
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
+                b"II*\x00", b"MM\x00*")  # fmt: skip
+
+
+def _looks_like_image(head: bytes) -> bool:
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return webp or head.startswith(_IMAGE_MAGIC)
 
 
 def pdq_of(rgb: np.ndarray) -> tuple[str, int]:

@@ -29,7 +29,13 @@ from typing import Protocol
 from hashlist.api import VERDICTS, Report, Verdict
 from hashlist.client import Backoff
 from hashlist.clock import Clock
-from hashlist.errors import HashlistError, InputError, NotFoundError, StorageError
+from hashlist.errors import (
+    HashlistError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +157,8 @@ class ReportSink(Protocol):
     def submit(self, reports: Sequence[Report], verdicts: Sequence[Verdict]) -> tuple[int, int]: ...
 
 
-_PERMANENT = (InputError, NotFoundError)
+# The hub's answer will not change on a resend: settle those items as refused.
+_PERMANENT = (InputError, NotFoundError, PermissionDeniedError)
 
 
 class OutboxSender:

@@ -1,0 +1,306 @@
+"""Matching at the node and reports to the hub, over a real hub with mTLS.
+
+The node side is the real thing minus the process: a ``Syncer`` following
+the hub into a SQLite replica, the ``Matcher`` observing every commit, the
+outbox and its sender, and the local Matcher gRPC service on a Unix socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from hashlist.client import HubClient
+from hashlist.clock import FixedClock, SystemClock
+from hashlist.errors import (
+    ConfigError,
+    InputError,
+    InvalidSignalError,
+    NotFoundError,
+    UnavailableError,
+)
+from hashlist.hashing import hash_bytes
+from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
+from node.config import NodeConfig
+from node.matcher import Matcher, MatchSettings
+from node.outbox import Outbox, OutboxSender
+from node.service import MatcherClient, running_matcher
+from node.store import NodeStore
+from node.sync import Syncer
+from server.config import HubConfig
+from tests.support import client, hub_config, hub_running, make_pki
+
+LIST = "takeitdown"
+
+
+class Recorder(grpc.UnaryUnaryClientInterceptor):
+    """Keeps the serialized bytes of every request the node sends to the hub."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def intercept_unary_unary(
+        self, continuation: Callable[[Any, Any], Any], details: Any, request: Any
+    ) -> Any:
+        self.sent.append(request.SerializeToString())
+        return continuation(details, request)
+
+
+@dataclass
+class Node:
+    matcher: Matcher
+    store: NodeStore
+    syncer: Syncer
+    sender: OutboxSender
+    hub_client: HubClient
+    recorder: Recorder
+
+    def sync(self) -> None:
+        assert self.syncer.sync(LIST)
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    pki: Path
+    hub_cfg: HubConfig
+    port: int
+    operator: HubClient
+    node: Node
+
+    def publish(self, adds: list[str], removes: list[str] = ()) -> None:  # type: ignore[assignment]
+        self.operator.publish(LIST, adds, removes)
+        self.node.sync()
+
+
+def make_node(tmp: Path, pki: Path, port: int, trust_path: Path, **settings: Any) -> Node:
+    config = NodeConfig(
+        name="facebook", hub=f"127.0.0.1:{port}", trust_root=trust_path, lists=(LIST,),
+        database=tmp / "node.db", tls_cert=pki / "facebook.pem", tls_key=pki / "facebook.key",
+        ca=pki / "ca.pem",
+    )  # fmt: skip
+    from node.daemon import effective_trust
+
+    matcher = Matcher(
+        config.database, config.lists, SystemClock(), MatchSettings(background_merge=False)
+    )
+    store = NodeStore(config.database, observer=matcher)
+    matcher.load()
+    recorder = Recorder()
+    hub = client(port, pki, "facebook", interceptors=[recorder])
+    syncer = Syncer(config, effective_trust(config), store, hub, SystemClock())
+    sender = OutboxSender(matcher.outbox, hub, SystemClock(), batch=3, **settings)
+    return Node(matcher, store, syncer, sender, hub, recorder)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    pki = make_pki(tmp_path / "pki")
+    hub_cfg, trust = hub_config(tmp_path / "hub", pki)
+    trust_path = tmp_path / "trust.toml"
+    trust_path.write_text(trust.to_toml())
+    with hub_running(hub_cfg) as running:
+        operator = client(running.port, pki, "operator")
+        operator.create_list(LIST)
+        operator.grant(LIST, "facebook")
+        node = make_node(tmp_path, pki, running.port, trust_path)
+        yield Rig(tmp_path, pki, hub_cfg, running.port, operator, node)
+        node.hub_client.close()
+        node.store.close()
+        node.matcher.close()
+        operator.close()
+
+
+def listed_images(rig: Rig, seeds: range) -> list[bytes]:
+    images = [jpeg_bytes(synthetic_image(s)) for s in seeds]
+    rig.publish([sig for im in images for sig in hash_bytes(im).signals])
+    return images
+
+
+def test_edited_copy_matches_by_pdq_and_unrelated_does_not(rig: Rig) -> None:
+    listed_images(rig, range(3))
+    edited = edited_copy(synthetic_image(1))
+    answer = rig.node.matcher.check(content=edited, content_id="upload-1")
+    pdq = [m for m in answer.matches if m.signal.startswith("pdq:")]
+    assert len(pdq) == 1
+    assert 0 < pdq[0].distance <= 31
+    assert pdq[0].version == 1
+    assert pdq[0].list_id == LIST
+    assert rig.node.matcher.check(content=jpeg_bytes(synthetic_image(99))).matches == ()
+
+
+def test_exact_signals_match_without_the_image(rig: Rig) -> None:
+    images = listed_images(rig, range(2))
+    h = hash_bytes(images[0])
+    answer = rig.node.matcher.check(signals=[f"SHA256:{h.sha256.upper()}"])
+    assert [(m.signal, m.distance) for m in answer.matches] == [(f"sha256:{h.sha256}", 0)]
+
+
+def test_retraction_stops_matching_in_its_step(rig: Rig) -> None:
+    images = listed_images(rig, range(2))
+    h = hash_bytes(images[0])
+    assert h.pdq is not None
+    near = f"pdq:{h.pdq[:-1]}{int(h.pdq[-1], 16) ^ 1:x}"  # one bit off
+    assert rig.node.matcher.check(signals=[near]).matches
+    rig.publish([], [f"pdq:{h.pdq}"])
+    assert rig.node.matcher.check(signals=[near]).matches == ()
+    # ... and an image re-listed later matches again, by its new version.
+    rig.publish([f"pdq:{h.pdq}"])
+    assert [m.version for m in rig.node.matcher.check(signals=[near]).matches] == [3]
+
+
+def test_low_quality_pdq_is_not_near_matched(rig: Rig) -> None:
+    images = listed_images(rig, range(1))
+    h = hash_bytes(images[0])
+    assert h.pdq is not None
+    near = f"pdq:{h.pdq[:-1]}{int(h.pdq[-1], 16) ^ 1:x}"
+    answer = rig.node.matcher.check(signals=[near], pdq_quality=20)
+    assert answer.matches == ()
+    assert any("below 50" in n for n in answer.notes)
+    exact = rig.node.matcher.check(signals=[f"pdq:{h.pdq}"], pdq_quality=20)
+    assert len(exact.matches) == 1  # exact pdq is still an exact lookup
+
+
+def test_bad_input_is_refused_with_a_reason(rig: Rig) -> None:
+    with pytest.raises(InvalidSignalError, match="64 hex digits"):
+        rig.node.matcher.check(signals=["pdq:abc"])
+    with pytest.raises(InputError, match="bytes or at least one signal"):
+        rig.node.matcher.check()
+    with pytest.raises(NotFoundError, match="report id"):
+        rig.node.matcher.verdict("0" * 32, "removed")
+    with pytest.raises(InputError, match="verdict must be"):
+        rig.node.matcher.verdict("0" * 32, "maybe")
+
+
+def test_index_is_rebuilt_from_the_replica_at_start(rig: Rig) -> None:
+    images = listed_images(rig, range(2))
+    fresh = Matcher(rig.node.matcher.database, (LIST,), SystemClock(), MatchSettings())
+    try:
+        fresh.load()
+        assert fresh.check(content=edited_copy(synthetic_image(0))).matches
+        assert hash_bytes(images[0]).pdq is not None
+    finally:
+        fresh.close()
+
+
+def test_reports_and_verdicts_reach_the_hub_once(rig: Rig) -> None:
+    listed_images(rig, range(3))
+    node = rig.node
+    answers = [node.matcher.check(content=edited_copy(synthetic_image(s))) for s in range(3)]
+    report_ids = [m.report_id for a in answers for m in a.matches]
+    assert len(report_ids) >= 3
+    node.matcher.verdict(report_ids[0], "not_violating")
+    while node.sender.drain_once():
+        pass
+    assert node.matcher.outbox.backlog() == 0
+    # A lost acknowledgement means the node sends the same batch again: the
+    # hub records nothing twice.
+    again = node.hub_client.submit([_report_from_outbox(node, r) for r in report_ids[:2]], [])
+    assert again == (0, 0)
+    view = {h.signal: h for h in rig.operator.matches(LIST)}
+    assert sum(n for h in view.values() for _, n in h.partners) == len(report_ids)
+    assert sum(h.not_violating for h in view.values()) == 1
+
+
+def _report_from_outbox(node: Node, report_id: str) -> Any:
+    import json
+
+    from hashlist.api import Report
+
+    row = node.store.db.execute("SELECT body FROM outbox WHERE id=?", (report_id,)).fetchone()
+    return Report(**json.loads(row[0]))
+
+
+def test_several_not_violating_verdicts_flag_a_hash_for_review(rig: Rig) -> None:
+    listed_images(rig, range(1))
+    edited = edited_copy(synthetic_image(0))
+    for _ in range(2):
+        for m in rig.node.matcher.check(content=edited).matches:
+            rig.node.matcher.verdict(m.report_id, "not_violating")
+    while rig.node.sender.drain_once():
+        pass
+    flagged = [h for h in rig.operator.matches(LIST) if h.review]
+    assert flagged
+    assert all(h.not_violating >= 2 for h in flagged)
+
+
+def test_only_granted_partners_report(rig: Rig) -> None:
+    listed_images(rig, range(1))
+    rig.node.matcher.check(content=edited_copy(synthetic_image(0)))
+    rig.operator.grant(LIST, "facebook", granted=False)
+    assert rig.node.sender.drain_once() > 0  # settled: refused for good, not retried forever
+    row = rig.node.store.db.execute("SELECT refused FROM outbox").fetchone()
+    assert "may not read" in row[0]
+
+
+def test_no_image_bytes_or_content_id_reach_the_hub(rig: Rig) -> None:
+    listed_images(rig, range(2))
+    edited = edited_copy(synthetic_image(1))
+    content_id = "fb-photo-1234567890"
+    answer = rig.node.matcher.check(content=edited, content_id=content_id)
+    for m in answer.matches:
+        rig.node.matcher.verdict(m.report_id, "removed")
+    while rig.node.sender.drain_once():
+        pass
+    sent = rig.node.recorder.sent
+    assert any(b"pdq:" in s for s in sent)  # reports did go through the recorder
+    stream = b"".join(sent)
+    assert content_id.encode() not in stream
+    for i in range(0, len(edited) - 32, 997):  # no 32-byte window of the image
+        assert edited[i : i + 32] not in stream
+    assert rig.node.matcher.outbox.content_key(content_id).encode() in stream
+
+
+def test_reports_survive_an_outage_and_a_node_restart(rig: Rig) -> None:
+    listed_images(rig, range(2))
+    for s in range(2):
+        rig.node.matcher.check(content=edited_copy(synthetic_image(s)))
+    queued = rig.node.matcher.outbox.backlog()
+    assert queued >= 2
+    # The hub goes away: delivery fails, nothing is lost.
+    rig.node.sender.sink = _Down()
+    with pytest.raises(UnavailableError):
+        rig.node.sender.drain_once()
+    assert rig.node.matcher.outbox.backlog() == queued
+    # The node restarts (a new outbox on the same file), the hub comes back.
+    reopened = Outbox(rig.node.matcher.database)
+    sender = OutboxSender(reopened, rig.node.hub_client, FixedClock(0), batch=1)
+    while sender.drain_once():
+        pass
+    assert reopened.backlog() == 0
+    total = sum(n for h in rig.operator.matches(LIST) for _, n in h.partners)
+    assert total == queued
+
+
+class _Down:
+    def submit(self, reports: object, verdicts: object) -> tuple[int, int]:
+        raise UnavailableError("hub unreachable")
+
+
+def test_matcher_service_over_a_unix_socket(rig: Rig) -> None:
+    listed_images(rig, range(2))
+    address = f"unix:{rig.tmp / 'm.sock'}"
+    with (
+        running_matcher(rig.node.matcher, address, max_message_bytes=1 << 22) as bound,
+        MatcherClient(bound, max_message_bytes=1 << 22) as local,
+    ):
+        answer = local.check(content=edited_copy(synthetic_image(0)), content_id="x")
+        assert any(m.signal.startswith("pdq:") for m in answer.matches)
+        assert local.verdict(answer.matches[0].report_id, "removed")
+        with pytest.raises(InputError, match="not hexadecimal"):  # INVALID_ARGUMENT
+            local.check(signals=["md5:zz"])
+        with pytest.raises(NotFoundError):
+            local.verdict("f" * 32, "removed")
+
+
+def test_matcher_refuses_a_routable_address(rig: Rig) -> None:
+    with (
+        pytest.raises(ConfigError, match="loopback"),
+        running_matcher(rig.node.matcher, "0.0.0.0:0", max_message_bytes=1 << 20),
+    ):
+        pass
