@@ -21,8 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hashlist.client import ClientTLS, HubClient
+from hashlist.hashing import hash_file
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from hashlist.trustroot import TrustRoot
+from node.service import MatcherClient
+from server.cli import format_matches
 
 REPO = Path(__file__).resolve().parents[1]
 DEV_CERTS = REPO / "certs-dev"
@@ -223,8 +227,53 @@ def run_federation(*, hashes: int, workdir: Path) -> int:
             ok &= digest == hub_digest and count == hashes - 1
         print(f"{'hub':<10} {list_id:<11} {2:>7} {hashes - 1:>7}  {hub_digest}")
         print("\nevery replica matches the hub's signed state digest" if ok else "\nMISMATCH")
+        with fed.operator() as op:
+            ok &= _matching_demo(fed, op, list_id)
     print("all processes stopped")
     return 0 if ok else 1
+
+
+def _matching_demo(fed: Federation, op: HubClient, list_id: str) -> bool:
+    """Hash on the 'device', publish, match an edited copy at one node, report back."""
+    device = fed.workdir / "device"
+    device.mkdir()
+    print("\n--- hashing on the device (nothing leaves it but hashes) ---")
+    hashed = []
+    for seed in range(3):
+        path = device / f"image-{seed}.jpg"
+        path.write_bytes(jpeg_bytes(synthetic_image(seed)))
+        h = hash_file(path)
+        hashed.append(h)
+        print(f"{path.name}: pdq {h.pdq} (quality {h.pdq_quality}), phash {h.phash}")
+    version = op.publish(list_id, [s for h in hashed for s in h.signals]).version
+    fed.wait_all_at(PARTNERS, list_id, version, timeout=60)
+    print(f"published their {sum(len(h.signals) for h in hashed)} signals as version {version}")
+
+    partner = PARTNERS[0]
+    print(f"\n--- {partner}'s upload pipeline asks its node (local Matcher service) ---")
+    address = f"unix:{fed.workdir / f'{partner}.sock'}"
+    with MatcherClient(address, max_message_bytes=64 << 20) as node:
+        edited = node.check(content=edited_copy(synthetic_image(1)), content_id="upload-7781")
+        unrelated = node.check(content=jpeg_bytes(synthetic_image(1000)), content_id="upload-7782")
+        for label, answer in (("edited copy of image-1 (60 %, JPEG q70)", edited),
+                              ("unrelated image", unrelated)):  # fmt: skip
+            print(f"{label}: {len(answer.matches) or 'no'} match(es)")
+            for m in answer.matches:
+                print(f"  {m.signal[:30]}...  distance {m.distance}  listed in version "
+                      f"{m.version}  report {m.report_id}")  # fmt: skip
+        pdq = [m for m in edited.matches if m.signal.startswith("pdq:")]
+        for m in edited.matches:
+            node.verdict(m.report_id, "removed")
+        print(f"{partner} removed the upload: verdict 'removed' recorded on "
+              f"{len(edited.matches)} report(s)")  # fmt: skip
+    expected = len(edited.matches)
+    wait_until(
+        lambda: sum(h.removed for h in op.matches(list_id)) >= expected, 30,
+        "the reports and verdicts to reach the hub",
+    )  # fmt: skip
+    print("\n--- the hub's view (hashlist hub matches --list takeitdown) ---")
+    print(format_matches(list_id, op.matches(list_id)))
+    return bool(pdq) and 0 < pdq[0].distance <= 31 and not unrelated.matches
 
 
 def _count(db: Path, list_id: str) -> int:

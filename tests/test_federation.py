@@ -6,6 +6,8 @@ user would, and look at the nodes only through their SQLite files.
 
 from __future__ import annotations
 
+import re
+
 import signal
 import sqlite3
 import time
@@ -143,4 +145,12 @@ def test_the_demo_command_runs_a_federation_and_stops_it(tmp_path: Path) -> None
     assert "every replica matches the hub's signed state digest" in done.stdout
     for partner in ("facebook", "instagram", "yubo"):
         assert f"{partner:<10} takeitdown        2     999" in done.stdout
+    # Then: an edited copy matches at a node, an unrelated image does not, and
+    # the report and verdict reach the hub's view.
+    out = done.stdout
+    edited = out.split("edited copy of image-1")[1].split("unrelated image")[0]
+    assert "pdq:" in edited
+    assert "unrelated image: no match" in out
+    hub_view = out.split("the hub's view")[1]
+    assert re.search(r"pdq:\S+\s+facebook 1\s+1\s+0", hub_view), hub_view
     assert "all processes stopped" in done.stdout
