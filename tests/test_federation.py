@@ -7,7 +7,6 @@ user would, and look at the nodes only through their SQLite files.
 from __future__ import annotations
 
 import re
-
 import signal
 import sqlite3
 import time
