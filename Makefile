@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_delta
 	$(BIN)/python -m bench.bench_bootstrap
 	$(BIN)/python -m bench.bench_propagation
+	$(BIN)/python -m bench.bench_hash
+	$(BIN)/python -m bench.bench_reports
+	$(BIN)/python -m bench.bench_index_build
+	$(BIN)/python -m bench.bench_match
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
