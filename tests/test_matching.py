@@ -259,15 +259,15 @@ def test_no_image_bytes_or_content_id_reach_the_hub(rig: Rig) -> None:
 
 def test_reports_survive_an_outage_and_a_node_restart(rig: Rig) -> None:
     listed_images(rig, range(2))
-    for s in range(2):
-        rig.node.matcher.check(content=edited_copy(synthetic_image(s)))
+    for seed in range(2):
+        rig.node.matcher.check(content=edited_copy(synthetic_image(seed)))
     queued = rig.node.matcher.outbox.backlog()
     assert queued >= 2
     # The hub is unreachable (nothing listens at its address): delivery fails
     # with retries and backoff, and nothing is lost.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        gone = s.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        gone = sock.getsockname()[1]
     with client(gone, rig.pki, "facebook") as unreachable:
         rig.node.sender.sink = unreachable
         with pytest.raises(UnavailableError):
