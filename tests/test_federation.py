@@ -6,6 +6,7 @@ user would, and look at the nodes only through their SQLite files.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -153,3 +154,50 @@ def test_the_demo_command_runs_a_federation_and_stops_it(tmp_path: Path) -> None
     hub_view = out.split("the hub's view")[1]
     assert re.search(r"pdq:\S+\s+facebook 1\s+1\s+0", hub_view), hub_view
     assert "all processes stopped" in done.stdout
+
+
+def test_check_verdict_and_matches_from_the_command_line(fed: Federation) -> None:
+    import subprocess
+    import sys
+
+    from hashlist.federation import wait_until
+    from hashlist.hashing import hash_file
+    from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hashlist.cli", *args],
+            capture_output=True, text=True, timeout=60, check=False, cwd=fed.workdir,
+        )  # fmt: skip
+
+    fed.start_node("yubo")
+    original = fed.workdir / "original.jpg"
+    original.write_bytes(jpeg_bytes(synthetic_image(5)))
+    upload = fed.workdir / "upload.jpg"
+    upload.write_bytes(edited_copy(synthetic_image(5)))
+    with fed.operator() as op:
+        version = op.publish(LIST, hash_file(original).signals).version
+    fed.wait_all_at(("yubo",), LIST, version, timeout=60)
+    config = str(fed.workdir / "yubo.toml")
+    wait_until((fed.workdir / "yubo.sock").exists, 30, "the matcher socket")
+
+    done = cli("node", "check", "--config", config, "--json", "--content-id", "y-42", str(upload))
+    assert done.returncode == 0, done.stderr
+    matches = json.loads(done.stdout)["matches"]
+    assert {m["signal"].split(":")[0] for m in matches} == {"pdq", "phash"}
+    verdict = cli("node", "verdict", "--config", config, matches[0]["report_id"], "not_violating")
+    assert verdict.returncode == 0, verdict.stderr
+    bad = cli("node", "verdict", "--config", config, "0" * 32, "removed")
+    assert bad.returncode == 2
+    assert "NotFoundError" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+    certs = fed.certs
+    operator = [f"--hub=127.0.0.1:{fed.hub_port}", f"--ca={certs / 'ca.pem'}",
+                f"--cert={certs / 'operator.pem'}", f"--key={certs / 'operator.key'}"]  # fmt: skip
+    with fed.operator() as op:
+        wait_until(lambda: sum(h.not_violating for h in op.matches(LIST)) == 1, 30, "the verdict")
+    view = cli("hub", "matches", "--list", LIST, "--review-threshold", "1", *operator)
+    assert view.returncode == 0, view.stderr
+    assert re.search(r"\s+yubo 1\s+0\s+1  REVIEW", view.stdout), view.stdout
+    assert "hashlist hub publish --list takeitdown --remove" in view.stdout
