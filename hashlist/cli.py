@@ -6,6 +6,7 @@
 * ``hub serve|create-list|grant|revoke|publish|status`` (``server/cli.py``).
 * ``node run|status`` (``node/cli.py``).
 * ``hash FILE...``: one JSON line per file (pdq, phash, md5, sha256), offline.
+* ``audit replay|verify-replica`` (``auditor/cli.py``).
 * ``demo``: a whole local federation in real processes (``hashlist/federation.py``).
 
 Environment variables are read here and nowhere else; errors from the core
@@ -21,7 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.errors import HashlistError
+from auditor import cli as audit_cli
+from hashlist.errors import HashlistError, UnavailableError
 from hashlist.federation import run_federation
 from hashlist.hashing import HashingError, hash_files
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
@@ -104,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     server_cli.add_commands(sub)
     node_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
     return parser
 
 
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except HashlistError as e:
         print(f"hashlist: {type(e).__name__}: {e}", file=sys.stderr)
-        return 2
+        return 3 if isinstance(e, UnavailableError) else 2
     except OSError as e:
         print(f"hashlist: {e}", file=sys.stderr)
         return 2
