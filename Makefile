@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_reports
 	$(BIN)/python -m bench.bench_index_build
 	$(BIN)/python -m bench.bench_match
+	$(BIN)/python -m bench.bench_audit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
