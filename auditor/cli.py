@@ -7,6 +7,9 @@
   under ``evidence/``.
 * ``audit verify-replica NODE.db``: recompute each list's state digest from
   the node's rows and check it against the signed history at its version.
+* ``audit export --list L --out DIR`` / ``audit verify-bundle DIR``: a
+  self-contained folder (the signed checkpoint, every leaf, the checkpoints
+  the auditor saw earlier) that replays offline with only the trust root.
 
 Exit status: 0 when everything verifies, otherwise one status per kind of
 failure (``EXIT_CODES``), so scripts can tell a rewrite from a network error.
@@ -21,8 +24,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+from auditor.bundle import read_bundle, write_bundle
 from hashlist import errors
 from hashlist.audit import ReplayReport, ReplicaReport, check_replica, replay_history
+from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import ClientTLS, HubClient
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.verify import TrustedState
@@ -66,6 +71,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
     common(p)
     p.set_defaults(func=_replay)
+
+    p = cmds.add_parser("export", help="write a self-contained, offline-verifiable bundle")
+    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--out", type=Path, required=True, help="a new folder")
+    p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
+    common(p)
+    p.set_defaults(func=_export)
+
+    p = cmds.add_parser("verify-bundle", help="replay an exported bundle offline")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--trust-root", type=Path, default=Path(os.environ.get(
+        "HASHLIST_TRUST_ROOT", "trust.toml")))  # fmt: skip
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_verify_bundle)
 
     p = cmds.add_parser("verify-replica", help="check a node's SQLite rows against the log")
     p.add_argument("database", type=Path)
@@ -132,6 +151,35 @@ def _keep_evidence(folder: Path, note: bytes, e: errors.VerificationError) -> No
     if isinstance(e, errors.EquivocationError):
         (evidence / f"{stamp}.trusted.note").write_bytes(e.trusted_note)
     (evidence / f"{stamp}.txt").write_text(f"{type(e).__name__}: {e}\n")
+
+
+def _export(args: argparse.Namespace) -> int:
+    trust = load_trust_root(args.trust_root)
+    with _client(args) as hub:
+        note = hub.checkpoint(args.list_id)
+        size = verify_checkpoint(note, trust, trust.origin(args.list_id)).checkpoint.size
+        leaves = (leaf for _, batch in hub.leaves(args.list_id, 0, size) for leaf in batch)
+        seen = sorted((args.audit_dir / args.list_id).glob("*.note"))
+        write_bundle(args.out, args.list_id, note, leaves, [p.read_bytes() for p in seen])
+    print(f"{args.list_id}: {size} versions exported to {args.out}")
+    print(f"check it anywhere: hashlist audit verify-bundle {args.out} --trust-root TRUST")
+    return 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    trust = load_trust_root(args.trust_root)
+    list_id, note, leaves, seen = read_bundle(args.bundle)
+    try:
+        # Offline, "now" is the bundle's own newest cosignature: a bundle stays
+        # verifiable after the trust root's maximum age has passed.
+        at = verify_checkpoint(note, trust, trust.origin(list_id)).cosigned_at or 0
+        report = replay_history(list_id, note, leaves, trust=trust, now=at, seen_notes=seen)
+    except errors.VerificationError as e:
+        _print(args, False, {"list": list_id, "error": type(e).__name__, "message": str(e)},
+               f"{list_id}: FAILED {type(e).__name__}: {e}")  # fmt: skip
+        return exit_code(e)
+    _print(args, True, _replay_fields(report), _replay_text(report))
+    return 0
 
 
 def _verify_replica(args: argparse.Namespace) -> int:

@@ -164,3 +164,27 @@ def test_verify_replica_catches_an_edited_state_digest_too(
     conn.close()
     code, out = verify_replica(setup, db, capsys)
     assert code == 14, out
+
+
+def test_an_exported_bundle_verifies_offline_and_a_tampered_one_does_not(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.sim.publish([f"md5:{i:032x}" for i in range(20)])
+    setup.sim.publish([f"pdq:{i:064x}" for i in range(4)], ["md5:" + "0" * 32])
+    assert replay(setup, capsys)[0] == 0
+    setup.sim.publish(["md5:" + "c" * 32])
+    bundle = setup.tmp / "bundle"
+    code = main(["audit", "export", "--list", LIST, f"--out={bundle}",
+                 f"--audit-dir={setup.tmp / 'audit'}", *setup.args])  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    trust = f"--trust-root={setup.tmp / 'trust.toml'}"  # no hub, no certificate
+    assert main(["audit", "verify-bundle", str(bundle), trust, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["size"], out["hashes"], out["earlier_checkpoints"]) == (3, 24, 1)
+    leaves = bundle / "leaves.bin"
+    data = bytearray(leaves.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    leaves.write_bytes(bytes(data))
+    assert main(["audit", "verify-bundle", str(bundle), trust, "--json"]) in (14, 15, 16)
+    assert json.loads(capsys.readouterr().out)["ok"] is False
