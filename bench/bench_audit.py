@@ -17,17 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import header, median_seconds, row
+from bench.common import dev_hub, header, median_seconds, row
 from hashlist.audit import check_replica, replay_history
-from hashlist.client import ClientTLS, HubClient
+from hashlist.client import HubClient
 from hashlist.clock import SystemClock
-from hashlist.devpki import write_dev_pki
-from hashlist.note import COSIGNATURE_V1, ED25519, Signer
-from hashlist.trustroot import TrustRoot
 from node.config import NodeConfig
 from node.store import NodeStore
 from node.sync import Syncer
-from server.config import HubConfig
 from server.serve import running_hub
 
 LIST = "takeitdown"
@@ -43,23 +39,10 @@ def main() -> None:
     header(f"audit of a list of {args.deltas:,} deltas, {total:,} hashes", args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        pki = folder / "pki"
-        write_dev_pki(pki)
-        log_key = Signer.generate("hub.example/log", ED25519)
-        ts_key = Signer.generate("hub.example/timestamp", COSIGNATURE_V1)
-        (folder / "log.key").write_text(str(log_key))
-        (folder / "ts.key").write_text(str(ts_key))
-        trust = TrustRoot(1, "hub.example", (log_key.verifier(),), ts_key.verifier())
-        config = HubConfig(
-            name="hub.example", database=folder / "hub.db", log_key=folder / "log.key",
-            timestamp_key=folder / "ts.key", tls_cert=pki / "hub.pem", tls_key=pki / "hub.key",
-            client_ca=pki / "ca.pem", listen="127.0.0.1:0",
-        )  # fmt: skip
-        with running_hub(config) as hub:
+        dev = dev_hub(folder)
+        pki, trust, tls = dev.pki, dev.trust, dev.tls
+        with running_hub(dev.config) as hub:
             address = f"127.0.0.1:{hub.port}"
-
-            def tls(who: str) -> ClientTLS:
-                return ClientTLS(pki / "ca.pem", pki / f"{who}.pem", pki / f"{who}.key")
 
             with HubClient(address, tls("operator"), timeout=120) as op:
                 op.create_list(LIST)

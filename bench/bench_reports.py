@@ -18,24 +18,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import header, row
+from bench.common import dev_hub, header, row
 from hashlist.api import Report
-from hashlist.client import ClientTLS, HubClient
+from hashlist.client import HubClient
 from hashlist.clock import SystemClock
-from hashlist.devpki import write_dev_pki
-from hashlist.note import COSIGNATURE_V1, ED25519, Signer
 from node.outbox import Outbox, OutboxSender, new_id
-from server.config import HubConfig
 from server.serve import running_hub
 
 LIST = "takeitdown"
 
 
 def one_run(folder: Path, backlog: int, batch: int) -> tuple[float, float]:
-    pki = folder / "pki"
-    write_dev_pki(pki)
-    for name, kind in (("log", ED25519), ("ts", COSIGNATURE_V1)):
-        (folder / f"{name}.key").write_text(str(Signer.generate(f"hub.example/{name}", kind)))
+    dev = dev_hub(folder)
     outbox = Outbox(folder / "node.db")
     now = int(time.time())
     fill = time.perf_counter()
@@ -45,16 +39,8 @@ def one_run(folder: Path, backlog: int, batch: int) -> tuple[float, float]:
              for i in range(start, min(backlog, start + 10_000))], now,
         )  # fmt: skip
     queued = time.perf_counter() - fill
-    config = HubConfig(
-        name="hub.example", database=folder / "hub.db", log_key=folder / "log.key",
-        timestamp_key=folder / "ts.key", tls_cert=pki / "hub.pem", tls_key=pki / "hub.key",
-        client_ca=pki / "ca.pem", listen="127.0.0.1:0",
-    )  # fmt: skip
-    with running_hub(config) as hub:
-
-        def tls(who: str) -> ClientTLS:
-            return ClientTLS(pki / "ca.pem", pki / f"{who}.pem", pki / f"{who}.key")
-
+    tls = dev.tls
+    with running_hub(dev.config) as hub:
         address = f"127.0.0.1:{hub.port}"
         with HubClient(address, tls("operator")) as op, HubClient(address, tls("facebook")) as c:
             op.create_list(LIST)
