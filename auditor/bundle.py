@@ -29,7 +29,8 @@ _LENGTH = struct.Struct(">Q")
 
 def write_bundle(
     out: Path, list_id: str, note: bytes, leaves: Iterable[bytes], seen: Iterable[bytes]
-) -> None:
+) -> int:
+    """Write the bundle folder (which must not exist); returns how many leaves it holds."""
     if out.exists():
         raise InputError(f"{out} exists: export into a new folder")
     (out / "seen").mkdir(parents=True)
@@ -43,6 +44,7 @@ def write_bundle(
     for i, n in enumerate(seen):
         (out / "seen" / f"{i:06d}.note").write_bytes(n)
     (out / "MANIFEST").write_text(f"{FORMAT}\nlist {list_id}\nsize {count}\n")
+    return count
 
 
 def read_bundle(folder: Path) -> tuple[str, bytes, Iterator[bytes], list[bytes]]:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.bundle import read_bundle, write_bundle
@@ -104,25 +104,40 @@ def _print(args: argparse.Namespace, ok: bool, fields: dict[str, object], text: 
         print(text)
 
 
+def _fail(args: argparse.Namespace, list_id: str, e: errors.HashlistError) -> int:
+    kind = type(e).__name__
+    _print(args, False, {"list": list_id, "error": kind, "message": str(e)},
+           f"{list_id}: FAILED {kind}: {e}")  # fmt: skip
+    return exit_code(e)
+
+
+def _seen(audit_dir: Path, list_id: str) -> list[bytes]:
+    """The signed notes earlier runs verified for ``list_id``, oldest first."""
+    return [p.read_bytes() for p in sorted((audit_dir / list_id).glob("*.note"))]
+
+
+def _history(hub: HubClient, trust: TrustRoot, list_id: str) -> tuple[bytes, Iterator[bytes]]:
+    """The hub's newest signed note and a stream of every leaf up to its size."""
+    note = hub.checkpoint(list_id)
+    size = verify_checkpoint(note, trust, trust.origin(list_id)).checkpoint.size
+    return note, (leaf for _, batch in hub.leaves(list_id, 0, size) for leaf in batch)
+
+
 def _replay(args: argparse.Namespace) -> int:
     trust = load_trust_root(args.trust_root)
     folder = args.audit_dir / args.list_id
     folder.mkdir(parents=True, exist_ok=True)
-    seen = [p.read_bytes() for p in sorted(folder.glob("*.note"))]
+    seen = _seen(args.audit_dir, args.list_id)
+    note = b""
     with _client(args) as hub:
-        note = hub.checkpoint(args.list_id)
-        size = int(note.split(b"\n")[1]) if note.count(b"\n") > 2 else 0
-        leaves = (leaf for _, batch in hub.leaves(args.list_id, 0, size) for leaf in batch)
         try:
-            report = replay_history(
-                args.list_id, note, leaves, trust=trust, now=int(time.time()), seen_notes=seen
-            )
+            note, leaves = _history(hub, trust, args.list_id)
+            now = int(time.time())
+            report = replay_history(args.list_id, note, leaves, trust=trust, now=now,
+                                    seen_notes=seen)  # fmt: skip
         except errors.VerificationError as e:
             _keep_evidence(folder, note, e)
-            _print(args, False, {"list": args.list_id, "error": type(e).__name__,
-                                 "message": str(e)},
-                   f"{args.list_id}: FAILED {type(e).__name__}: {e}")  # fmt: skip
-            return exit_code(e)
+            return _fail(args, args.list_id, e)
     (folder / f"{report.size:012d}-{report.root.hex()[:16]}.note").write_bytes(note)
     _print(args, True, _replay_fields(report), _replay_text(report))
     return 0
@@ -156,11 +171,9 @@ def _keep_evidence(folder: Path, note: bytes, e: errors.VerificationError) -> No
 def _export(args: argparse.Namespace) -> int:
     trust = load_trust_root(args.trust_root)
     with _client(args) as hub:
-        note = hub.checkpoint(args.list_id)
-        size = verify_checkpoint(note, trust, trust.origin(args.list_id)).checkpoint.size
-        leaves = (leaf for _, batch in hub.leaves(args.list_id, 0, size) for leaf in batch)
-        seen = sorted((args.audit_dir / args.list_id).glob("*.note"))
-        write_bundle(args.out, args.list_id, note, leaves, [p.read_bytes() for p in seen])
+        note, leaves = _history(hub, trust, args.list_id)
+        seen = _seen(args.audit_dir, args.list_id)
+        size = write_bundle(args.out, args.list_id, note, leaves, seen)
     print(f"{args.list_id}: {size} versions exported to {args.out}")
     print(f"check it anywhere: hashlist audit verify-bundle {args.out} --trust-root TRUST")
     return 0
@@ -175,9 +188,7 @@ def _verify_bundle(args: argparse.Namespace) -> int:
         at = verify_checkpoint(note, trust, trust.origin(list_id)).cosigned_at or 0
         report = replay_history(list_id, note, leaves, trust=trust, now=at, seen_notes=seen)
     except errors.VerificationError as e:
-        _print(args, False, {"list": list_id, "error": type(e).__name__, "message": str(e)},
-               f"{list_id}: FAILED {type(e).__name__}: {e}")  # fmt: skip
-        return exit_code(e)
+        return _fail(args, list_id, e)
     _print(args, True, _replay_fields(report), _replay_text(report))
     return 0
 
@@ -206,21 +217,17 @@ def _check_one(
     args: argparse.Namespace, store: NodeStore, hub: HubClient, trust: TrustRoot, list_id: str
 ) -> int:
     state: TrustedState = store.state(list_id)
-    rows = (r[0] for r in store.db.execute(
-        "SELECT signal FROM members WHERE list_id=?", (list_id,)))  # fmt: skip
     try:
         leaf, proof = b"", []
         if state.size:
-            leaf = next(iter(next(iter(hub.leaves(list_id, state.size - 1, state.size)))[1]))
-            proof = hub.inclusion_proof(list_id, state.size - 1, state.size)
+            last = state.size - 1
+            leaf = next(x for _, batch in hub.leaves(list_id, last, state.size) for x in batch)
+            proof = hub.inclusion_proof(list_id, last, state.size)
         report: ReplicaReport = check_replica(
-            state, rows, trust=trust, last_leaf=leaf, last_leaf_proof=proof
+            state, store.signals(list_id), trust=trust, last_leaf=leaf, last_leaf_proof=proof
         )
-    except (errors.VerificationError, sqlite3.DatabaseError) as e:
-        kind = type(e).__name__
-        _print(args, False, {"list": list_id, "error": kind, "message": str(e)},
-               f"{list_id}: FAILED {kind}: {e}")  # fmt: skip
-        return exit_code(e) if isinstance(e, errors.HashlistError) else 2
+    except errors.VerificationError as e:
+        return _fail(args, list_id, e)
     _print(args, True, {"list": list_id, "version": report.size, "rows": report.rows,
                         "state_digest": report.digest.hex()},
            f"{list_id}: OK: {report.rows} rows hash to the state digest the signed history "

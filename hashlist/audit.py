@@ -112,12 +112,15 @@ def check_replica(
     last_leaf_proof: Sequence[bytes],
 ) -> ReplicaReport:
     """Rows of a replica against the signed history at its version (``stored.size``)."""
-    lthash = LtHash16()
     count = 0
-    for chunk in _chunks(rows, 50_000):
-        lthash.add(chunk)
-        count += len(chunk)
-    digest = lthash.digest()
+
+    def counted() -> Iterable[str]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
+    digest = LtHash16.of(counted()).digest()  # LtHash16 hashes in bounded chunks
     if stored.size == 0:
         if count:
             raise DigestMismatchError(f"the replica is at version 0 but holds {count} rows")
@@ -139,14 +142,3 @@ def check_replica(
             f"the signed history says {delta.state_digest.hex()[:16]}... at version {cp.size}"
         )
     return ReplicaReport(stored.list_id, cp.size, count, digest)
-
-
-def _chunks(items: Iterable[str], n: int) -> Iterable[list[str]]:
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == n:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

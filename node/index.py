@@ -37,6 +37,17 @@ class _Part:
     segment: Segment
     lists: np.ndarray  # uint16 list index per entry
 
+    def retract(self, li: int, gone: np.ndarray | None) -> None:
+        """Clear the entries of list ``li`` equal to a code in ``gone`` (None: all of them)."""
+        if gone is None:
+            self.segment.alive &= self.lists != li
+            return
+        for code in gone:
+            ids, _ = self.segment.search(code, 0)
+            for i in ids:
+                if self.lists[i] == li:
+                    self.segment.alive[i] = False
+
 
 class NearIndex:
     def __init__(
@@ -62,7 +73,7 @@ class NearIndex:
         self._ratio = ratio
         self._background = background
         self._merging: tuple[_Part, _Part] | None = None
-        self._replay: list[tuple[int, np.ndarray]] = []
+        self._replay: list[tuple[int, np.ndarray | None]] = []  # retractions during a merge
         self._swap: Callable[[], AbstractContextManager[object]] | None = None
         self.merges = 0
 
@@ -94,36 +105,28 @@ class NearIndex:
             self._add_part(codes, tags)
 
     def drop_list(self, list_id: str) -> None:
-        li = self._list_index[list_id]
-        for p in self._parts:
-            p.segment.alive &= p.lists != li
-        n = self._buffered
-        self._buffer_alive[:n] &= self._buffer_lists[:n] != li
-        if self._merging is not None:
-            self._replay.append((li, np.empty((0, self.words), np.uint64)))
+        self._retract(self._list_index[list_id], None)
 
     def apply(self, list_id: str, added: Sequence[str], removed: Sequence[str]) -> None:
         """One delta's changes for this kind: hex codes added to and retracted from a list."""
         li = self._list_index[list_id]
         if removed:
-            gone = codes_from_hex(list(removed), self.words)
-            for code in gone:
-                self._retract(li, code)
-            if self._merging is not None:
-                self._replay.append((li, gone))
+            self._retract(li, codes_from_hex(list(removed), self.words))
         if added:
             self._append(codes_from_hex(list(added), self.words), li)
 
-    def _retract(self, li: int, code: np.ndarray) -> None:
+    def _retract(self, li: int, gone: np.ndarray | None) -> None:
         for p in self._parts:
-            ids, _ = p.segment.search(code, 0)
-            for i in ids:
-                if p.lists[i] == li:
-                    p.segment.alive[i] = False
-        ids, _ = scan(self._buffer, self._buffer_alive, self._buffered, code, 0)
-        for i in ids:
-            if self._buffer_lists[i] == li:
-                self._buffer_alive[i] = False
+            p.retract(li, gone)
+        n = self._buffered
+        if gone is None:
+            self._buffer_alive[:n] &= self._buffer_lists[:n] != li
+        else:
+            for code in gone:
+                ids, _ = scan(self._buffer, self._buffer_alive, n, code, 0)
+                self._buffer_alive[ids[self._buffer_lists[ids] == li]] = False
+        if self._merging is not None:
+            self._replay.append((li, gone))
 
     def _append(self, codes: np.ndarray, li: int) -> None:
         for start in range(0, len(codes), len(self._buffer)):
@@ -186,13 +189,7 @@ class NearIndex:
         assert self._merging is not None
         older, newer = self._merging
         for li, gone in self._replay:
-            if not len(gone):
-                merged.segment.alive &= merged.lists != li
-            for code in gone:
-                ids, _ = merged.segment.search(code, 0)
-                for i in ids:
-                    if merged.lists[i] == li:
-                        merged.segment.alive[i] = False
+            merged.retract(li, gone)
         at = self._parts.index(older)
         self._parts[at : at + 2] = [merged]
         assert newer not in self._parts

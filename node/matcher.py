@@ -62,13 +62,11 @@ class Matcher:
         self.outbox = Outbox(database)
         self.on_report: Callable[[], None] = lambda: None
         self._local = threading.local()
+        radii = {SignalKind.PDQ: settings.pdq_radius, SignalKind.PHASH: settings.phash_radius}
         self.indexes = {
-            SignalKind.PDQ: NearIndex(256, settings.pdq_radius, self.lists,
-                                      buffer_size=settings.index_buffer,
-                                      background=settings.background_merge),
-            SignalKind.PHASH: NearIndex(64, settings.phash_radius, self.lists,
-                                        buffer_size=settings.index_buffer,
-                                        background=settings.background_merge),
+            kind: NearIndex(kind.nbytes * 8, radius, self.lists, buffer_size=settings.index_buffer,
+                            background=settings.background_merge)
+            for kind, radius in radii.items()
         }  # fmt: skip
         for index in self.indexes.values():
             index.bind(self.lock.write)

@@ -90,7 +90,6 @@ class Segment:
         used = [i for i, r in enumerate(plan_.radii) if r >= 0]
         self.offsets = np.array([plan_.offsets[i] for i in used], dtype=np.int64)
         self.widths = np.array([plan_.widths[i] for i in used], dtype=np.int64)
-        self.radii = np.array([plan_.radii[i] for i in used], dtype=np.int64)
         self.dir_bits = np.array([plan_.dir_bits[i] for i in used], dtype=np.int64)
         low = int(max((self.widths - self.dir_bits).max(initial=0), 0))
         low_dtype = np.uint8 if low <= 8 else np.uint16
@@ -135,7 +134,7 @@ class Segment:
         # tables built for the plan's radius (a smaller radius never needs a
         # table the plan left out), each within a radius no larger.
         s, a = divmod(radius, len(self.plan.widths))
-        radii = np.array([s if i <= a else s - 1 for i in range(len(self.radii))], np.int64)
+        radii = np.array([s if i <= a else s - 1 for i in range(len(self.offsets))], np.int64)
         probes = sum(_ball(int(w), int(r)) for w, r in zip(self.widths, radii, strict=True))
         return radii, max(probes, 1)
 

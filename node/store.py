@@ -191,10 +191,14 @@ class NodeStore:
         q = "SELECT 1 FROM members WHERE list_id=? AND signal=?"
         return self.db.execute(q, (list_id, signal)).fetchone() is not None
 
+    def signals(self, list_id: str) -> Iterator[str]:
+        """Every signal of the list's replica, streamed."""
+        q = "SELECT signal FROM members WHERE list_id=?"
+        return (r[0] for r in self.db.execute(q, (list_id,)))
+
     def rows_digest(self, list_id: str) -> bytes:
         """The LtHash16 digest recomputed from the replica's rows."""
-        q = "SELECT signal FROM members WHERE list_id=?"
-        return LtHash16.of(r[0] for r in self.db.execute(q, (list_id,))).digest()
+        return LtHash16.of(self.signals(list_id)).digest()
 
     def _ensure(self, list_id: str) -> None:
         if self.db.execute("SELECT 1 FROM lists WHERE list_id=?", (list_id,)).fetchone() is None:
