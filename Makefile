@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check hashlist server node auditor tests bench
-	$(BIN)/ruff format --check hashlist server node auditor tests bench
+	$(BIN)/ruff check hashlist server node auditor witness tests bench
+	$(BIN)/ruff format --check hashlist server node auditor witness tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -23,7 +23,6 @@ from hashlist.merkle import HASH_SIZE
 from hashlist.note import (
     COSIGNATURE_V1,
     ED25519,
-    Note,
     NoteSignature,
     Signer,
     cosignature_timestamp,
@@ -87,13 +86,11 @@ def cosign(note: bytes, cosigners: list[Signer], timestamp: int) -> bytes:
     cosigner's newest statement once.
     """
     parsed = parse_note(note)
-    names = {c.name for c in cosigners}
-    kept = [s for s in parsed.signatures if s.name not in names]
     fresh = [
         NoteSignature(c.name, c.verifier().key_id, c.sign(parsed.text, timestamp=timestamp))
         for c in cosigners
     ]
-    return Note(parsed.text, (*kept, *fresh)).encode()
+    return parsed.replacing(fresh).encode()
 
 
 def verify_checkpoint(note: bytes, trust: TrustRoot, origin: str) -> VerifiedCheckpoint:

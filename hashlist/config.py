@@ -59,6 +59,14 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any], *, base: Path, sourc
         raise ConfigError(f"{source}: {e}") from e
 
 
+_SCALARS: dict[Any, tuple[type | tuple[type, ...], str]] = {
+    bool: (bool, "true or false"),
+    int: (int, "an integer"),
+    float: ((int, float), "a number"),
+    str: (str, "a string"),
+}
+
+
 def _convert(name: str, hint: Any, value: Any, base: Path, source: str) -> Any:
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{source}: {name} must be {expected}, got {value!r}")
@@ -68,24 +76,15 @@ def _convert(name: str, hint: Any, value: Any, base: Path, source: str) -> Any:
             raise bad("a path string")
         p = Path(value)
         return p if p.is_absolute() else base / p
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise bad("true or false")
-        return value
-    if hint is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise bad("an integer")
-        return value
-    if hint is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise bad("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise bad("a string")
-        return value
+    if hint in _SCALARS:
+        types, expected = _SCALARS[hint]
+        # bool is an int in Python, never in a config file (except where asked for).
+        if not isinstance(value, types) or (hint is not bool and isinstance(value, bool)):
+            raise bad(expected)
+        return typing.cast(Any, hint)(value)
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")
-        return tuple(value)
+        item = typing.get_args(hint)[0]
+        return tuple(_convert(name, item, v, base, source) for v in value)
     raise TypeError(f"config field {name} has unsupported type {hint}")

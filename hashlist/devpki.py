@@ -100,7 +100,7 @@ class DevCA:
 
 
 def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
-    """Write ca.pem and NAME.pem/NAME.key for hub, partners, operator and auditor."""
+    """Write ca.pem and NAME.pem/NAME.key for hub, partners, operator, auditor and a witness."""
     out.mkdir(parents=True, exist_ok=True)
     ca = DevCA()
     (out / "ca.pem").write_bytes(ca.cert_pem)
@@ -108,6 +108,7 @@ def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
     issued.update({p: ca.issue(Role.PARTNER, p) for p in partners})
     issued["operator"] = ca.issue(Role.OPERATOR, "operator")
     issued["auditor"] = ca.issue(Role.AUDITOR, "auditor")
+    issued["witness"] = ca.issue(Role.WITNESS, "witness", server=True)
     for name, item in issued.items():
         (out / f"{name}.pem").write_bytes(item.cert_pem)
         key_path = out / f"{name}.key"

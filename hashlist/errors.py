@@ -149,3 +149,34 @@ class StaleCheckpointError(VerificationError):
 
 class FutureTimestampError(VerificationError):
     """A cosignature dated further in the future than the allowed clock skew."""
+
+
+class WitnessConflictError(VerificationError):
+    """A witness was asked to extend a size other than the one it last cosigned.
+
+    Not an attack: the submitter's idea of the witness's state is out of date
+    (C2SP tlog-witness answers 409 with its own size, carried in ``size``).
+    """
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+# --- Trust-root rotation (TUF's root chaining) ---
+
+
+class RotationError(VerificationError):
+    """A new trust-root version that may not replace the current one."""
+
+
+class RotationThresholdError(RotationError):
+    """Too few distinct root keys (of the old or of the new version) signed it."""
+
+
+class RotationVersionError(RotationError):
+    """The new version is not exactly the current version plus one, or is for another hub."""
+
+
+class ExpiredTrustRootError(RotationError):
+    """The newest trust-root version has passed its ``expires`` time."""

@@ -26,6 +26,7 @@ class Role(enum.Enum):
     PARTNER = "partner"
     OPERATOR = "operator"
     AUDITOR = "auditor"
+    WITNESS = "witness"
 
 
 class IdentityError(UnauthenticatedError):

@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -190,6 +191,12 @@ class Note:
 
     def encode(self) -> bytes:
         return self.text + b"\n" + "".join(s.line() for s in self.signatures).encode()
+
+    def replacing(self, signatures: Sequence[NoteSignature]) -> Note:
+        """This note with ``signatures`` added, each replacing any earlier one by its name."""
+        names = {s.name for s in signatures}
+        kept = [s for s in self.signatures if s.name not in names]
+        return Note(self.text, (*kept, *signatures))
 
 
 def sign_note(text: bytes, signers: list[Signer], *, timestamp: int | None = None) -> bytes:

@@ -31,6 +31,20 @@ class HubConfig:
     recosign_interval_seconds: float = 60.0
     """How often the current checkpoint of every list is re-cosigned. Keep it
     well below the nodes' maximum checkpoint age."""
+    extra_log_keys: tuple[Path, ...] = ()
+    """More Ed25519 signer key files that sign every checkpoint as well. For a key
+    rollover: list the old key here and the new one as ``log_key`` until every
+    node follows a trust root naming the new key, then drop the old one. At start
+    the current checkpoints are re-signed with exactly the configured keys."""
+    witnesses: tuple[str, ...] = ()
+    """``https://`` URLs of C2SP tlog-witnesses to submit every new checkpoint to;
+    their cosignatures are served with the checkpoint."""
+    witness_ca: tuple[Path, ...] = ()
+    """CA files for the witnesses' HTTPS certificates; empty: the system's store."""
+    witness_timeout_seconds: float = 10.0
+    """Deadline of one request to a witness (retried with backoff)."""
+    witness_retry_seconds: float = 30.0
+    """How often checkpoints a witness has not cosigned yet are submitted again."""
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES
     """Largest delta (leaf) the hub will publish; larger publications are refused."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -49,6 +63,10 @@ class HubConfig:
             raise ConfigError("recosign_interval_seconds must be positive")
         if self.max_delta_bytes > self.max_message_bytes - 1024:
             raise ConfigError("max_delta_bytes must fit in max_message_bytes")
+        if any(not w.startswith("https://") for w in self.witnesses):
+            raise ConfigError("witnesses must be https:// URLs")
+        if self.witness_timeout_seconds <= 0 or self.witness_retry_seconds <= 0:
+            raise ConfigError("witness_timeout_seconds and witness_retry_seconds must be positive")
         if self.max_workers < 4:
             raise ConfigError("max_workers must be at least 4")
 

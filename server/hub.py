@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 
 from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
@@ -35,13 +35,15 @@ from hashlist.identity import Identity, Role
 from hashlist.log import PlannedDelta, canonical_request, plan_delta
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, MerkleTree, hash_leaf
-from hashlist.note import Signer
+from hashlist.note import Note, Signer, parse_note, sign_note
 from hashlist.snapshot import SnapshotHeader
+from hashlist.witness import cosigned_note
 from server.broadcast import Broadcaster
 from server.reports import ReportBook
 from server.store import HubStore, ListRow, NewLeaf
 
 log = logging.getLogger(__name__)
+_COSIGNATURE_BYTES = 8 + 64  # cosignature/v1: timestamp, then Ed25519; a log signature is 64
 
 
 class Hub:
@@ -50,18 +52,21 @@ class Hub:
         *,
         name: str,
         store: HubStore,
-        log_signer: Signer,
+        log_signers: Sequence[Signer],
         timestamp_signer: Signer,
         clock: Clock,
         max_delta_bytes: int,
     ) -> None:
         self.name = name
         self.store = store
-        self.log_signer = log_signer
+        if not log_signers:
+            raise ValueError("a hub needs at least one log key")
+        self.log_signers = list(log_signers)
         self.timestamp_signer = timestamp_signer
         self.clock = clock
         self.max_delta_bytes = max_delta_bytes
         self.broadcaster = Broadcaster()
+        self.on_new_checkpoint: Callable[[], None] = lambda: None  # e.g. wake the witnesses
         self.reports = ReportBook(store.path)
         self._publish_lock = threading.Lock()
         self._tree_lock = threading.RLock()
@@ -74,7 +79,7 @@ class Hub:
                     f"list {row.list_id}: {tree.size} leaves stored but size {row.size} recorded"
                 )
             self._trees[row.list_id] = tree
-            self.broadcaster.publish(row.list_id, row.latest_note)
+            self.broadcaster.publish(row.list_id, self._resign(row))
 
     def origin(self, list_id: str) -> str:
         return f"{self.name}/lists/{list_id}"
@@ -85,7 +90,7 @@ class Hub:
         validate_list_id(list_id)
         now = self.clock.now()
         log_note = sign_checkpoint(
-            Checkpoint(self.origin(list_id), 0, EMPTY_ROOT), [self.log_signer]
+            Checkpoint(self.origin(list_id), 0, EMPTY_ROOT), self.log_signers
         )
         note = cosign(log_note, [self.timestamp_signer], now)
         row = ListRow(list_id, 0, 0, LtHash16().to_bytes(), note, now)
@@ -95,6 +100,7 @@ class Hub:
                 with self._tree_lock:
                     self._trees[list_id] = MerkleTree()
                 self.broadcaster.publish(list_id, note)
+                self.on_new_checkpoint()
                 log.info("created list %s", list_id)
         return created
 
@@ -158,7 +164,7 @@ class Hub:
             root = self._trees[row.list_id].compact_range().extended([leaf_hash]).root()
         now = self.clock.now()
         origin = self.origin(row.list_id)
-        log_note = sign_checkpoint(Checkpoint(origin, version, root), [self.log_signer])
+        log_note = sign_checkpoint(Checkpoint(origin, version, root), self.log_signers)
         note = cosign(log_note, [self.timestamp_signer], now)
         added, removed = len(plan.additions), len(plan.removals)
         result = PublishResult(version, added, removed, plan.already_listed, plan.not_listed, note)
@@ -182,6 +188,7 @@ class Hub:
         with self._tree_lock:
             self._trees[row.list_id].append_hash(leaf_hash)
         self.broadcaster.publish(row.list_id, note)
+        self.on_new_checkpoint()
         log.info(
             "published %s version %d: +%d -%d (%d already listed, %d not listed left out)",
             row.list_id, version, added, removed, len(plan.already_listed), len(plan.not_listed),
@@ -204,14 +211,46 @@ class Hub:
     def recosign(self) -> int:
         """Re-cosign every list's current checkpoint now; returns how many."""
         done = 0
-        for row in self.store.lists():
-            now = self.clock.now()
-            note = cosign(row.latest_note, [self.timestamp_signer], now)
+        for list_id in [row.list_id for row in self.store.lists()]:
             with self._publish_lock:
-                if self.store.update_cosigned(row.list_id, row.size, note, now):
-                    self.broadcaster.publish(row.list_id, note)
+                row = self._row(list_id)
+                now = self.clock.now()
+                note = cosign(row.latest_note, [self.timestamp_signer], now)
+                if self.store.update_cosigned(list_id, row.size, note, now):
+                    self.broadcaster.publish(list_id, note)
                     done += 1
         return done
+
+    def add_witness_cosignature(self, list_id: str, size: int, line: bytes) -> bool:
+        """Serve a witness's cosignature line with the checkpoint, if still at ``size``."""
+        with self._publish_lock:
+            row = self._row(list_id)
+            if row.size != size:
+                return False
+            note = cosigned_note(row.latest_note, [line])
+            if not self.store.update_cosigned(list_id, size, note, row.cosigned_at):
+                return False
+            self.broadcaster.publish(list_id, note)
+        return True
+
+    def _resign(self, row: ListRow) -> bytes:
+        """``row``'s note signed by exactly the current log keys (after a key rollover).
+
+        Cosignatures (timestamp, witnesses) sign the checkpoint body, not the
+        log signature, so they stay valid and are kept; log signatures by keys
+        no longer configured are dropped.
+        """
+        parsed = parse_note(row.latest_note)
+        current = {(s.name, s.verifier().key_id) for s in self.log_signers}
+        if {(s.name, s.key_id) for s in parsed.signatures if len(s.signature) == 64} == current:
+            return row.latest_note
+        cosignatures = [s for s in parsed.signatures if len(s.signature) == _COSIGNATURE_BYTES]
+        fresh = parse_note(sign_note(parsed.text, self.log_signers)).signatures
+        note = Note(parsed.text, (*fresh, *cosignatures)).encode()
+        self.store.update_cosigned(row.list_id, row.size, note, row.cosigned_at)
+        log.info("list %s: re-signed version %d with log key(s) %s", row.list_id, row.size,
+                 ", ".join(s.name for s in self.log_signers))  # fmt: skip
+        return note
 
     # --- reading ---
 

@@ -32,6 +32,8 @@ from server.config import HubConfig
 from server.hub import Hub
 from server.servicer import AdminServicer, LogServicer, ReportsServicer
 from server.store import HubStore
+from server.witnessing import Witnessing
+from witness.client import WitnessClient
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,10 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     hub = Hub(
         name=config.name,
         store=store,
-        log_signer=load_signer(config.log_key, ED25519, "log key"),
+        log_signers=[
+            load_signer(path, ED25519, "log key")
+            for path in (config.log_key, *config.extra_log_keys)
+        ],
         timestamp_signer=load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key"),
         clock=clock or SystemClock(),
         max_delta_bytes=config.max_delta_bytes,
@@ -109,12 +114,23 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
 
     recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
     recosigner.start()
+    witnessing = Witnessing(
+        hub,
+        [
+            WitnessClient(url, config.witness_ca, timeout=config.witness_timeout_seconds)
+            for url in config.witnesses
+        ],
+        config.witness_retry_seconds,
+    )
+    hub.on_new_checkpoint = witnessing.notify
+    witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
     try:
         yield RunningHub(port, hub)
     finally:
         health_servicer.enter_graceful_shutdown()
         stop.set()
+        witnessing.stop()
         hub.broadcaster.close()
         server.stop(config.grace_seconds).wait()
         recosigner.join(timeout=5)

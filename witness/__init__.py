@@ -1,0 +1,1 @@
+"""A C2SP tlog-witness for hashlist hubs: ``hashlist witness serve``."""
