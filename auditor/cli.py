@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
+from auditor import compare
 from auditor.bundle import read_bundle, write_bundle
+from auditor.common import client_from, common_options, history
 from hashlist import errors
 from hashlist.audit import ReplayReport, ReplicaReport, check_replica, replay_history
 from hashlist.checkpoint import verify_checkpoint
-from hashlist.client import ClientTLS, HubClient
+from hashlist.client import HubClient
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.verify import TrustedState
 from node.store import NodeStore
@@ -57,44 +57,30 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     audit = sub.add_parser("audit", help="verify the hub's history or a node's replica")
     cmds = audit.add_subparsers(dest="audit_command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
-        env = os.environ.get
-        p.add_argument("--trust-root", type=Path, default=env("HASHLIST_TRUST_ROOT", "trust.toml"))
-        p.add_argument("--hub", default=env("HASHLIST_HUB", "127.0.0.1:7443"), help="host:port")
-        p.add_argument("--ca", type=Path, default=env("HASHLIST_CA", "certs-dev/ca.pem"))
-        p.add_argument("--cert", type=Path, default=env("HASHLIST_CERT", "certs-dev/auditor.pem"))
-        p.add_argument("--key", type=Path, default=env("HASHLIST_KEY", "certs-dev/auditor.key"))
-        p.add_argument("--json", action="store_true", help="one JSON object per list")
-
     p = cmds.add_parser("replay", help="replay and verify a list's whole history")
     p.add_argument("--list", dest="list_id", required=True)
     p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
-    common(p)
+    common_options(p)
     p.set_defaults(func=_replay)
 
     p = cmds.add_parser("export", help="write a self-contained, offline-verifiable bundle")
     p.add_argument("--list", dest="list_id", required=True)
     p.add_argument("--out", type=Path, required=True, help="a new folder")
     p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
-    common(p)
+    common_options(p)
     p.set_defaults(func=_export)
 
     p = cmds.add_parser("verify-bundle", help="replay an exported bundle offline")
     p.add_argument("bundle", type=Path)
-    p.add_argument("--trust-root", type=Path, default=Path(os.environ.get(
-        "HASHLIST_TRUST_ROOT", "trust.toml")))  # fmt: skip
-    p.add_argument("--json", action="store_true")
+    common_options(p, offline=True)
     p.set_defaults(func=_verify_bundle)
 
     p = cmds.add_parser("verify-replica", help="check a node's SQLite rows against the log")
     p.add_argument("database", type=Path)
     p.add_argument("--list", dest="list_id", help="only this list (default: every list)")
-    common(p)
+    common_options(p)
     p.set_defaults(func=_verify_replica)
-
-
-def _client(args: argparse.Namespace) -> HubClient:
-    return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))
+    compare.add_commands(cmds)
 
 
 def _print(args: argparse.Namespace, ok: bool, fields: dict[str, object], text: str) -> None:
@@ -116,22 +102,15 @@ def _seen(audit_dir: Path, list_id: str) -> list[bytes]:
     return [p.read_bytes() for p in sorted((audit_dir / list_id).glob("*.note"))]
 
 
-def _history(hub: HubClient, trust: TrustRoot, list_id: str) -> tuple[bytes, Iterator[bytes]]:
-    """The hub's newest signed note and a stream of every leaf up to its size."""
-    note = hub.checkpoint(list_id)
-    size = verify_checkpoint(note, trust, trust.origin(list_id)).checkpoint.size
-    return note, (leaf for _, batch in hub.leaves(list_id, 0, size) for leaf in batch)
-
-
 def _replay(args: argparse.Namespace) -> int:
     trust = load_trust_root(args.trust_root)
     folder = args.audit_dir / args.list_id
     folder.mkdir(parents=True, exist_ok=True)
     seen = _seen(args.audit_dir, args.list_id)
     note = b""
-    with _client(args) as hub:
+    with client_from(args) as hub:
         try:
-            note, leaves = _history(hub, trust, args.list_id)
+            note, leaves = history(hub, trust, args.list_id)
             now = int(time.time())
             report = replay_history(args.list_id, note, leaves, trust=trust, now=now,
                                     seen_notes=seen)  # fmt: skip
@@ -170,8 +149,8 @@ def _keep_evidence(folder: Path, note: bytes, e: errors.VerificationError) -> No
 
 def _export(args: argparse.Namespace) -> int:
     trust = load_trust_root(args.trust_root)
-    with _client(args) as hub:
-        note, leaves = _history(hub, trust, args.list_id)
+    with client_from(args) as hub:
+        note, leaves = history(hub, trust, args.list_id)
         seen = _seen(args.audit_dir, args.list_id)
         size = write_bundle(args.out, args.list_id, note, leaves, seen)
     print(f"{args.list_id}: {size} versions exported to {args.out}")
@@ -201,7 +180,7 @@ def _verify_replica(args: argparse.Namespace) -> int:
     worst = 0
     try:
         lists = [args.list_id] if args.list_id else _lists(store)
-        with _client(args) as hub:
+        with client_from(args) as hub:
             for list_id in lists:
                 worst = max(worst, _check_one(args, store, hub, trust, list_id))
     finally:

@@ -118,6 +118,7 @@ class StatusRow:
     stale: bool
     halted: bool
     alarm: str
+    checkpoint: str  # the signed note of the verified state: what auditors compare
 
 
 def status_rows(
@@ -140,6 +141,7 @@ def status_rows(
                 stale=stale,
                 halted=r.halted,
                 alarm=r.alarm or ("stale" if stale and r.state.size else ""),
+                checkpoint=r.state.checkpoint_note.decode(),
             )
         )
     return rows
