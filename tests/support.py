@@ -12,8 +12,12 @@ from hashlist.devpki import DevCA, write_dev_pki
 from hashlist.identity import Role
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
 from hashlist.trustroot import TrustRoot
+from node.config import NodeConfig
+from node.store import NodeStore
+from node.sync import Syncer
 from server.config import HubConfig
 from server.serve import RunningHub, running_hub
+from witness.config import WitnessConfig
 
 HUB = "hub.example"
 
@@ -64,3 +68,45 @@ def client(port: int, pki: Path, who: str, **kwargs: object) -> HubClient:
     tls = ClientTLS(pki / "ca.pem", pki / f"{who}.pem", pki / f"{who}.key")
     kwargs.setdefault("backoff", Backoff(base=0.05, cap=0.2, attempts=2))
     return HubClient(f"127.0.0.1:{port}", tls, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+@contextmanager
+def node_syncer(
+    folder: Path,
+    pki: Path,
+    port: int,
+    trust: TrustRoot,
+    clock: Clock,
+    *,
+    name: str = "facebook",
+    lists: tuple[str, ...] = ("takeitdown",),
+) -> Iterator[tuple[Syncer, NodeStore]]:
+    """A node's real ``Syncer`` and SQLite replica following the hub on ``port``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = NodeConfig(
+        name=name, hub=f"127.0.0.1:{port}", trust_root=folder / "unused.toml", lists=lists,
+        database=folder / f"{name}.db", tls_cert=pki / f"{name}.pem",
+        tls_key=pki / f"{name}.key", ca=pki / "ca.pem",
+    )  # fmt: skip
+    hub = client(port, pki, name)
+    store = NodeStore(config.database)
+    try:
+        yield Syncer(config, trust, store, hub, clock), store
+    finally:
+        hub.close()
+        store.close()
+
+
+def witness_config(folder: Path, pki: Path, signer: Signer, *trusts: TrustRoot) -> WitnessConfig:
+    """A witness of the hubs of ``trusts``, cosigning with ``signer``, on port 0."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "witness.key").write_text(str(signer))
+    logs = []
+    for i, trust in enumerate(trusts):
+        (folder / f"hub{i}.toml").write_text(trust.to_toml())
+        logs.append(folder / f"hub{i}.toml")
+    return WitnessConfig(
+        key=folder / "witness.key", database=folder / "witness.db", logs=tuple(logs),
+        tls_cert=pki / "witness.pem", tls_key=pki / "witness.key", listen="127.0.0.1:0",
+        request_timeout_seconds=5,
+    )  # fmt: skip
