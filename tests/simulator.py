@@ -8,6 +8,7 @@ and the replica.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from hashlist.signals import SignalText
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import snapshot_header_to_proto
+from hashlist.witness import cosigned_note
 from tests.conftest import Keys
 
 ATTACKS = ("rollback", "fork", "flip", "wrong_digest", "stale", "freeze", "oversized_leaf",
@@ -41,6 +43,7 @@ class MaliciousHub(pb_grpc.LogServicer):
         self.attack: str | None = None
         self.frozen: bytes | None = None
         self.big_leaf = b""
+        self.witness_lines: list[bytes] = []  # cosignatures served with the honest note
 
     def _new_log(self) -> ListLog:
         return ListLog(
@@ -80,7 +83,7 @@ class MaliciousHub(pb_grpc.LogServicer):
             for leaf in self._leaves():
                 tampered.tree.append(leaf)
             return tampered.signed_checkpoint(now)
-        return self.log.signed_checkpoint(now)
+        return cosigned_note(self.log.signed_checkpoint(now), self.witness_lines)
 
     def _leaves(self) -> list[bytes]:
         leaves = list(self.log.leaves)
@@ -119,6 +122,7 @@ class MaliciousHub(pb_grpc.LogServicer):
         self, request: pb.SnapshotRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SnapshotChunk]:
         header, signals = self.log.snapshot(self.clock.now(), request.from_size)
+        header = dataclasses.replace(header, note=cosigned_note(header.note, self.witness_lines))
         if self.attack == "tampered_snapshot":
             signals = [SignalText("md5:" + "d" * 32), *signals[1:]]
         yield pb.SnapshotChunk(header=snapshot_header_to_proto(header))
