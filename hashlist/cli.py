@@ -2,7 +2,9 @@
 
 * ``keygen NAME [--cosigner] [--out DIR]``: a signer key file and its verifier
   key string (C2SP signed-note formats). Private keys are written 0600.
-* ``trust-root``: assemble and validate a trust root TOML from verifier keys.
+* ``trust-root``: assemble and validate a trust root TOML from verifier keys;
+  with ``--sign-with`` root key files, the signed note of a rotation instead.
+* ``witness serve`` (``witness/cli.py``).
 * ``hub serve|create-list|grant|revoke|publish|status`` (``server/cli.py``).
 * ``node run|status`` (``node/cli.py``).
 * ``hash FILE...``: one JSON line per file (pdq, phash, md5, sha256), offline.
@@ -20,16 +22,20 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from auditor import cli as audit_cli
-from hashlist.errors import HashlistError, UnavailableError
+from hashlist.errors import HashlistError, InputError, UnavailableError
 from hashlist.federation import run_federation
 from hashlist.hashing import HashingError, hash_files
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
+from hashlist.rotation import sign_trust_root
 from hashlist.trustroot import TrustRoot
 from node import cli as node_cli
 from server import cli as server_cli
+from server.serve import load_signer
+from witness import cli as witness_cli
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -55,9 +61,26 @@ def _trust_root(args: argparse.Namespace) -> int:
         witness_keys=tuple(Verifier.from_string(k) for k in args.witness_key),
         witness_quorum=args.witness_quorum,
         max_checkpoint_age_seconds=args.max_age,
+        root_keys=tuple(Verifier.from_string(k) for k in args.root_key),
+        root_threshold=args.root_threshold,
+        expires=_unix(args.expires) if args.expires else 0,
     )
-    sys.stdout.write(root.to_toml())
+    if not args.sign_with:
+        sys.stdout.write(root.to_toml())
+        return 0
+    signers = [load_signer(Path(k), ED25519, "root key") for k in args.sign_with]
+    sys.stdout.write(sign_trust_root(root, signers).decode())
     return 0
+
+
+def _unix(text: str) -> int:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise InputError(f"--expires {text!r} is not a date-time like 2027-01-01T00:00:00Z") from e
+    if when.tzinfo is None:
+        raise InputError(f"--expires {text!r} needs a time zone, e.g. a trailing Z")
+    return int(when.timestamp())
 
 
 def _hash(args: argparse.Namespace) -> int:
@@ -93,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--witness-quorum", type=int, default=0)
     p.add_argument("--max-age", type=int, default=3600, help="seconds (default 3600)")
     p.add_argument("--version", type=int, default=1)
+    p.add_argument("--root-key", action="append", default=[],
+                   help="Ed25519 key allowed to sign the next version (repeatable)")  # fmt: skip
+    p.add_argument("--root-threshold", type=int, default=1)
+    p.add_argument("--expires", help="date-time after which nodes refuse to move to it")
+    p.add_argument("--sign-with", action="append", default=[], metavar="KEY_FILE",
+                   help="root signer key file; prints the signed version (repeatable)")  # fmt: skip
     p.set_defaults(func=_trust_root)
 
     p = sub.add_parser("hash", help="hash files on this machine (nothing is sent anywhere)")
@@ -107,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cli.add_commands(sub)
     node_cli.add_commands(sub)
     audit_cli.add_commands(sub)
+    witness_cli.add_commands(sub)
     return parser
 
 

@@ -20,7 +20,7 @@ from typing import TypeVar
 import grpc
 
 from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
-from hashlist.errors import UnavailableError
+from hashlist.errors import NotFoundError, UnavailableError
 from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_from_rpc
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
@@ -138,6 +138,18 @@ class HubClient:
             self.log.GetCheckpoint,
             pb.GetCheckpointRequest(list_id=list_id),
         )
+        return m.note
+
+    def trust_root(self, version: int) -> bytes | None:
+        """Signed trust-root ``version``, or None past the newest."""
+        try:
+            m = self._unary(
+                f"trust root version {version}",
+                self.log.GetTrustRoot,
+                pb.GetTrustRootRequest(version=version),
+            )
+        except NotFoundError:
+            return None
         return m.note
 
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[tuple[int, Sequence[bytes]]]:

@@ -162,9 +162,7 @@ def verify_evidence(evidence: SplitViewEvidence, trust: TrustRoot) -> str:
             raise BadProofError("the two checkpoints have the same root: no split view")
         return (f"{small.origin}: the hub signed two different roots for size {small.size} "
                 f"(seen by {evidence.smaller.source} and {evidence.larger.source})")  # fmt: skip
-    verify_consistency(
-        small.size, large.size, evidence.proof, evidence.root_in_larger, large.root
-    )
+    verify_consistency(small.size, large.size, evidence.proof, evidence.root_in_larger, large.root)
     if evidence.root_in_larger == small.root:
         raise BadProofError("the smaller checkpoint is a prefix of the larger: no split view")
     return (f"{small.origin}: the hub signed size {small.size} (seen by "

@@ -10,12 +10,17 @@ A trust root is a TOML file::
     witness_quorum = 0                   # how many witnesses must cosign each checkpoint
     max_checkpoint_age_seconds = 3600    # older newest-cosignature => stale
     max_clock_skew_seconds = 300         # cosignatures dated later than now+skew are refused
+    root_keys = ["hub.example/root-1+9a8b7c6d+AT..."]  # Ed25519 keys that sign new versions
+    root_threshold = 1                   # how many distinct root keys must sign a new version
+    expires = 2027-11-22T00:00:00Z       # a node refuses to move to an expired version
 
-Every field is required except ``witness_keys``, ``witness_quorum`` and
-``max_clock_skew_seconds``; unknown fields are refused (a typo must not
-silently weaken trust). ``parse_trust_root`` is pure; ``load_trust_root``
-reads the file. Rotation (a new version signed by the old keys) builds on
-this in a later change.
+Every field is required except ``witness_keys``, ``witness_quorum``,
+``max_clock_skew_seconds``, ``root_keys``, ``root_threshold`` and ``expires``;
+unknown fields are refused (a typo must not silently weaken trust).
+``parse_trust_root`` is pure; ``load_trust_root`` reads the file. Version
+``N+1`` replaces version ``N`` only when signed by ``root_threshold`` of N's
+root keys and of its own (``hashlist.rotation``); without root keys a trust
+root can only be replaced by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +38,8 @@ from hashlist.note import COSIGNATURE_V1, ED25519, Verifier
 
 _HUB = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,200}")
 _REQUIRED = {"version", "hub", "log_keys", "timestamp_key", "max_checkpoint_age_seconds"}
-_OPTIONAL = {"witness_keys", "witness_quorum", "max_clock_skew_seconds"}
+_OPTIONAL = {"witness_keys", "witness_quorum", "max_clock_skew_seconds", "root_keys",
+             "root_threshold", "expires"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class TrustRoot:
     witness_quorum: int = 0
     max_checkpoint_age_seconds: int = 3600
     max_clock_skew_seconds: int = 300
+    root_keys: tuple[Verifier, ...] = ()
+    root_threshold: int = 1
+    expires: int = 0  # Unix seconds; 0: never
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -73,6 +83,9 @@ class TrustRoot:
             f"witness_quorum = {self.witness_quorum}\n"
             f"max_checkpoint_age_seconds = {self.max_checkpoint_age_seconds}\n"
             f"max_clock_skew_seconds = {self.max_clock_skew_seconds}\n"
+            f"root_keys = {keys(self.root_keys)}\n"
+            f"root_threshold = {self.root_threshold}\n"
+            + (f"expires = {_rfc3339(self.expires)}\n" if self.expires else "")
         )
 
 
@@ -98,6 +111,9 @@ def parse_trust_root(text: str, *, source: str = "trust root") -> TrustRoot:
             witness_quorum=_int(data, "witness_quorum", 0),
             max_checkpoint_age_seconds=_int(data, "max_checkpoint_age_seconds"),
             max_clock_skew_seconds=_int(data, "max_clock_skew_seconds", 300),
+            root_keys=tuple(_key(k, "root_keys") for k in _list(data, "root_keys")),
+            root_threshold=_int(data, "root_threshold", 1),
+            expires=_time(data, "expires"),
         )
     except TrustRootError as e:
         raise TrustRootError(f"{source}: {e}") from e
@@ -118,24 +134,40 @@ def _validate(root: TrustRoot) -> None:
         raise TrustRootError(f"hub {root.hub!r} is not a schema-less name like 'hub.example'")
     if not root.log_keys:
         raise TrustRootError("log_keys must list at least one key")
-    for v in root.log_keys:
-        if v.sig_type != ED25519:
-            raise TrustRootError(f"log key {v.name!r} must be an Ed25519 (type 0x01) key")
-    for v in (root.timestamp_key, *root.witness_keys):
-        if v.sig_type != COSIGNATURE_V1:
-            raise TrustRootError(f"cosigner key {v.name!r} must be a cosignature/v1 (0x04) key")
-    ids = [(v.name, v.key_id) for v in root.verifiers()]
-    if len(set(ids)) != len(ids):
-        raise TrustRootError("the same key is listed twice")
+    _validate_keys(root)
     if not 0 <= root.witness_quorum <= len(root.witness_keys):
         raise TrustRootError(
             f"witness_quorum {root.witness_quorum} must be between 0 and the "
             f"{len(root.witness_keys)} witness key(s) listed"
         )
+    if root.root_keys and not 1 <= root.root_threshold <= len(root.root_keys):
+        raise TrustRootError(
+            f"root_threshold {root.root_threshold} must be between 1 and the "
+            f"{len(root.root_keys)} root key(s) listed"
+        )
+    if root.expires < 0:
+        raise TrustRootError("expires must not be before 1970")
     if root.max_checkpoint_age_seconds <= 0:
         raise TrustRootError("max_checkpoint_age_seconds must be positive")
     if root.max_clock_skew_seconds < 0:
         raise TrustRootError("max_clock_skew_seconds must not be negative")
+
+
+def _validate_keys(root: TrustRoot) -> None:
+    for what, keys, sig_type in (
+        ("log key", root.log_keys, ED25519),
+        ("root key", root.root_keys, ED25519),
+        ("cosigner key", (root.timestamp_key, *root.witness_keys), COSIGNATURE_V1),
+    ):
+        for v in keys:
+            if v.sig_type != sig_type:
+                kind = (
+                    "an Ed25519 (type 0x01)" if sig_type == ED25519 else "a cosignature/v1 (0x04)"
+                )
+                raise TrustRootError(f"{what} {v.name!r} must be {kind} key")
+    ids = [(v.name, v.key_id) for v in (*root.verifiers(), *root.root_keys)]
+    if len(set(ids)) != len(ids):
+        raise TrustRootError("the same key is listed twice")
 
 
 def _int(data: dict[str, Any], name: str, default: int | None = None) -> int:
@@ -157,6 +189,21 @@ def _list(data: dict[str, Any], name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TrustRootError(f"{name} must be a list of key strings")
     return value
+
+
+def _time(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if value is None:
+        return 0
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise TrustRootError(
+            f"{name} must be a TOML date-time with a zone, like 2027-01-01T00:00:00Z"
+        )
+    return int(value.timestamp())
+
+
+def _rfc3339(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _key(text: str, name: str) -> Verifier:

@@ -63,7 +63,7 @@ def _status(args: argparse.Namespace) -> int:
     config = load_node_config(args.config)
     store = NodeStore(config.database)
     try:
-        rows = status_rows(config, store, effective_trust(config), SystemClock().now())
+        rows = status_rows(config, store, effective_trust(config, store), SystemClock().now())
     finally:
         store.close()
     if args.json:

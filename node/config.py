@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
+from hashlist.trustroot import TrustRoot
 
 
 @dataclass(frozen=True)
@@ -102,3 +104,12 @@ def check_local_address(address: str) -> None:
 
 def load_node_config(path: Path, overrides: dict[str, Any] | None = None) -> NodeConfig:
     return load_config(NodeConfig, path, overrides)
+
+
+def with_local_policy(trust: TrustRoot, config: NodeConfig) -> TrustRoot:
+    """``trust`` with this node's own overrides (a stricter maximum age, say)."""
+    if config.max_checkpoint_age_seconds:
+        return dataclasses.replace(
+            trust, max_checkpoint_age_seconds=config.max_checkpoint_age_seconds
+        )
+    return trust

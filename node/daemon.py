@@ -10,7 +10,6 @@ last verified state meanwhile).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import threading
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
+from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
-from node.config import NodeConfig
+from node.config import NodeConfig, with_local_policy
 from node.matcher import Matcher, MatchSettings
 from node.outbox import OutboxSender
 from node.service import running_matcher
@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 _WATCH_SECONDS = 10.0
 
 
-def effective_trust(config: NodeConfig) -> TrustRoot:
+def effective_trust(config: NodeConfig, store: NodeStore | None = None) -> TrustRoot:
+    """The configured trust root, moved along the rotations the replica accepted earlier.
+
+    The stored versions are verified again, in order, from the configured file:
+    a tampered table cannot introduce a key. Expiry is checked when a version
+    is first accepted, not here, so a node keeps starting while its operator
+    sorts out an expired root.
+    """
     trust = load_trust_root(config.trust_root)
-    if config.max_checkpoint_age_seconds:
-        trust = dataclasses.replace(
-            trust, max_checkpoint_age_seconds=config.max_checkpoint_age_seconds
-        )
-    return trust
+    if store is not None:
+        trust, _ = walk(trust, store.trust_root, now=None)
+    return with_local_policy(trust, config)
 
 
 def match_settings(config: NodeConfig) -> MatchSettings:
@@ -49,9 +54,9 @@ def match_settings(config: NodeConfig) -> MatchSettings:
 
 def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
-    trust = effective_trust(config)
     matcher = Matcher(config.database, config.lists, clock, match_settings(config))
     store = NodeStore(config.database, observer=matcher)
+    trust = effective_trust(config, store)
     matcher.load()
     client = HubClient(
         config.hub,

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS lists(
 CREATE TABLE IF NOT EXISTS members(
     list_id TEXT NOT NULL, signal TEXT NOT NULL, version INTEGER NOT NULL,
     PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trust_roots(version INTEGER PRIMARY KEY, note BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence(
     id INTEGER PRIMARY KEY, list_id TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
     trusted_note BLOB NOT NULL, conflicting_note BLOB NOT NULL, seen_at INTEGER NOT NULL);
@@ -103,6 +104,16 @@ class NodeStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def add_trust_roots(self, signed: Sequence[tuple[int, bytes]]) -> None:
+        """Keep trust-root versions accepted by ``hashlist.rotation.walk``, atomically."""
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO trust_roots VALUES (?, ?)", signed)
+
+    def trust_root(self, version: int) -> bytes | None:
+        """A signed trust-root version accepted earlier (re-verified on every start)."""
+        row = self.db.execute("SELECT note FROM trust_roots WHERE version=?", (version,)).fetchone()
+        return bytes(row[0]) if row else None
 
     def record(self, list_id: str) -> ListRecord:
         r = self.db.execute(

@@ -29,16 +29,18 @@ from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import Backoff
 from hashlist.clock import Clock
 from hashlist.errors import (
+    BadSignatureError,
     EquivocationError,
     HashlistError,
     MalformedDeltaError,
     UnavailableError,
     VerificationError,
 )
+from hashlist.rotation import walk
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
 from hashlist.verify import StepVerifier, TrustedState
-from node.config import NodeConfig
+from node.config import NodeConfig, with_local_policy
 from node.store import NodeStore
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class HubLog(Protocol):
     ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int]]]: ...
 
     def subscribe(self, list_ids: Sequence[str]) -> Subscription: ...
+
+    def trust_root(self, version: int) -> bytes | None: ...
 
 
 class Subscription(Protocol):
@@ -80,11 +84,13 @@ class Syncer:
         self._subscription: Subscription | None = None
         self._lock = threading.Lock()
 
-    def sync(self, list_id: str, note: bytes | None = None) -> bool:
+    def sync(self, list_id: str, note: bytes | None = None, *, retry: bool = True) -> bool:
         """One step for one list; returns whether the verified state moved or refreshed.
 
         Verification failures are recorded (alarm, evidence) and not raised;
-        transport failures are raised for the caller's reconnect loop.
+        transport failures are raised for the caller's reconnect loop. A
+        checkpoint no trusted key signed first makes the node look for a
+        rotated trust root, then tries once more.
         """
         record = self.store.record(list_id)
         if record.halted:
@@ -111,13 +117,44 @@ class Syncer:
                 now=self.clock.now(),
             )
             return False
+        except BadSignatureError as e:
+            if retry and self._refresh_trust():
+                return self.sync(list_id, note, retry=False)
+            return self._refuse(list_id, record.state.size, e)
         except VerificationError as e:
-            alarm = f"{type(e).__name__}: {e}"
-            log.error("list %s: refused what the hub sent, keeping version %d: %s",
-                      list_id, record.state.size, alarm)  # fmt: skip
-            self.store.set_alarm(list_id, alarm)
-            return False
+            return self._refuse(list_id, record.state.size, e)
         return True
+
+    def _refuse(self, list_id: str, size: int, e: VerificationError) -> bool:
+        alarm = f"{type(e).__name__}: {e}"
+        log.error("list %s: refused what the hub sent, keeping version %d: %s",
+                  list_id, size, alarm)  # fmt: skip
+        self.store.set_alarm(list_id, alarm)
+        return False
+
+    def refresh_trust(self) -> bool:
+        """Follow trust-root rotations the hub serves; True if the trust root moved.
+
+        Each accepted version is kept in the replica before it is used, so a
+        restart (``effective_trust``) re-walks to the same version.
+        """
+        trust, accepted = walk(self.trust, self.hub.trust_root, now=self.clock.now())
+        if not accepted:
+            return False
+        self.store.add_trust_roots(
+            [(self.trust.version + i + 1, s) for i, s in enumerate(accepted)]
+        )
+        self.trust = with_local_policy(trust, self.config)
+        log.warning("trust root rotated to version %d: log keys %s", trust.version,
+                    ", ".join(v.name for v in trust.log_keys))  # fmt: skip
+        return True
+
+    def _refresh_trust(self) -> bool:
+        try:
+            return self.refresh_trust()
+        except VerificationError as e:
+            log.error("refused a new trust-root version: %s: %s", type(e).__name__, e)
+            return False
 
     def _step(self, state: TrustedState, note: bytes) -> None:
         now = self.clock.now()
@@ -172,6 +209,7 @@ class Syncer:
         attempt = 0
         while not self.stop.is_set():
             try:
+                self._refresh_trust()
                 for list_id in lists:
                     self.sync(list_id)
                 with self._lock:

@@ -36,6 +36,9 @@ class HubConfig:
     rollover: list the old key here and the new one as ``log_key`` until every
     node follows a trust root naming the new key, then drop the old one. At start
     the current checkpoints are re-signed with exactly the configured keys."""
+    trust_roots: tuple[Path, ...] = ()
+    """Signed trust-root versions to serve (``hashlist trust-root sign`` output), for
+    nodes and auditors to follow a rotation; version 1 is distributed by hand."""
     witnesses: tuple[str, ...] = ()
     """``https://`` URLs of C2SP tlog-witnesses to submit every new checkpoint to;
     their cosignatures are served with the checkpoint."""

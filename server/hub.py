@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 
 from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
@@ -56,6 +56,7 @@ class Hub:
         timestamp_signer: Signer,
         clock: Clock,
         max_delta_bytes: int,
+        trust_roots: Mapping[int, bytes] | None = None,
     ) -> None:
         self.name = name
         self.store = store
@@ -65,6 +66,7 @@ class Hub:
         self.timestamp_signer = timestamp_signer
         self.clock = clock
         self.max_delta_bytes = max_delta_bytes
+        self.trust_roots = dict(trust_roots or {})
         self.broadcaster = Broadcaster()
         self.on_new_checkpoint: Callable[[], None] = lambda: None  # e.g. wake the witnesses
         self.reports = ReportBook(store.path)
@@ -256,6 +258,13 @@ class Hub:
 
     def checkpoint(self, list_id: str) -> bytes:
         return self._row(list_id).latest_note
+
+    def trust_root(self, version: int) -> bytes:
+        """Signed trust-root ``version`` as configured; nodes verify the chain themselves."""
+        if version not in self.trust_roots:
+            newest = max(self.trust_roots, default=0)
+            raise NotFoundError(f"no trust root version {version} (newest served: {newest})")
+        return self.trust_roots[version]
 
     def leaf_batches(
         self, list_id: str, start: int, end: int, batch_bytes: int

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +23,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hashlist.clock import Clock, SystemClock
-from hashlist.errors import ConfigError, KeyFormatError
-from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.errors import ConfigError, KeyFormatError, MalformedNoteError
+from hashlist.note import COSIGNATURE_V1, ED25519, Signer, parse_note
 from hashlist.rpc import server_credentials, server_options
+from hashlist.trustroot import parse_trust_root
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from server.config import HubConfig
@@ -58,6 +59,24 @@ def load_signer(path: Path, sig_type: int, what: str) -> Signer:
     return signer
 
 
+def load_signed_trust_roots(paths: Sequence[Path]) -> dict[int, bytes]:
+    """Signed trust-root files by version. Only the structure is checked here:
+    the hub serves them, nodes verify the chain of signatures."""
+    out: dict[int, bytes] = {}
+    for path in paths:
+        try:
+            signed = path.read_bytes()
+            version = parse_trust_root(parse_note(signed).text.decode(), source=str(path)).version
+        except OSError as e:
+            raise ConfigError(f"cannot read trust root {path}: {e.strerror}") from e
+        except (MalformedNoteError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path} is not a signed trust root: {e}") from e
+        if version in out:
+            raise ConfigError(f"{path}: trust root version {version} is listed twice")
+        out[version] = signed
+    return out
+
+
 @contextmanager
 def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[RunningHub]:
     store = HubStore(config.database)
@@ -71,6 +90,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         timestamp_signer=load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key"),
         clock=clock or SystemClock(),
         max_delta_bytes=config.max_delta_bytes,
+        trust_roots=load_signed_trust_roots(config.trust_roots),
     )
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),

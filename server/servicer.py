@@ -54,6 +54,13 @@ class LogServicer(pb_grpc.LogServicer):
         )
 
     @handle_errors
+    def GetTrustRoot(
+        self, request: pb.GetTrustRootRequest, context: grpc.ServicerContext
+    ) -> pb.SignedTrustRoot:
+        caller(context)  # any hashlist identity: trust roots are public to the federation
+        return pb.SignedTrustRoot(note=self.hub.trust_root(request.version))
+
+    @handle_errors
     def GetLeaves(
         self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.LeafBatch]:

@@ -44,6 +44,7 @@ class MaliciousHub(pb_grpc.LogServicer):
         self.frozen: bytes | None = None
         self.big_leaf = b""
         self.witness_lines: list[bytes] = []  # cosignatures served with the honest note
+        self.trust_roots: dict[int, bytes] = {}  # signed trust-root versions served
 
     def _new_log(self) -> ListLog:
         return ListLog(
@@ -138,6 +139,13 @@ class MaliciousHub(pb_grpc.LogServicer):
         self, request: pb.ConsistencyProofRequest, context: grpc.ServicerContext
     ) -> pb.Proof:
         return pb.Proof(hashes=self.log.tree.consistency_proof(request.first, request.second))
+
+    def GetTrustRoot(
+        self, request: pb.GetTrustRootRequest, context: grpc.ServicerContext
+    ) -> pb.SignedTrustRoot:
+        if request.version not in self.trust_roots:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no trust root {request.version}")
+        return pb.SignedTrustRoot(note=self.trust_roots[request.version])
 
     def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.ServicerContext

@@ -66,6 +66,11 @@ class LogStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SignedCheckpoint.FromString,
                 _registered_method=True)
+        self.GetTrustRoot = channel.unary_unary(
+                '/hashlist.v1.Log/GetTrustRoot',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.GetTrustRootRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SignedTrustRoot.FromString,
+                _registered_method=True)
 
 
 class LogServicer:
@@ -115,6 +120,14 @@ class LogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTrustRoot(self, request, context):
+        """Trust-root version `version`, signed by the root keys (TUF root chaining);
+        NOT_FOUND once past the newest. Nodes and auditors walk them in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SubscribeRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.SignedCheckpoint.SerializeToString,
+            ),
+            'GetTrustRoot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrustRoot,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.GetTrustRootRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.SignedTrustRoot.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class Log:
             '/hashlist.v1.Log/Subscribe',
             hashlist_dot_v1_dot_hashlist__pb2.SubscribeRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.SignedCheckpoint.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrustRoot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Log/GetTrustRoot',
+            hashlist_dot_v1_dot_hashlist__pb2.GetTrustRootRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.SignedTrustRoot.FromString,
             options,
             channel_credentials,
             insecure,

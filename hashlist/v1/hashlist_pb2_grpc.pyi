@@ -54,6 +54,10 @@ class LogStub:
     """Every new checkpoint of the given lists, the moment it is signed or
     re-cosigned; the current one of each list first.
     """
+    GetTrustRoot: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.GetTrustRootRequest, _hashlist_pb2.SignedTrustRoot]
+    """Trust-root version `version`, signed by the root keys (TUF root chaining);
+    NOT_FOUND once past the newest. Nodes and auditors walk them in order.
+    """
 
 @_typing.type_check_only
 class LogAsyncStub(LogStub):
@@ -75,6 +79,10 @@ class LogAsyncStub(LogStub):
     Subscribe: _aio.UnaryStreamMultiCallable[_hashlist_pb2.SubscribeRequest, _hashlist_pb2.SignedCheckpoint]  # type: ignore[assignment]
     """Every new checkpoint of the given lists, the moment it is signed or
     re-cosigned; the current one of each list first.
+    """
+    GetTrustRoot: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.GetTrustRootRequest, _hashlist_pb2.SignedTrustRoot]  # type: ignore[assignment]
+    """Trust-root version `version`, signed by the root keys (TUF root chaining);
+    NOT_FOUND once past the newest. Nodes and auditors walk them in order.
     """
 
 class LogServicer(metaclass=_abc_1.ABCMeta):
@@ -130,6 +138,16 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_hashlist_pb2.SignedCheckpoint], _abc.AsyncIterator[_hashlist_pb2.SignedCheckpoint]]:
         """Every new checkpoint of the given lists, the moment it is signed or
         re-cosigned; the current one of each list first.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTrustRoot(
+        self,
+        request: _hashlist_pb2.GetTrustRootRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.SignedTrustRoot, _abc.Awaitable[_hashlist_pb2.SignedTrustRoot]]:
+        """Trust-root version `version`, signed by the root keys (TUF root chaining);
+        NOT_FOUND once past the newest. Nodes and auditors walk them in order.
         """
 
 def add_LogServicer_to_server(servicer: LogServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
