@@ -3,7 +3,7 @@
     python certs-dev/make_certs.py [OUT_DIR]
 
 Writes ca.pem, and NAME.pem / NAME.key for the hub, the partners facebook,
-instagram and yubo, the operator and the auditor. The CA's private key is
+instagram and yubo, the operator, the auditor and a witness. The CA's private key is
 not kept: to add a certificate, regenerate them all. Development only.
 """
 

@@ -39,8 +39,10 @@ class Federation:
     workdir: Path
     certs: Path = DEV_CERTS
     recosign_seconds: float = 60.0
+    witness: bool = False  # run a witness, and make every node require its cosignature
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     hub_port: int = 0
+    witness_port: int = 0
 
     def __post_init__(self) -> None:
         if self.workdir.exists():
@@ -48,7 +50,9 @@ class Federation:
         (self.workdir / "keys").mkdir(parents=True)
         log_key = Signer.generate(f"{HUB_NAME}/log", ED25519)
         ts_key = Signer.generate(f"{HUB_NAME}/timestamp", COSIGNATURE_V1)
-        for name, key in (("log", log_key), ("timestamp", ts_key)):
+        witness_key = Signer.generate("witness.example", COSIGNATURE_V1)
+        keys = (("log", log_key), ("timestamp", ts_key), ("witness", witness_key))
+        for name, key in keys:
             path = self.workdir / "keys" / f"{name}.key"
             path.write_text(f"{key}\n")
             path.chmod(0o600)
@@ -58,9 +62,16 @@ class Federation:
             HUB_NAME,
             (log_key.verifier(),),
             ts_key.verifier(),
+            witness_keys=(witness_key.verifier(),) if self.witness else (),
+            witness_quorum=1 if self.witness else 0,
             max_checkpoint_age_seconds=max_age,
         )
         (self.workdir / "trust.toml").write_text(trust.to_toml())
+        (self.workdir / "witness.toml").write_text(
+            f'key = "keys/witness.key"\ndatabase = "witness.db"\nlogs = ["trust.toml"]\n'
+            f'tls_cert = "{self.certs / "witness.pem"}"\ntls_key = "{self.certs / "witness.key"}"\n'
+            f'listen = "127.0.0.1:0"\n'
+        )
         (self.workdir / "hub.toml").write_text(
             f'name = "{HUB_NAME}"\nlisten = "127.0.0.1:0"\ndatabase = "hub.db"\n'
             f'log_key = "keys/log.key"\ntimestamp_key = "keys/timestamp.key"\n'
@@ -72,20 +83,30 @@ class Federation:
     # --- processes ---
 
     def start_hub(self) -> int:
-        log = (self.workdir / "hub.log").open("ab")
+        if self.witness and not self.witness_port:
+            self.witness_port = self._start("witness", "witness", [])
+            with (self.workdir / "hub.toml").open("a") as f:
+                f.write(f'witnesses = ["https://127.0.0.1:{self.witness_port}"]\n'
+                        f'witness_ca = ["{self.certs / "ca.pem"}"]\n'
+                        "witness_retry_seconds = 1.0\n")  # fmt: skip
+        listen = ["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else []
+        self.hub_port = self._start("hub", "hub", listen)
+        return self.hub_port
+
+    def _start(self, name: str, command: str, extra: list[str]) -> int:
+        """Start ``hashlist COMMAND serve`` and return the port it says it bound."""
+        log = (self.workdir / f"{name}.log").open("ab")
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "hashlist.cli", "hub", "serve",
-             "--config", str(self.workdir / "hub.toml"),
-             *(["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else [])],
+            [sys.executable, "-m", "hashlist.cli", command, "serve",
+             "--config", str(self.workdir / f"{name}.toml"), *extra],
             stdout=subprocess.PIPE, stderr=log, cwd=REPO,
         )  # fmt: skip
-        self.procs["hub"] = proc
+        self.procs[name] = proc
         assert proc.stdout is not None
         line = proc.stdout.readline().decode()
         if "listening on port" not in line:
-            raise RuntimeError(f"hub did not start: {line!r}; see {self.workdir / 'hub.log'}")
-        self.hub_port = int(line.rsplit(" ", 1)[1])
-        return self.hub_port
+            raise RuntimeError(f"{name} did not start: {line!r}; see {self.workdir}/{name}.log")
+        return int(line.rsplit(" ", 1)[1])
 
     def node_config(
         self, partner: str, lists: tuple[str, ...], cert_as: str = "", **extra: object
@@ -134,7 +155,7 @@ class Federation:
         return proc.returncode
 
     def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):  # nodes first, then the hub
+        for name in reversed(list(self.procs)):  # nodes first, then the hub, then the witness
             self.stop(name)
 
     def __enter__(self) -> Federation:
@@ -196,9 +217,11 @@ def random_signals(n: int, kind: str = "pdq") -> list[str]:
 
 def run_federation(*, hashes: int, workdir: Path) -> int:
     list_id = "takeitdown"
-    with Federation(workdir.resolve()) as fed:
+    with Federation(workdir.resolve(), witness=True) as fed:
         port = fed.start_hub()
         print(f"hub {HUB_NAME} on 127.0.0.1:{port} (mTLS, dev certificates in {fed.certs})")
+        print(f"witness on https://127.0.0.1:{fed.witness_port}: every node's trust root "
+              "requires its cosignature (quorum 1)")  # fmt: skip
         with fed.operator() as op:
             op.create_list(list_id)
             for partner in PARTNERS:

@@ -33,6 +33,7 @@ from hashlist.errors import (
     EquivocationError,
     HashlistError,
     MalformedDeltaError,
+    QuorumError,
     UnavailableError,
     VerificationError,
 )
@@ -127,8 +128,11 @@ class Syncer:
 
     def _refuse(self, list_id: str, size: int, e: VerificationError) -> bool:
         alarm = f"{type(e).__name__}: {e}"
-        log.error("list %s: refused what the hub sent, keeping version %d: %s",
-                  list_id, size, alarm)  # fmt: skip
+        # Too few witness cosignatures is also what a new checkpoint looks like
+        # until its witnesses answer: an alarm in status, not an error in the log.
+        level = logging.INFO if isinstance(e, QuorumError) else logging.ERROR
+        log.log(level, "list %s: not applying what the hub sent, keeping version %d: %s",
+                list_id, size, alarm)  # fmt: skip
         self.store.set_alarm(list_id, alarm)
         return False
 
