@@ -159,7 +159,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         log.info("hub stopped")
 
 
-def serve_forever(config: HubConfig) -> None:
+def stop_on_signal() -> threading.Event:
+    """An event set on SIGTERM or SIGINT: what a served process waits on to stop gracefully."""
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -168,6 +169,11 @@ def serve_forever(config: HubConfig) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return done
+
+
+def serve_forever(config: HubConfig) -> None:
+    done = stop_on_signal()
     with running_hub(config) as running:
         print(f"hashlist hub {config.name} listening on port {running.port}", flush=True)
         done.wait()

@@ -16,7 +16,6 @@ server.
 from __future__ import annotations
 
 import logging
-import signal
 import ssl
 import threading
 import urllib.parse
@@ -35,7 +34,7 @@ from hashlist.witness import (
     http_status,
     parse_add_checkpoint,
 )
-from server.serve import load_signer
+from server.serve import load_signer, stop_on_signal
 from witness.config import WitnessConfig
 from witness.store import WitnessStore
 
@@ -176,14 +175,7 @@ def running_witness(config: WitnessConfig, *, clock: Clock | None = None) -> Ite
 
 
 def serve_forever(config: WitnessConfig) -> None:
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    done = stop_on_signal()
     with running_witness(config) as port:
         print(f"hashlist witness listening on port {port}", flush=True)
         done.wait()
