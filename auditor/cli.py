@@ -24,7 +24,7 @@ from pathlib import Path
 
 from auditor import compare
 from auditor.bundle import read_bundle, write_bundle
-from auditor.common import client_from, common_options, history
+from auditor.common import client_from, common_options, followed_trust, history
 from hashlist import errors
 from hashlist.audit import ReplayReport, ReplicaReport, check_replica, replay_history
 from hashlist.checkpoint import verify_checkpoint
@@ -103,13 +103,13 @@ def _seen(audit_dir: Path, list_id: str) -> list[bytes]:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    trust = load_trust_root(args.trust_root)
     folder = args.audit_dir / args.list_id
     folder.mkdir(parents=True, exist_ok=True)
     seen = _seen(args.audit_dir, args.list_id)
     note = b""
     with client_from(args) as hub:
         try:
+            trust = followed_trust(args, hub)
             note, leaves = history(hub, trust, args.list_id)
             now = int(time.time())
             report = replay_history(args.list_id, note, leaves, trust=trust, now=now,
@@ -148,8 +148,8 @@ def _keep_evidence(folder: Path, note: bytes, e: errors.VerificationError) -> No
 
 
 def _export(args: argparse.Namespace) -> int:
-    trust = load_trust_root(args.trust_root)
     with client_from(args) as hub:
+        trust = followed_trust(args, hub)
         note, leaves = history(hub, trust, args.list_id)
         seen = _seen(args.audit_dir, args.list_id)
         size = write_bundle(args.out, args.list_id, note, leaves, seen)
@@ -173,7 +173,6 @@ def _verify_bundle(args: argparse.Namespace) -> int:
 
 
 def _verify_replica(args: argparse.Namespace) -> int:
-    trust = load_trust_root(args.trust_root)
     if not args.database.exists():
         raise errors.InputError(f"{args.database}: no such node database")
     store = NodeStore(args.database)
@@ -181,6 +180,7 @@ def _verify_replica(args: argparse.Namespace) -> int:
     try:
         lists = [args.list_id] if args.list_id else _lists(store)
         with client_from(args) as hub:
+            trust = followed_trust(args, hub)
             for list_id in lists:
                 worst = max(worst, _check_one(args, store, hub, trust, list_id))
     finally:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import ClientTLS, HubClient
-from hashlist.trustroot import TrustRoot
+from hashlist.rotation import walk
+from hashlist.trustroot import TrustRoot, load_trust_root
 
 
 def common_options(p: argparse.ArgumentParser, *, offline: bool = False) -> None:
@@ -27,6 +29,12 @@ def common_options(p: argparse.ArgumentParser, *, offline: bool = False) -> None
 
 def client_from(args: argparse.Namespace) -> HubClient:
     return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))
+
+
+def followed_trust(args: argparse.Namespace, hub: HubClient) -> TrustRoot:
+    """``--trust-root``, moved along every rotation the hub serves (verified in order)."""
+    trust, _ = walk(load_trust_root(args.trust_root), hub.trust_root, now=int(time.time()))
+    return trust
 
 
 def history(hub: HubClient, trust: TrustRoot, list_id: str) -> tuple[bytes, Iterator[bytes]]:

@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from auditor.common import client_from, common_options, history
+from auditor.common import client_from, common_options, followed_trust, history
 from hashlist import errors
 from hashlist.evidence import (
     Sighting,
@@ -83,12 +83,13 @@ def gather(args: argparse.Namespace, trust: TrustRoot) -> list[Sighting]:
 
 def _compare(args: argparse.Namespace) -> int:
     trust = load_trust_root(args.trust_root)
-    sightings = gather(args, trust)
     view = None
     if not args.offline:
         with client_from(args) as hub:
+            trust = followed_trust(args, hub)
             note, leaves = history(hub, trust, args.list_id)
             view = SignedTree(Sighting(f"hub {args.hub}", note), leaves, trust)
+    sightings = gather(args, trust)
     result = find_split_views(sightings, trust, view)
     for s, why in result.unsigned:
         print(f"ignored {s.source}: {why}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hashlist.cli import main
 from hashlist.clock import SystemClock
 from hashlist.errors import (
     ExpiredTrustRootError,
@@ -155,6 +156,14 @@ def test_hub_log_key_rollover_is_followed_without_downtime(tmp_path: Path, pki: 
         restarted = effective_trust(syncer.config, store)  # what a restart would trust
     assert restarted.version == 2
     assert restarted.log_keys == (new_key.verifier(),)
+
+    # An auditor holding only version 1 follows the rotation the same way.
+    with hub_running(after) as hub:
+        code = main(["audit", "replay", "--list", list_id, f"--audit-dir={tmp_path / 'audit'}",
+                     f"--trust-root={node_dir / 'unused.toml'}", f"--hub=127.0.0.1:{hub.port}",
+                     f"--ca={pki / 'ca.pem'}", f"--cert={pki / 'auditor.pem'}",
+                     f"--key={pki / 'auditor.key'}"])  # fmt: skip
+    assert code == 0
 
 
 def test_a_trust_root_forged_into_the_database_is_refused_at_start(
