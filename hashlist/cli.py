@@ -31,10 +31,10 @@ from hashlist.federation import run_federation
 from hashlist.hashing import HashingError, hash_files
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer, Verifier
 from hashlist.rotation import sign_trust_root
+from hashlist.serving import load_signer
 from hashlist.trustroot import TrustRoot
 from node import cli as node_cli
 from server import cli as server_cli
-from server.serve import load_signer
 from witness import cli as witness_cli
 
 

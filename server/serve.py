@@ -10,7 +10,6 @@ gracefully, letting in-flight calls finish within ``grace_seconds``.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +22,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hashlist.clock import Clock, SystemClock
-from hashlist.errors import ConfigError, KeyFormatError, MalformedNoteError
-from hashlist.note import COSIGNATURE_V1, ED25519, Signer, parse_note
+from hashlist.errors import ConfigError, MalformedNoteError
+from hashlist.note import COSIGNATURE_V1, ED25519, parse_note
 from hashlist.rpc import server_credentials, server_options
+from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import parse_trust_root
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
@@ -43,20 +43,6 @@ log = logging.getLogger(__name__)
 class RunningHub:
     port: int
     hub: Hub
-
-
-def load_signer(path: Path, sig_type: int, what: str) -> Signer:
-    try:
-        signer = Signer.from_string(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from e
-    except KeyFormatError as e:
-        raise ConfigError(f"{what} {path}: {e}") from e
-    if signer.sig_type != sig_type:
-        raise ConfigError(
-            f"{what} {path} has signature type {signer.sig_type}, expected {sig_type}"
-        )
-    return signer
 
 
 def load_signed_trust_roots(paths: Sequence[Path]) -> dict[int, bytes]:
@@ -157,19 +143,6 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         hub.reports.close()
         store.close()
         log.info("hub stopped")
-
-
-def stop_on_signal() -> threading.Event:
-    """An event set on SIGTERM or SIGINT: what a served process waits on to stop gracefully."""
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        done.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return done
 
 
 def serve_forever(config: HubConfig) -> None:

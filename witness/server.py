@@ -27,6 +27,7 @@ from typing import Any
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import ConfigError, HashlistError, TrustRootError, WitnessConflictError
 from hashlist.note import COSIGNATURE_V1
+from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.witness import (
     SIZE_CONTENT_TYPE,
@@ -34,7 +35,6 @@ from hashlist.witness import (
     http_status,
     parse_add_checkpoint,
 )
-from server.serve import load_signer, stop_on_signal
 from witness.config import WitnessConfig
 from witness.store import WitnessStore
 
