@@ -175,9 +175,9 @@ def _signed(note: bytes, trust: TrustRoot) -> Checkpoint:
     # Only the log key matters here: the hub's own signature is what binds it.
     # Witness quorum and freshness are a node's policy, not part of the proof.
     log_only = dataclasses.replace(trust, witness_quorum=0)
-    first_line = note.split(b"\n", 1)[0].decode("utf-8", "replace")
+    origin = note.split(b"\n", 1)[0].decode("utf-8", "replace")
     try:
-        origin = trust.origin(first_line.rsplit("/", 1)[-1])
+        trust.list_of(origin)
     except TrustRootError as e:
-        raise OriginMismatchError(f"{first_line[:200]!r} is not a list of this hub") from e
+        raise OriginMismatchError(str(e)) from e
     return verify_checkpoint(note, log_only, origin).checkpoint

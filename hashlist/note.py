@@ -234,10 +234,11 @@ def parse_note(
         raise MalformedNoteError(
             f"note has {len(lines)} signatures, over the limit of {max_signatures}"
         )
-    return Note(text, tuple(_parse_signature_line(line) for line in lines))
+    return Note(text, tuple(parse_signature_line(line) for line in lines))
 
 
-def _parse_signature_line(line: str) -> NoteSignature:
+def parse_signature_line(line: str) -> NoteSignature:
+    """One ``— name base64`` line (without its newline), checking only its structure."""
     parts = line.split(" ")
     if len(parts) != 3 or parts[0] != _EM_DASH:
         raise MalformedNoteError(f"bad signature line {line[:80]!r}")

@@ -67,6 +67,14 @@ class TrustRoot:
             raise TrustRootError(str(e)) from e
         return f"{self.hub}/lists/{list_id}"
 
+    def list_of(self, origin: str) -> str:
+        """The list id whose checkpoint origin is ``origin`` on this hub (inverse of ``origin``)."""
+        prefix = f"{self.hub}/lists/"
+        list_id = origin.removeprefix(prefix)
+        if list_id == origin or self.origin(list_id) != origin:
+            raise TrustRootError(f"{origin[:200]!r} is not a list of hub {self.hub!r}")
+        return list_id
+
     def verifiers(self) -> list[Verifier]:
         return [*self.log_keys, self.timestamp_key, *self.witness_keys]
 

@@ -43,10 +43,11 @@ from hashlist.errors import (
     InputError,
     MalformedNoteError,
     NotFoundError,
+    TrustRootError,
     WitnessConflictError,
 )
 from hashlist.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from hashlist.note import ED25519, NoteSignature, Signer, open_note, parse_note
+from hashlist.note import NoteSignature, Signer, open_note, parse_note, parse_signature_line
 from hashlist.trustroot import TrustRoot
 
 MAX_PROOF_HASHES = 64  # a consistency proof of any 2^63-leaf tree is shorter
@@ -165,16 +166,16 @@ def _verify_signed(note: bytes, logs: Mapping[str, TrustRoot]) -> Checkpoint:
     trust = logs.get(match.group("hub")) if match else None
     if trust is None:
         raise NotFoundError(f"this witness does not follow the log {first_line[:200]!r}")
-    opened, verified = open_note(note, list(trust.log_keys))
-    if not any(v.sig_type == ED25519 for v in verified):
-        raise BadSignatureError(f"checkpoint for {first_line!r} is not signed by its log key")
+    opened, _ = open_note(note, list(trust.log_keys))  # raises unless a log key signed
     checkpoint = Checkpoint.parse(opened.text)
-    if checkpoint.origin != trust.origin(checkpoint.origin.rsplit("/", 1)[1]):
-        raise NotFoundError(f"this witness does not follow the log {checkpoint.origin!r}")
+    try:
+        trust.list_of(checkpoint.origin)
+    except TrustRootError as e:
+        raise NotFoundError(f"this witness does not follow the log {checkpoint.origin!r}") from e
     return checkpoint
 
 
 def cosigned_note(note: bytes, lines: Sequence[bytes]) -> bytes:
     """``note`` with witness signature lines appended (each key's newest kept once)."""
-    added = [parse_note(b"x\n\n" + line).signatures[0] for line in lines]
+    added = [parse_signature_line(line.decode("utf-8").rstrip("\n")) for line in lines]
     return parse_note(note).replacing(added).encode()

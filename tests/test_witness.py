@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -217,10 +218,10 @@ def test_hub_gets_its_checkpoints_witnessed_and_a_quorum_node_waits_for_them(
             assert store.state(LIST).size == 2
 
 
-def _until(ok: object, seconds: float = 15.0) -> None:
+def _until(ok: Callable[[], bool], seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if ok():  # type: ignore[operator]
+        if ok():
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")

@@ -56,11 +56,9 @@ class WitnessClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.backoff = backoff or Backoff(base=0.2, cap=5.0, attempts=4)
-        self._tls = ssl.create_default_context()
-        if ca:
-            self._tls = ssl.create_default_context(cafile=str(ca[0]))
-            for extra in ca[1:]:
-                self._tls.load_verify_locations(cafile=str(extra))
+        self._tls = ssl.create_default_context(cafile=str(ca[0]) if ca else None)
+        for extra in ca[1:]:
+            self._tls.load_verify_locations(cafile=str(extra))
 
     def add_checkpoint(self, request: AddCheckpoint) -> bytes:
         """The witness's cosignature line for ``request.note``."""
