@@ -22,7 +22,7 @@ from hashlist.audit import check_replica, replay_history
 from hashlist.client import HubClient
 from hashlist.clock import SystemClock
 from node.config import NodeConfig
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 from server.serve import running_hub
 
@@ -70,7 +70,7 @@ def main() -> None:
                 tls_key=pki / "facebook.key", ca=pki / "ca.pem",
             )  # fmt: skip
             with HubClient(address, tls("facebook"), timeout=120) as client:
-                store = NodeStore(node_cfg.database)
+                store = SqliteNodeStore(node_cfg.database)
                 Syncer(node_cfg, trust, store, client, SystemClock()).sync(LIST)
                 state = store.state(LIST)
                 last = [x for _, b in client.leaves(LIST, state.size - 1, state.size) for x in b]

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from bench.common import machine, row
+from hashlist.cli.demo import Federation, random_signals
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import SystemClock
-from hashlist.federation import Federation, random_signals
 from node.config import load_node_config
 from node.daemon import effective_trust
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 
 LIST = "takeitdown"
@@ -38,7 +38,7 @@ def bootstrap_once(fed: Federation, folder: Path) -> float:
     db = folder / "boot.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    store = NodeStore(db)
+    store = SqliteNodeStore(db)
     client = HubClient(
         config.hub, ClientTLS(config.ca, config.tls_cert, config.tls_key), timeout=60
     )
@@ -55,7 +55,7 @@ def bootstrap_once(fed: Federation, folder: Path) -> float:
 def floor_once(signals: list[str], folder: Path) -> float:
     db = folder / "floor.db"
     db.unlink(missing_ok=True)
-    NodeStore(db).close()  # same schema and pragmas as a node
+    SqliteNodeStore(db).close()  # same schema and pragmas as a node
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

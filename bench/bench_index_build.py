@@ -11,6 +11,7 @@ retractions through the observer hook, as the sync loop does.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import time
@@ -21,7 +22,7 @@ import numpy as np
 from bench.common import header, row
 from hashlist.clock import SystemClock
 from node.matcher import Matcher, MatchSettings
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 
 LIST = "takeitdown"
 
@@ -29,7 +30,7 @@ LIST = "takeitdown"
 def replica(path: Path, n: int) -> None:
     if path.exists():
         return
-    store = NodeStore(path)
+    store = SqliteNodeStore(path)
     rng = np.random.default_rng(n)
     db = store.db
     db.execute("BEGIN")
@@ -71,8 +72,7 @@ def main() -> None:
         f"({', '.join(f'{x:.1f}' for x in loads)})")  # fmt: skip
     row("index memory", index.nbytes / 2**20, "MiB")
     rng = np.random.default_rng(1)
-    listed = [r[0] for r in matcher._db().execute(
-        "SELECT signal FROM members LIMIT 20000")]  # fmt: skip
+    listed = list(itertools.islice(matcher.replica.signals(LIST), 20000))
     times = []
     for step in range(20):
         adds = [f"pdq:{x}" for x in rng.integers(0, 256, (1000, 32), dtype=np.uint8)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from bench.common import machine
-from hashlist.federation import Federation, random_signals
+from hashlist.cli.demo import Federation, random_signals
 
 LIST = "takeitdown"
 _STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bench.common import dev_hub, header, row
-from hashlist.api import Report
 from hashlist.client import HubClient
 from hashlist.clock import SystemClock
+from hashlist.model import Report
 from node.outbox import Outbox, OutboxSender, new_id
 from server.serve import running_hub
 

@@ -9,7 +9,6 @@ one if the caller gives none), so a retried publish never makes two versions.
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -19,8 +18,9 @@ from typing import TypeVar
 
 import grpc
 
-from hashlist.api import HashMatches, ListStatus, PublishResult, Report, Verdict
 from hashlist.errors import NotFoundError, UnavailableError
+from hashlist.model import HashMatches, ListStatus, PublishResult, Report, Verdict
+from hashlist.retry import Backoff
 from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_from_rpc
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
@@ -43,18 +43,6 @@ class ClientTLS:
     ca: Path
     cert: Path
     key: Path
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: sleep U(0, min(cap, base * 2^attempt))."""
-
-    base: float = 0.2
-    cap: float = 10.0
-    attempts: int = 5
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))  # noqa: S311
 
 
 class Subscription:

@@ -123,7 +123,7 @@ class ListLog:
     def size(self) -> int:
         return self.tree.size
 
-    def publish(self, additions: Iterable[str], removals: Iterable[str] = ()) -> Publication:
+    def append(self, additions: Iterable[str], removals: Iterable[str] = ()) -> Publication:
         """Append one delta; raises ``InputError`` if nothing would change."""
         adds, removes = canonical_request(additions, removals)
         plan = plan_delta(

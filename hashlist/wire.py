@@ -6,7 +6,7 @@ Verified material (signed notes, leaves) passes through as the exact bytes.
 
 from __future__ import annotations
 
-from hashlist.api import (
+from hashlist.model import (
     CheckResult,
     HashMatches,
     ListStatus,

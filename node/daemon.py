@@ -23,14 +23,14 @@ from node.config import NodeConfig, with_local_policy
 from node.matcher import Matcher, MatchSettings
 from node.outbox import OutboxSender
 from node.service import running_matcher
-from node.store import NodeStore
+from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
 from node.sync import Syncer
 
 log = logging.getLogger(__name__)
 _WATCH_SECONDS = 10.0
 
 
-def effective_trust(config: NodeConfig, store: NodeStore | None = None) -> TrustRoot:
+def effective_trust(config: NodeConfig, store: ReplicaReader | None = None) -> TrustRoot:
     """The configured trust root, moved along the rotations the replica accepted earlier.
 
     The stored versions are verified again, in order, from the configured file:
@@ -55,7 +55,7 @@ def match_settings(config: NodeConfig) -> MatchSettings:
 def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     matcher = Matcher(config.database, config.lists, clock, match_settings(config))
-    store = NodeStore(config.database, observer=matcher)
+    store = SqliteNodeStore(config.database, observer=matcher)
     trust = effective_trust(config, store)
     matcher.load()
     client = HubClient(
@@ -76,7 +76,7 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     worker = threading.Thread(target=syncer.run, name="sync")
     outbox = threading.Thread(target=sender.run, name="outbox")
-    watch = NodeStore(config.database)  # its own connection: never inside the sync transaction
+    watch = SqliteReplicaReader(config.database)  # read-only; never inside the sync transaction
     with running_matcher(
         matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
     ) as address:
@@ -99,7 +99,11 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
 
 
 def _watch(
-    worker: threading.Thread, watch: NodeStore, config: NodeConfig, trust: TrustRoot, clock: Clock
+    worker: threading.Thread,
+    watch: ReplicaReader,
+    config: NodeConfig,
+    trust: TrustRoot,
+    clock: Clock,
 ) -> None:
     while worker.is_alive():
         worker.join(_WATCH_SECONDS)
@@ -127,7 +131,7 @@ class StatusRow:
 
 
 def status_rows(
-    config: NodeConfig, store: NodeStore, trust: TrustRoot, now: int
+    config: NodeConfig, store: ReplicaReader, trust: TrustRoot, now: int
 ) -> list[StatusRow]:
     rows = []
     for list_id in config.lists:

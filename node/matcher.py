@@ -18,21 +18,20 @@ lookups, so a retracted hash stops matching in the step that retracts it.
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashlist.api import CheckResult, Match, Report, Verdict
 from hashlist.clock import Clock
-from hashlist.errors import InputError, StorageError
+from hashlist.errors import InputError
 from hashlist.hashing import PDQ_MIN_QUALITY, hash_bytes
+from hashlist.model import CheckResult, Match, Report, Verdict
 from hashlist.signals import SignalKind, canonical
 from node.index import NearIndex
 from node.outbox import Outbox, new_id
 from node.rwlock import RWLock
+from node.store import SqliteReplicaReader
 
 log = logging.getLogger(__name__)
 _LOAD_CHUNK = 100_000
@@ -59,9 +58,9 @@ class Matcher:
             settings,
         )
         self.lock = RWLock()
-        self.outbox = Outbox(database)
+        self.outbox = Outbox(database)  # creates and migrates the file if it is new
+        self.replica = SqliteReplicaReader(database)
         self.on_report: Callable[[], None] = lambda: None
-        self._local = threading.local()
         radii = {SignalKind.PDQ: settings.pdq_radius, SignalKind.PHASH: settings.phash_radius}
         self.indexes = {
             kind: NearIndex(kind.nbytes * 8, radius, self.lists, buffer_size=settings.index_buffer,
@@ -70,17 +69,6 @@ class Matcher:
         }  # fmt: skip
         for index in self.indexes.values():
             index.bind(self.lock.write)
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(self.database, timeout=30, isolation_level=None)
-                db.execute("PRAGMA query_only=1")
-            except sqlite3.Error as e:
-                raise StorageError(f"cannot open {self.database}: {e}") from e
-            self._local.db = db
-        return db
 
     def load(self) -> None:
         """Build the near indexes from the replica (start-up; nothing is rehashed)."""
@@ -92,16 +80,7 @@ class Matcher:
 
     def _load_list(self, list_id: str) -> None:
         for kind, index in self.indexes.items():
-            index.load(list_id, self._rows(list_id, kind))
-
-    def _rows(self, list_id: str, kind: SignalKind) -> Iterator[list[str]]:
-        prefix = f"{kind.label}:"
-        cursor = self._db().execute(
-            "SELECT substr(signal, ?) FROM members WHERE list_id=? AND signal >= ? AND signal < ?",
-            (len(prefix) + 1, list_id, prefix, f"{kind.label};"),
-        )
-        while rows := cursor.fetchmany(_LOAD_CHUNK):
-            yield [r[0] for r in rows]
+            index.load(list_id, self.replica.digests(list_id, kind.label, _LOAD_CHUNK))
 
     # --- ReplicaObserver ---
 
@@ -171,15 +150,14 @@ class Matcher:
         return CheckResult(tuple(matches), tuple(query), tuple(notes))
 
     def _find(self, query: Sequence[str], near_pdq: bool) -> list[tuple[str, str, str, int, int]]:
-        db = self._db()
+        version_of = self.replica.version_of
         found: dict[tuple[str, str], tuple[str, str, str, int, int]] = {}
-        version_q = "SELECT version FROM members WHERE list_id=? AND signal=?"
         with self.lock.read():
             for signal in query:
                 for list_id in self.lists:
-                    row = db.execute(version_q, (list_id, signal)).fetchone()
-                    if row is not None:
-                        found[(list_id, signal)] = (list_id, signal, signal, 0, row[0])
+                    version = version_of(list_id, signal)
+                    if version is not None:
+                        found[(list_id, signal)] = (list_id, signal, signal, 0, version)
             for signal in query:
                 kind_label, _, digest = signal.partition(":")
                 kind = SignalKind.from_label(kind_label)
@@ -189,9 +167,9 @@ class Matcher:
                     listed = f"{kind_label}:{code}"
                     if d == 0 or (list_id, listed) in found:
                         continue
-                    row = db.execute(version_q, (list_id, listed)).fetchone()
-                    if row is not None:
-                        found[(list_id, listed)] = (list_id, listed, signal, d, row[0])
+                    version = version_of(list_id, listed)
+                    if version is not None:
+                        found[(list_id, listed)] = (list_id, listed, signal, d, version)
         return sorted(found.values(), key=lambda m: (m[3], m[0], m[1]))
 
     def verdict(self, report_id: str, verdict: str) -> Verdict:
@@ -202,6 +180,4 @@ class Matcher:
 
     def close(self) -> None:
         self.outbox.close()
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
+        self.replica.close()

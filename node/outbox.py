@@ -1,10 +1,10 @@
 """The node's durable outbox of match reports and verdicts, and its sender.
 
-A report is written to the ``outbox`` table of the node's database in the
-same transaction that records the match, with an id chosen here; the
-``OutboxSender`` delivers pending rows to the hub in ``seq`` order, in
-batches, and marks them delivered only after the hub acknowledged them. The
-hub de-duplicates by id, so a batch resent after a crash or a lost answer is
+A report is written to the outbox (``node.store.OutboxStore``, a table of the
+node's database) before the check that found it answers, with an id chosen
+here; the ``OutboxSender`` delivers pending rows to the hub in ``seq`` order,
+in batches, and marks them delivered only after the hub acknowledged them.
+The hub de-duplicates by id, so a batch resent after a crash or a lost answer is
 harmless: delivery is at least once, the hub's record exactly once.
 
 The platform's content id never leaves this module unhashed: only
@@ -19,39 +19,24 @@ import hmac
 import json
 import logging
 import secrets
-import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from hashlist.api import VERDICTS, Report, Verdict
-from hashlist.client import Backoff
 from hashlist.clock import Clock
 from hashlist.errors import (
     HashlistError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
-    StorageError,
 )
+from hashlist.model import VERDICTS, Report, Verdict
+from hashlist.retry import Backoff
+from node.store import OutboxStore, SqliteOutboxStore
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL CHECK (kind IN ('report', 'verdict')),
-    body TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    delivered_at INTEGER,
-    refused TEXT);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq)
-    WHERE delivered_at IS NULL AND refused IS NULL;
-"""
 
 
 def new_id() -> str:
@@ -59,29 +44,17 @@ def new_id() -> str:
 
 
 class Outbox:
-    """Outbox rows in the node database; safe to share between threads."""
+    """The node's outbox: reports and verdicts waiting for the hub; safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
-        try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)  # fmt: skip
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as e:
-            raise StorageError(f"cannot open the outbox in {path}: {e}") from e
-        self._lock = threading.Lock()
-        self._secret = self._load_secret()
+    ``store`` defaults to the outbox rows of the node database at ``path``.
+    """
+
+    def __init__(self, path: Path, store: OutboxStore | None = None) -> None:
+        self.store: OutboxStore = store or SqliteOutboxStore(path)
+        self._secret = self.store.secret(secrets.token_bytes(32))
 
     def close(self) -> None:
-        self._db.close()
-
-    def _load_secret(self) -> bytes:
-        fresh = secrets.token_hex(32)
-        with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES('content_key_secret', ?)", (fresh,))
-            row = self._db.execute("SELECT value FROM meta WHERE key='content_key_secret'")
-            return bytes.fromhex(row.fetchone()[0])
+        self.store.close()
 
     def content_key(self, content_id: str) -> str:
         """The keyed hash that stands for ``content_id`` everywhere outside the platform."""
@@ -90,56 +63,25 @@ class Outbox:
         return hmac.new(self._secret, content_id.encode(), hashlib.sha256).hexdigest()
 
     def add_reports(self, reports: Sequence[Report], now: int) -> None:
-        rows = [(r.report_id, "report", _body(r), now) for r in reports]
-        self._insert(rows)
+        self.store.add([(r.report_id, "report", _body(r), now) for r in reports])
 
     def add_verdict(self, report_id: str, verdict: str, now: int) -> Verdict:
         if verdict not in VERDICTS:
             raise InputError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-        with self._lock:
-            known = self._db.execute(
-                "SELECT 1 FROM outbox WHERE id=? AND kind='report'", (report_id,)
-            ).fetchone()
-        if known is None:
+        if not self.store.has_report(report_id):
             raise NotFoundError(f"no match with report id {report_id!r} on this node")
         v = Verdict(new_id(), report_id, verdict, now)
-        self._insert([(v.verdict_id, "verdict", _body(v), now)])
+        self.store.add([(v.verdict_id, "verdict", _body(v), now)])
         return v
 
-    def _insert(self, rows: list[tuple[str, str, str, int]]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO outbox(id, kind, body, created_at) VALUES(?,?,?,?)", rows
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
     def pending(self, limit: int) -> list[tuple[int, Report | Verdict]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, kind, body FROM outbox WHERE delivered_at IS NULL AND refused IS NULL "
-                "ORDER BY seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [(seq, _parse(kind, body)) for seq, kind, body in rows]
+        return [(seq, _parse(kind, body)) for seq, kind, body in self.store.pending(limit)]
 
     def mark(self, seqs: Sequence[int], *, now: int, refused: str = "") -> None:
-        column = "refused" if refused else "delivered_at"
-        value: str | int = refused or now
-        with self._lock:
-            self._db.executemany(
-                f"UPDATE outbox SET {column}=? WHERE seq=?",  # noqa: S608 - fixed column names
-                ((value, s) for s in seqs),
-            )
+        self.store.mark(seqs, now=now, refused=refused)
 
     def backlog(self) -> int:
-        with self._lock:
-            q = "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND refused IS NULL"
-            return int(self._db.execute(q).fetchone()[0])
+        return self.store.backlog()
 
 
 def _body(item: Report | Verdict) -> str:

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import grpc
 
-from hashlist.api import CheckResult
 from hashlist.errors import ConfigError, UnavailableError
+from hashlist.model import CheckResult
 from hashlist.rpc import channel_options, error_from_rpc, handle_errors, server_options
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc

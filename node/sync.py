@@ -26,7 +26,6 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from hashlist.checkpoint import verify_checkpoint
-from hashlist.client import Backoff
 from hashlist.clock import Clock
 from hashlist.errors import (
     BadSignatureError,
@@ -37,12 +36,13 @@ from hashlist.errors import (
     UnavailableError,
     VerificationError,
 )
+from hashlist.retry import Backoff
 from hashlist.rotation import walk
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
 from hashlist.verify import StepVerifier, TrustedState
 from node.config import NodeConfig, with_local_policy
-from node.store import NodeStore
+from node.store import ReplicaStore
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Subscription(Protocol):
 
 class Syncer:
     def __init__(
-        self, config: NodeConfig, trust: TrustRoot, store: NodeStore, hub: HubLog, clock: Clock
+        self, config: NodeConfig, trust: TrustRoot, store: ReplicaStore, hub: HubLog, clock: Clock
     ) -> None:
         self.config = config
         self.trust = trust

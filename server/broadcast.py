@@ -2,8 +2,8 @@
 
 Each list has a sequence number that rises with every new note (a
 publication or a re-cosignature) and the newest note. A subscriber remembers
-the sequence numbers it has sent and waits on one condition variable, so a
-publication wakes every stream at once and a slow stream never holds up the
+the sequence numbers it has sent and waits on one condition variable, so an
+announcement wakes every stream at once and a slow stream never holds up the
 publisher (it simply skips to the newest note).
 """
 
@@ -20,7 +20,7 @@ class Broadcaster:
         self._notes: dict[str, bytes] = {}
         self._closed = False
 
-    def publish(self, list_id: str, note: bytes) -> None:
+    def announce(self, list_id: str, note: bytes) -> None:
         with self._cond:
             self._seq[list_id] = self._seq.get(list_id, 0) + 1
             self._notes[list_id] = note

@@ -1,8 +1,8 @@
 """The hub's record of match reports and verdicts, and the operator's view of them.
 
-Reports and verdicts arrive from nodes at least once; their ids are primary
-keys, so a resent one is ignored and each is recorded exactly once. The
-reporting partner is taken from the client certificate, never from the
+Reports and verdicts arrive from nodes at least once; their ids are unique
+in the store, so a resent one is ignored and each is recorded exactly once.
+The reporting partner is taken from the client certificate, never from the
 message, and a verdict counts only when the same partner made the report.
 
 ``matches(list_id)`` answers, per listed hash: matches per partner, and the
@@ -13,28 +13,20 @@ for the operator to review (and perhaps retract).
 
 from __future__ import annotations
 
+import logging
 import re
-import threading
 from collections.abc import Sequence
-from pathlib import Path
 
-from hashlist.api import VERDICTS, HashMatches, Report, Verdict
+from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
 from hashlist.errors import InputError
+from hashlist.identity import Identity
+from hashlist.model import VERDICTS, HashMatches, Report, Verdict
 from hashlist.signals import canonical
-from server.store import connect
+from server.access import Access
+from server.store import HubStore
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reports(
-    report_id TEXT PRIMARY KEY, partner TEXT NOT NULL, list_id TEXT NOT NULL,
-    signal TEXT NOT NULL, distance INTEGER NOT NULL, version INTEGER NOT NULL,
-    content_key TEXT NOT NULL, matched_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS reports_by_list ON reports(list_id, signal);
-CREATE TABLE IF NOT EXISTS verdicts(
-    verdict_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, partner TEXT NOT NULL,
-    verdict TEXT NOT NULL, decided_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS verdicts_by_report ON verdicts(report_id, partner);
-"""
+log = logging.getLogger(__name__)
 _ID = re.compile(r"[0-9a-f]{32}")
 _KEY = re.compile(r"(?:[0-9a-f]{64})?")
 MAX_BATCH = 5000
@@ -61,78 +53,40 @@ def validate_verdict(v: Verdict) -> None:
 
 
 class ReportBook:
-    def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, *, store: HubStore, access: Access, clock: Clock) -> None:
+        self.store, self.access, self.clock = store, access, clock
 
     def submit(
-        self, partner: str, reports: Sequence[Report], verdicts: Sequence[Verdict], now: int
+        self, who: Identity, reports: Sequence[Report], verdicts: Sequence[Verdict]
     ) -> tuple[int, int]:
-        """Record a batch in one transaction; returns how many of each were new."""
+        """A partner's reports (on lists it is granted) and verdicts, in one transaction;
+        returns how many of each were new."""
+        self.access.authorize_report(who)
         if len(reports) + len(verdicts) > MAX_BATCH:
             raise InputError(f"at most {MAX_BATCH} reports and verdicts per batch")
         for r in reports:
             validate_report(r)
         for v in verdicts:
             validate_verdict(v)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                before = db.total_changes
-                db.executemany(
-                    "INSERT OR IGNORE INTO reports VALUES(?,?,?,?,?,?,?,?,?)",
-                    [(r.report_id, partner, r.list_id, r.signal, r.distance, r.version,
-                      r.content_key, r.matched_at, now) for r in reports],
-                )  # fmt: skip
-                new_reports = db.total_changes - before
-                db.executemany(
-                    "INSERT OR IGNORE INTO verdicts VALUES(?,?,?,?,?,?)",
-                    [(v.verdict_id, v.report_id, partner, v.verdict, v.decided_at, now)
-                     for v in verdicts],
-                )  # fmt: skip
-                new_verdicts = db.total_changes - before - new_reports
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        return new_reports, new_verdicts
+        for list_id in {r.list_id for r in reports}:
+            self.access.authorize_read(who, list_id)
+        new = self.store.add_reports(who.name, reports, verdicts, self.clock.now())
+        if any(new):
+            log.info("%s reported %d new matches and %d new verdicts", who, *new)
+        return new
 
     def matches(self, list_id: str, review_threshold: int) -> list[HashMatches]:
+        self.access.list_row(list_id)
         threshold = review_threshold or DEFAULT_REVIEW_THRESHOLD
-        with self._lock:
-            per_partner = self._db.execute(
-                "SELECT signal, partner, count(*) FROM reports WHERE list_id=? "
-                "GROUP BY signal, partner ORDER BY signal, partner",
-                (list_id,),
-            ).fetchall()
-            decided = self._db.execute(_LATEST_VERDICTS, (list_id,)).fetchall()
+        counts = self.store.report_counts(list_id)
         partners: dict[str, list[tuple[str, int]]] = {}
-        for signal, partner, n in per_partner:
+        for signal, partner, n in counts.per_partner:
             partners.setdefault(signal, []).append((partner, n))
-        counts: dict[tuple[str, str], int] = {(s, v): n for s, v, n in decided}
+        decided = {(s, v): n for s, v, n in counts.verdicts}
         out = []
         for signal, who in partners.items():
-            removed = counts.get((signal, "removed"), 0)
-            not_violating = counts.get((signal, "not_violating"), 0)
+            removed = decided.get((signal, "removed"), 0)
+            not_violating = decided.get((signal, "not_violating"), 0)
             out.append(HashMatches(signal, tuple(who), removed, not_violating,
                                    not_violating >= threshold))  # fmt: skip
         return sorted(out, key=lambda h: (not h.review, -sum(n for _, n in h.partners), h.signal))
-
-
-# The latest verdict of each report, counted only if the reporting partner
-# made it; then counted per listed hash and verdict.
-_LATEST_VERDICTS = """
-SELECT r.signal, v.verdict, count(*)
-FROM reports r
-JOIN verdicts v ON v.report_id = r.report_id AND v.partner = r.partner
-WHERE r.list_id = ?
-  AND v.rowid = (SELECT v2.rowid FROM verdicts v2
-                 WHERE v2.report_id = r.report_id AND v2.partner = r.partner
-                 ORDER BY v2.decided_at DESC, v2.rowid DESC LIMIT 1)
-GROUP BY r.signal, v.verdict
-"""

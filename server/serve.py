@@ -29,12 +29,12 @@ from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import parse_trust_root
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from hashlist.witness_client import WitnessClient
 from server.config import HubConfig
-from server.hub import Hub
+from server.hub import Hub, build_hub
 from server.servicer import AdminServicer, LogServicer, ReportsServicer
-from server.store import HubStore
-from server.witnessing import Witnessing
-from witness.client import WitnessClient
+from server.store import SqliteHubStore
+from server.witness_submitter import WitnessSubmitter
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +65,21 @@ def load_signed_trust_roots(paths: Sequence[Path]) -> dict[int, bytes]:
 
 @contextmanager
 def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[RunningHub]:
-    store = HubStore(config.database)
-    hub = Hub(
-        name=config.name,
-        store=store,
-        log_signers=[
-            load_signer(path, ED25519, "log key")
-            for path in (config.log_key, *config.extra_log_keys)
-        ],
-        timestamp_signer=load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key"),
-        clock=clock or SystemClock(),
-        max_delta_bytes=config.max_delta_bytes,
-        trust_roots=load_signed_trust_roots(config.trust_roots),
-    )
+    log_signers = [
+        load_signer(path, ED25519, "log key") for path in (config.log_key, *config.extra_log_keys)
+    ]
+    timestamp_signer = load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key")
+    trust_roots = load_signed_trust_roots(config.trust_roots)
+    store = SqliteHubStore(config.database)
+    try:
+        hub = build_hub(
+            name=config.name, store=store, log_signers=log_signers,
+            timestamp_signer=timestamp_signer, clock=clock or SystemClock(),
+            max_delta_bytes=config.max_delta_bytes, trust_roots=trust_roots,
+        )  # fmt: skip
+    except BaseException:
+        store.close()
+        raise
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),
         options=server_options(config.max_message_bytes),
@@ -104,7 +106,6 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             config.listen, server_credentials(config.client_ca, config.tls_cert, config.tls_key)
         )
     except (OSError, RuntimeError) as e:
-        hub.reports.close()
         store.close()
         raise ConfigError(f"cannot bind {config.listen}: {e}") from e
     server.start()
@@ -114,13 +115,13 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     def recosign_loop() -> None:
         while not stop.wait(config.recosign_interval_seconds):
             try:
-                hub.recosign()
+                hub.cosigner.recosign()
             except Exception:
                 log.exception("re-cosigning failed; will retry next interval")
 
     recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
     recosigner.start()
-    witnessing = Witnessing(
+    witnessing = WitnessSubmitter(
         hub,
         [
             WitnessClient(url, config.witness_ca, timeout=config.witness_timeout_seconds)
@@ -128,7 +129,6 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         ],
         config.witness_retry_seconds,
     )
-    hub.on_new_checkpoint = witnessing.notify
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
     try:
@@ -140,7 +140,6 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         hub.broadcaster.close()
         server.stop(config.grace_seconds).wait()
         recosigner.join(timeout=5)
-        hub.reports.close()
         store.close()
         log.info("hub stopped")
 

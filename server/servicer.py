@@ -1,4 +1,4 @@
-"""Thin gRPC servicers: identify the caller, translate, delegate to ``Hub``.
+"""Thin gRPC servicers: identify the caller, translate, delegate to the hub's parts.
 
 Every method is wrapped by ``handle_errors``, so the status a client sees
 comes from the one table in ``hashlist/rpc.py``.
@@ -48,9 +48,9 @@ class LogServicer(pb_grpc.LogServicer):
     def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: grpc.ServicerContext
     ) -> pb.SignedCheckpoint:
-        self.hub.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context), request.list_id)
         return pb.SignedCheckpoint(
-            list_id=request.list_id, note=self.hub.checkpoint(request.list_id)
+            list_id=request.list_id, note=self.hub.reader.checkpoint(request.list_id)
         )
 
     @handle_errors
@@ -58,14 +58,14 @@ class LogServicer(pb_grpc.LogServicer):
         self, request: pb.GetTrustRootRequest, context: grpc.ServicerContext
     ) -> pb.SignedTrustRoot:
         caller(context)  # any hashlist identity: trust roots are public to the federation
-        return pb.SignedTrustRoot(note=self.hub.trust_root(request.version))
+        return pb.SignedTrustRoot(note=self.hub.reader.trust_root(request.version))
 
     @handle_errors
     def GetLeaves(
         self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.LeafBatch]:
-        self.hub.authorize_read(caller(context), request.list_id)
-        batches = self.hub.leaf_batches(
+        self.hub.access.authorize_read(caller(context), request.list_id)
+        batches = self.hub.reader.leaf_batches(
             request.list_id, request.start, request.end, self.leaf_batch_bytes
         )
         for start, leaves in batches:
@@ -75,26 +75,30 @@ class LogServicer(pb_grpc.LogServicer):
     def GetInclusionProof(
         self, request: pb.InclusionProofRequest, context: grpc.ServicerContext
     ) -> pb.Proof:
-        self.hub.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context), request.list_id)
         return pb.Proof(
-            hashes=self.hub.inclusion_proof(request.list_id, request.index, request.tree_size)
+            hashes=self.hub.reader.inclusion_proof(
+                request.list_id, request.index, request.tree_size
+            )
         )
 
     @handle_errors
     def GetConsistencyProof(
         self, request: pb.ConsistencyProofRequest, context: grpc.ServicerContext
     ) -> pb.Proof:
-        self.hub.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context), request.list_id)
         return pb.Proof(
-            hashes=self.hub.consistency_proof(request.list_id, request.first, request.second)
+            hashes=self.hub.reader.consistency_proof(request.list_id, request.first, request.second)
         )
 
     @handle_errors
     def GetSnapshot(
         self, request: pb.SnapshotRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SnapshotChunk]:
-        self.hub.authorize_read(caller(context), request.list_id)
-        for item in self.hub.snapshot(request.list_id, request.from_size, self.snapshot_batch):
+        self.hub.access.authorize_read(caller(context), request.list_id)
+        for item in self.hub.reader.snapshot(
+            request.list_id, request.from_size, self.snapshot_batch
+        ):
             if isinstance(item, SnapshotHeader):
                 yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
             else:
@@ -107,13 +111,13 @@ class LogServicer(pb_grpc.LogServicer):
     ) -> Iterator[pb.SignedCheckpoint]:
         who = caller(context)
         for list_id in request.list_ids:
-            self.hub.authorize_read(who, list_id)
+            self.hub.access.authorize_read(who, list_id)
         broadcaster = self.hub.broadcaster
         cursor = broadcaster.subscribe(request.list_ids)
         log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
         while context.is_active() and not broadcaster.closed:
             for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
-                self.hub.authorize_read(who, list_id)  # a revoked grant ends the stream
+                self.hub.access.authorize_read(who, list_id)  # a revoked grant ends the stream
                 yield pb.SignedCheckpoint(list_id=list_id, note=note)
         log.info("%s unsubscribed", who)
 
@@ -126,25 +130,29 @@ class AdminServicer(pb_grpc.AdminServicer):
     def CreateList(
         self, request: pb.CreateListRequest, context: grpc.ServicerContext
     ) -> pb.CreateListResponse:
-        self.hub.authorize_admin(caller(context))
-        return pb.CreateListResponse(created=self.hub.create_list(request.list_id))
+        self.hub.access.authorize_admin(caller(context))
+        return pb.CreateListResponse(created=self.hub.publisher.create_list(request.list_id))
 
     @handle_errors
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.authorize_admin(caller(context))
-        return pb.GrantResponse(changed=self.hub.set_grant(request.list_id, request.partner, True))
+        self.hub.access.authorize_admin(caller(context))
+        return pb.GrantResponse(
+            changed=self.hub.access.set_grant(request.list_id, request.partner, True)
+        )
 
     @handle_errors
     def Revoke(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.authorize_admin(caller(context))
-        return pb.GrantResponse(changed=self.hub.set_grant(request.list_id, request.partner, False))
+        self.hub.access.authorize_admin(caller(context))
+        return pb.GrantResponse(
+            changed=self.hub.access.set_grant(request.list_id, request.partner, False)
+        )
 
     @handle_errors
     def Publish(
         self, request: pb.PublishRequest, context: grpc.ServicerContext
     ) -> pb.PublishResponse:
-        self.hub.authorize_admin(caller(context))
-        result = self.hub.publish(
+        self.hub.access.authorize_admin(caller(context))
+        result = self.hub.publisher.publish(
             request.list_id,
             list(request.additions),
             list(request.removals),
@@ -154,15 +162,15 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     @handle_errors
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
-        self.hub.authorize_admin(caller(context))
-        return pb.StatusResponse(lists=[list_status_to_proto(s) for s in self.hub.status()])
+        self.hub.access.authorize_admin(caller(context))
+        return pb.StatusResponse(lists=[list_status_to_proto(s) for s in self.hub.reader.status()])
 
     @handle_errors
     def Matches(
         self, request: pb.MatchesRequest, context: grpc.ServicerContext
     ) -> pb.MatchesResponse:
-        self.hub.authorize_admin(caller(context))
-        found = self.hub.matches(request.list_id, request.review_threshold)
+        self.hub.access.authorize_admin(caller(context))
+        found = self.hub.reports.matches(request.list_id, request.review_threshold)
         return pb.MatchesResponse(hashes=[hash_matches_to_proto(h) for h in found])
 
 
@@ -172,7 +180,7 @@ class ReportsServicer(pb_grpc.ReportsServicer):
 
     @handle_errors
     def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitResponse:
-        new_reports, new_verdicts = self.hub.submit_reports(
+        new_reports, new_verdicts = self.hub.reports.submit(
             caller(context),
             [report_from_proto(r) for r in request.reports],
             [verdict_from_proto(v) for v in request.verdicts],

@@ -26,7 +26,7 @@ from hashlist.signals import SignalText
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import snapshot_header_to_proto
-from hashlist.witness import cosigned_note
+from hashlist.witness_protocol import cosigned_note
 from tests.conftest import Keys
 
 ATTACKS = ("rollback", "fork", "flip", "wrong_digest", "stale", "freeze", "oversized_leaf",
@@ -55,7 +55,7 @@ class MaliciousHub(pb_grpc.LogServicer):
         )
 
     def publish(self, additions: list[str], removals: list[str] = ()) -> None:  # type: ignore[assignment]
-        self.log.publish(additions, removals)
+        self.log.append(additions, removals)
 
     def freeze(self) -> None:
         self.frozen = self.log.signed_checkpoint(self.clock.now())

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hashlist.client import Backoff, ClientTLS, HubClient
+from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock
 from hashlist.devpki import DevCA, write_dev_pki
 from hashlist.identity import Role
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.retry import Backoff
 from hashlist.trustroot import TrustRoot
 from node.config import NodeConfig
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 from server.config import HubConfig
 from server.serve import RunningHub, running_hub
@@ -80,7 +81,7 @@ def node_syncer(
     *,
     name: str = "facebook",
     lists: tuple[str, ...] = ("takeitdown",),
-) -> Iterator[tuple[Syncer, NodeStore]]:
+) -> Iterator[tuple[Syncer, SqliteNodeStore]]:
     """A node's real ``Syncer`` and SQLite replica following the hub on ``port``."""
     folder.mkdir(parents=True, exist_ok=True)
     config = NodeConfig(
@@ -89,7 +90,7 @@ def node_syncer(
         tls_key=pki / f"{name}.key", ca=pki / "ca.pem",
     )  # fmt: skip
     hub = client(port, pki, name)
-    store = NodeStore(config.database)
+    store = SqliteNodeStore(config.database)
     try:
         yield Syncer(config, trust, store, hub, clock), store
     finally:

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from hashlist.cli import main
-from hashlist.client import Backoff, ClientTLS, HubClient
+from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import FixedClock
+from hashlist.retry import Backoff
 from node.config import NodeConfig
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 from tests.conftest import Keys
 from tests.simulator import MaliciousHub, serving
@@ -119,7 +120,7 @@ def synced_replica(setup: Setup, pki: Path, keys: Keys) -> Path:
     )  # fmt: skip
     tls = ClientTLS(config.ca, config.tls_cert, config.tls_key)
     with HubClient(config.hub, tls, timeout=10, backoff=Backoff(0.01, 0.05, 2)) as client:
-        store = NodeStore(config.database)
+        store = SqliteNodeStore(config.database)
         assert Syncer(config, keys.trust(), store, client, setup.sim.clock).sync(LIST)
         store.close()
     return config.database

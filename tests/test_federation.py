@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hashlist.federation import Federation, random_signals
+from hashlist.cli.demo import Federation, random_signals
 from hashlist.lthash import LtHash16
 
 LIST = "takeitdown"
@@ -160,7 +160,7 @@ def test_check_verdict_and_matches_from_the_command_line(fed: Federation) -> Non
     import subprocess
     import sys
 
-    from hashlist.federation import wait_until
+    from hashlist.cli.demo import wait_until
     from hashlist.hashing import hash_file
     from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from hashlist.cli import main
+from hashlist.cli.hub import read_signals
 from hashlist.hashing import HashingError, hash_bytes, hash_file, pdq_of, to_rgb8
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
-from server.cli import read_signals
 
 # Meta's own tests accept this much difference across image decoders.
 PDQ_DECODER_TOLERANCE = 16

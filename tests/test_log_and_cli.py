@@ -17,22 +17,22 @@ A, B = "md5:" + "a" * 32, "md5:" + "b" * 32
 
 def test_publish_leaves_out_what_would_break_the_invariants(keys: Keys) -> None:
     log = ListLog("l", "hub.example/lists/l", [keys.log], [keys.timestamp])
-    log.publish([A])
-    pub = log.publish([A, B], removals=["md5:" + "c" * 32])
+    log.append([A])
+    pub = log.append([A, B], removals=["md5:" + "c" * 32])
     assert (pub.version, pub.added, pub.removed) == (2, 1, 0)
     assert pub.already_listed == (A,)
     assert pub.not_listed == ("md5:" + "c" * 32,)
     with pytest.raises(InputError, match="nothing to publish"):
-        log.publish([A])
+        log.append([A])
     with pytest.raises(InputError, match="both added and removed"):
-        log.publish([A], removals=[A])
+        log.append([A], removals=[A])
     assert log.size == 2
 
 
 def test_publish_refuses_oversized_deltas(keys: Keys) -> None:
     log = ListLog("l", "hub.example/lists/l", [keys.log], [], max_delta_bytes=200)
     with pytest.raises(InputError, match="over the 200-byte limit: split it"):
-        log.publish([f"md5:{i:032x}" for i in range(10)])
+        log.append([f"md5:{i:032x}" for i in range(10)])
     assert log.size == 0
     assert not log.members
 

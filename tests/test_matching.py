@@ -31,7 +31,7 @@ from node.config import NodeConfig
 from node.matcher import Matcher, MatchSettings
 from node.outbox import Outbox, OutboxSender
 from node.service import MatcherClient, running_matcher
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 from server.config import HubConfig
 from tests.support import client, hub_config, hub_running, make_pki
@@ -55,7 +55,7 @@ class Recorder(grpc.UnaryUnaryClientInterceptor):
 @dataclass
 class Node:
     matcher: Matcher
-    store: NodeStore
+    store: SqliteNodeStore
     syncer: Syncer
     sender: OutboxSender
     hub_client: HubClient
@@ -90,7 +90,7 @@ def make_node(tmp: Path, pki: Path, port: int, trust_path: Path, **settings: Any
     matcher = Matcher(
         config.database, config.lists, SystemClock(), MatchSettings(background_merge=False)
     )
-    store = NodeStore(config.database, observer=matcher)
+    store = SqliteNodeStore(config.database, observer=matcher)
     matcher.load()
     recorder = Recorder()
     hub = client(port, pki, "facebook", interceptors=[recorder])
@@ -211,7 +211,7 @@ def test_reports_and_verdicts_reach_the_hub_once(rig: Rig) -> None:
 def _report_from_outbox(node: Node, report_id: str) -> Any:
     import json
 
-    from hashlist.api import Report
+    from hashlist.model import Report
 
     row = node.store.db.execute("SELECT body FROM outbox WHERE id=?", (report_id,)).fetchone()
     return Report(**json.loads(row[0]))

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from hashlist.checkpoint import verify_checkpoint
-from hashlist.client import Backoff, ClientTLS, HubClient
+from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import FixedClock
 from hashlist.delta import make_delta
+from hashlist.lthash import LtHash16
+from hashlist.retry import Backoff
 from hashlist.trustroot import TrustRoot
 from node.config import NodeConfig
-from node.store import NodeStore
+from node.store import SqliteNodeStore
 from node.sync import Syncer
 from tests.conftest import Keys
 from tests.simulator import MaliciousHub, serving
@@ -34,7 +36,7 @@ MAX_AGE = 600
 class Rig:
     sim: MaliciousHub
     syncer: Syncer
-    store: NodeStore
+    store: SqliteNodeStore
     trust: TrustRoot
     clock: FixedClock
 
@@ -48,7 +50,7 @@ class Rig:
         record = self.store.record(LIST)
         assert record.alarm.startswith(attack_error), record.alarm
         assert self.verified() == before
-        assert self.store.rows_digest(LIST) == before[1]
+        assert LtHash16.of(self.store.signals(LIST)).digest() == before[1]
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def rig(tmp_path: Path, pki: Path, keys: Keys) -> Iterator[Rig]:
             config.hub, ClientTLS(config.ca, config.tls_cert, config.tls_key), timeout=10,
             backoff=Backoff(0.01, 0.05, 2), max_message_bytes=config.max_message_bytes,
         )  # fmt: skip
-        store = NodeStore(config.database)
+        store = SqliteNodeStore(config.database)
         r = Rig(sim, Syncer(config, trust, store, client, clock), store, trust, clock)
         sim.publish([f"md5:{i:032x}" for i in range(20)])
         assert r.syncer.sync(LIST)  # bootstraps from a snapshot
@@ -88,10 +90,11 @@ def test_fork_is_equivocation_kept_as_evidence_and_halts_the_list(rig: Rig) -> N
     rig.sim.attack = "fork"
     rig.assert_refused("EquivocationError")
     assert rig.store.record(LIST).halted
-    [(kind, _, trusted, conflicting)] = rig.store.evidence(LIST)
-    assert kind == "EquivocationError"
-    one = verify_checkpoint(trusted, rig.trust, rig.trust.origin(LIST)).checkpoint
-    two = verify_checkpoint(conflicting, rig.trust, rig.trust.origin(LIST)).checkpoint
+    [evidence] = rig.store.evidence(LIST)
+    assert evidence.kind == "EquivocationError"
+    origin = rig.trust.origin(LIST)
+    one = verify_checkpoint(evidence.trusted_note, rig.trust, origin).checkpoint
+    two = verify_checkpoint(evidence.conflicting_note, rig.trust, origin).checkpoint
     assert one.size == two.size
     assert one.root != two.root
     # Halted: even an honest checkpoint is not applied until an operator acts.
@@ -127,7 +130,7 @@ def test_frozen_hub_goes_stale_but_the_replica_stays_servable(rig: Rig) -> None:
     rig.sim.attack = "freeze"
     rig.clock.value += MAX_AGE + 1
     rig.assert_refused("StaleCheckpointError")
-    assert rig.store.contains(LIST, "pdq:" + "0" * 64)  # the last good replica still answers
+    assert rig.store.version_of(LIST, "pdq:" + "0" * 64)  # the last good replica still answers
 
 
 def test_oversized_leaf(rig: Rig) -> None:
@@ -147,7 +150,7 @@ def test_oversized_message(rig: Rig) -> None:
 def test_tampered_snapshot(tmp_path: Path, rig: Rig) -> None:
     # A fresh node bootstrapping from a snapshot with one hash swapped.
     rig.sim.attack = "tampered_snapshot"
-    fresh = NodeStore(tmp_path / "fresh.db")
+    fresh = SqliteNodeStore(tmp_path / "fresh.db")
     syncer = Syncer(rig.syncer.config, rig.trust, fresh, rig.syncer.hub, rig.clock)
     assert syncer.sync(LIST) is False
     assert fresh.record(LIST).alarm.startswith("DigestMismatchError")

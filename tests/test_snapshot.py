@@ -19,9 +19,9 @@ LIST = "takeitdown"
 
 def _log(keys: Keys, n: int = 50) -> ListLog:
     log = ListLog(LIST, f"hub.example/lists/{LIST}", [keys.log], [keys.timestamp])
-    log.publish([f"md5:{i:032x}" for i in range(n)])
-    log.publish([f"pdq:{i:064x}" for i in range(n)], removals=[f"md5:{i:032x}" for i in range(5)])
-    log.publish([f"sha256:{i:064x}" for i in range(3)])
+    log.append([f"md5:{i:032x}" for i in range(n)])
+    log.append([f"pdq:{i:064x}" for i in range(n)], removals=[f"md5:{i:032x}" for i in range(5)])
+    log.append([f"sha256:{i:064x}" for i in range(3)])
     return log
 
 
@@ -51,7 +51,7 @@ def test_bootstrap_from_empty_equals_replaying_every_delta(keys: Keys) -> None:
     assert state.compact_range == replayed.compact_range
     assert state.lthash == replayed.lthash
     # And it can follow on from there, leaf by leaf.
-    log.publish(["md5:" + "f" * 32])
+    log.append(["md5:" + "f" * 32])
     members = set(signals)
     verify_update(
         state,
@@ -74,10 +74,10 @@ def test_catching_up_from_a_verified_size_needs_consistency(keys: Keys) -> None:
 
 def test_a_fork_cannot_hide_in_a_snapshot(keys: Keys) -> None:
     log, fork = _log(keys), ListLog(LIST, f"hub.example/lists/{LIST}", [keys.log], [keys.timestamp])
-    fork.publish(["md5:" + "e" * 32])
-    fork.publish(["md5:" + "d" * 32])
-    fork.publish(["md5:" + "c" * 32])
-    fork.publish(["md5:" + "b" * 32])
+    fork.append(["md5:" + "e" * 32])
+    fork.append(["md5:" + "d" * 32])
+    fork.append(["md5:" + "c" * 32])
+    fork.append(["md5:" + "b" * 32])
     trusted = _verified_first_leaf(log, keys)
     header, signals = fork.snapshot(NOW, from_size=1)
     with pytest.raises(BadProofError):
@@ -122,7 +122,7 @@ def test_snapshot_cannot_roll_back(keys: Keys) -> None:
     log = _log(keys)
     header, signals = log.snapshot(NOW)
     state = _run(TrustedState.empty(LIST), keys, header, signals)
-    log.publish(["md5:" + "f" * 32])
+    log.append(["md5:" + "f" * 32])
     newer = verify_update(
         state,
         log.signed_checkpoint(NOW),

@@ -23,11 +23,11 @@ from hashlist.cli import main
 from hashlist.clock import FixedClock
 from hashlist.errors import BadProofError, QuorumError, WitnessConflictError
 from hashlist.trustroot import TrustRoot
-from hashlist.witness import AddCheckpoint
+from hashlist.witness_client import WitnessClient
+from hashlist.witness_protocol import AddCheckpoint
 from tests.conftest import Keys
 from tests.simulator import MaliciousHub, serving
 from tests.support import node_syncer, witness_config
-from witness.client import WitnessClient
 from witness.server import running_witness
 
 LIST = "takeitdown"

@@ -85,14 +85,14 @@ def log(keys: Keys) -> ListLog:
 
 def test_follows_several_steps_and_matches_the_publisher(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A, B, P])
+    log.append([A, B, P])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     assert node.state.size == 1
     assert node.replica == {A, B, P}
 
     # Two leaves in one step: the second removes what the first added.
-    log.publish([C], removals=[A])
-    log.publish([], removals=[C])
+    log.append([C], removals=[A])
+    log.append([], removals=[C])
     update = node.follow(log.signed_checkpoint(NOW + 10), log.leaves[1:], now=NOW + 10)
     assert [d.version for d in update.deltas] == [2, 3]
     assert node.replica == {B, P} == log.members
@@ -104,7 +104,7 @@ def test_follows_several_steps_and_matches_the_publisher(keys: Keys, log: ListLo
 
 def test_same_checkpoint_recosigned_refreshes_the_time_only(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     update = node.follow(log.signed_checkpoint(NOW + 3000), [], now=NOW + 3000)
     assert update.deltas == ()
@@ -114,9 +114,9 @@ def test_same_checkpoint_recosigned_refreshes_the_time_only(keys: Keys, log: Lis
 
 def test_rollback(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     old = log.signed_checkpoint(NOW)
-    log.publish([B])
+    log.append([B])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     with pytest.raises(RollbackError, match="size 1 is older than the verified size 2"):
         node.verify(old, [])
@@ -124,10 +124,10 @@ def test_rollback(keys: Keys, log: ListLog) -> None:
 
 def test_fork_is_equivocation_with_both_notes_as_evidence(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     fork = _log(keys)
-    fork.publish([B])
+    fork.append([B])
     forked_note = fork.signed_checkpoint(NOW + 1)
     with pytest.raises(EquivocationError) as info:
         node.verify(forked_note, [], now=NOW + 1)
@@ -141,11 +141,11 @@ def test_fork_is_equivocation_with_both_notes_as_evidence(keys: Keys, log: ListL
 
 def test_fork_at_a_larger_size_fails_the_root_check(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     fork = _log(keys)
-    fork.publish([B])
-    fork.publish([C])
+    fork.append([B])
+    fork.append([C])
     # The fork's leaf 2 applies cleanly to the node's set, but the tree differs at leaf 1.
     leaf2 = make_delta(LIST, 2, LtHash16.of([A, C]).digest(), [C], []).encode()
     with pytest.raises(BadProofError, match="do not hash to the signed root"):
@@ -154,7 +154,7 @@ def test_fork_at_a_larger_size_fails_the_root_check(keys: Keys, log: ListLog) ->
 
 def test_stale_checkpoint(keys: Keys, log: ListLog) -> None:
     node = Follower(keys, max_age=600)
-    log.publish([A])
+    log.append([A])
     with pytest.raises(StaleCheckpointError, match="601 s old, over the 600 s maximum") as info:
         node.verify(log.signed_checkpoint(NOW), log.leaves, now=NOW + 601)
     assert info.value.age_seconds == 601
@@ -163,7 +163,7 @@ def test_stale_checkpoint(keys: Keys, log: ListLog) -> None:
 
 def test_frozen_hub_is_noticed_on_the_stored_state(keys: Keys, log: ListLog) -> None:
     node = Follower(keys, max_age=600)
-    log.publish([A])
+    log.append([A])
     node.follow(log.signed_checkpoint(NOW), log.leaves)
     check_fresh(node.state, node.trust, NOW + 600)
     with pytest.raises(StaleCheckpointError):
@@ -175,7 +175,7 @@ def test_frozen_hub_is_noticed_on_the_stored_state(keys: Keys, log: ListLog) -> 
 
 def test_checkpoint_without_cosignature_has_unknown_age(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     bare = sign_checkpoint(log.checkpoint(), [keys.log])
     with pytest.raises(StaleCheckpointError, match="no valid cosignature"):
         node.verify(bare, log.leaves)
@@ -183,14 +183,14 @@ def test_checkpoint_without_cosignature_has_unknown_age(keys: Keys, log: ListLog
 
 def test_future_cosignature(keys: Keys, log: ListLog) -> None:
     node = Follower(keys, skew=300)
-    log.publish([A])
+    log.append([A])
     with pytest.raises(FutureTimestampError, match="301 s in the future"):
         node.verify(log.signed_checkpoint(NOW + 301), log.leaves)
 
 
 def test_bad_signature(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
+    log.append([A])
     note = parse_note(log.signed_checkpoint(NOW))
     forged = [
         replace(s, signature=bytes([s.signature[0] ^ 0x04]) + s.signature[1:])
@@ -204,25 +204,25 @@ def test_bad_signature(keys: Keys, log: ListLog) -> None:
 def test_witness_quorum(keys: Keys) -> None:
     node = Follower(keys, quorum=1)
     log = _log(keys)
-    log.publish([A])
+    log.append([A])
     with pytest.raises(QuorumError):
         node.verify(log.signed_checkpoint(NOW), log.leaves)
     witnessed = _log(keys, witnesses=1)
-    witnessed.publish([A])
+    witnessed.append([A])
     node.follow(witnessed.signed_checkpoint(NOW), witnessed.leaves)
 
 
 def test_checkpoint_of_another_list(keys: Keys) -> None:
     node = Follower(keys)
     other = ListLog("stopncii", "hub.example/lists/stopncii", [keys.log], [keys.timestamp])
-    other.publish([A])
+    other.append([A])
     with pytest.raises(OriginMismatchError):
         node.verify(other.signed_checkpoint(NOW), other.leaves)
 
 
 def test_flipped_bit_in_a_leaf(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A, B])
+    log.append([A, B])
     note = log.signed_checkpoint(NOW)
     leaf = log.leaves[0]
     for position in range(len(leaf)):
@@ -263,15 +263,15 @@ def test_delta_that_cannot_apply(keys: Keys) -> None:
 
 def test_wrong_number_of_leaves(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A])
-    log.publish([B])
+    log.append([A])
+    log.append([B])
     with pytest.raises(BadProofError, match="needs 2 leaves after 0, got 1"):
         node.verify(log.signed_checkpoint(NOW), log.leaves[:1])
 
 
 def test_oversized_leaf(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
-    log.publish([A, B, C])
+    log.append([A, B, C])
     with pytest.raises(MalformedDeltaError, match="over the 100-byte limit"):
         verify_update(
             node.state,
@@ -286,9 +286,9 @@ def test_oversized_leaf(keys: Keys, log: ListLog) -> None:
 
 def test_a_new_checkpoint_does_not_inherit_the_stored_freshness(keys: Keys, log: ListLog) -> None:
     node = Follower(keys, max_age=600)
-    log.publish([A])
+    log.append([A])
     node.follow(log.signed_checkpoint(NOW + 1000), log.leaves, now=NOW + 1000)
-    log.publish([B])
+    log.append([B])
     # Size 2 cosigned long ago must not pass as fresh because size 1 was fresh.
     with pytest.raises(StaleCheckpointError):
         node.verify(log.signed_checkpoint(NOW), log.leaves[1:], now=NOW + 1000)

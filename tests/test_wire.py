@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hashlist import wire
-from hashlist.api import (
+from hashlist.model import (
     CheckResult,
     HashMatches,
     ListStatus,

@@ -22,7 +22,8 @@ from hashlist.errors import (
 )
 from hashlist.log import ListLog
 from hashlist.note import COSIGNATURE_V1, Signer, cosignature_timestamp, open_note
-from hashlist.witness import (
+from hashlist.witness_client import WitnessClient
+from hashlist.witness_protocol import (
     AddCheckpoint,
     Witnessed,
     add_checkpoint,
@@ -32,7 +33,6 @@ from hashlist.witness import (
 )
 from tests.conftest import HUB, Keys
 from tests.support import client, hub_config, hub_running, node_syncer, witness_config
-from witness.client import WitnessClient
 from witness.server import running_witness
 from witness.store import WitnessStore
 
@@ -47,7 +47,7 @@ def _log(keys: Keys, signer: Signer | None = None, hub: str = HUB) -> ListLog:
 def _grown(keys: Keys, n: int, tag: str = "a") -> ListLog:
     log = _log(keys)
     for i in range(n):
-        log.publish([f"md5:{tag}{i:031x}"])
+        log.append([f"md5:{tag}{i:031x}"])
     return log
 
 
@@ -87,9 +87,9 @@ def test_extending_with_a_valid_proof_is_cosigned(keys: Keys) -> None:
 def _forked(keys: Keys) -> tuple[ListLog, ListLog]:
     """Two histories sharing their first two leaves."""
     a, b = _grown(keys, 2), _grown(keys, 2)
-    a.publish(["md5:" + "a" * 32])
-    b.publish(["md5:" + "b" * 32])
-    b.publish(["md5:" + "c" * 32])
+    a.append(["md5:" + "a" * 32])
+    b.append(["md5:" + "b" * 32])
+    b.append(["md5:" + "c" * 32])
     return a, b
 
 

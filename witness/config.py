@@ -8,7 +8,7 @@ from typing import Any
 
 from hashlist.config import load_config
 from hashlist.errors import ConfigError
-from hashlist.witness import MAX_REQUEST_BYTES
+from hashlist.witness_protocol import MAX_REQUEST_BYTES
 
 
 @dataclass(frozen=True)

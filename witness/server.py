@@ -29,7 +29,7 @@ from hashlist.errors import ConfigError, HashlistError, TrustRootError, WitnessC
 from hashlist.note import COSIGNATURE_V1
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
-from hashlist.witness import (
+from hashlist.witness_protocol import (
     SIZE_CONTENT_TYPE,
     add_checkpoint,
     http_status,

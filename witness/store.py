@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hashlist.errors import BadProofError, StorageError
-from hashlist.witness import Cosigned, Witnessed, cosigned_note
+from hashlist.witness_protocol import Cosigned, Witnessed, cosigned_note
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS witnessed(

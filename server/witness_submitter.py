@@ -1,15 +1,15 @@
 """Submitting every new checkpoint to the configured witnesses.
 
-One thread per witness. Publishing only wakes them (``notify``): a slow or
-absent witness never delays a publication, it only delays that witness's
-cosignature, and a node whose trust root needs it waits (``QuorumError``)
-rather than applying an unwitnessed checkpoint.
+One thread per witness. Publishing only wakes them (``notify`` is a
+publisher listener): a slow or absent witness never delays a publication, it
+only delays that witness's cosignature, and a node whose trust root needs it
+waits (``QuorumError``) rather than applying an unwitnessed checkpoint.
 
 For each list a thread remembers the size the witness last cosigned (it
 starts from 0 and learns the truth from the witness's first 409), proves
 consistency from there with the hub's own tree, and hands the returned
-cosignature line to ``Hub.add_witness_cosignature``, which serves it with the
-checkpoint. Unreachable witnesses are retried every ``retry_seconds``; a
+cosignature line to ``Cosigner.add_witness_cosignature``, which serves it with
+the checkpoint. Unreachable witnesses are retried every ``retry_seconds``; a
 refusal (a witness saying the hub's history is inconsistent) is logged as an
 error and not retried for that size.
 """
@@ -21,20 +21,21 @@ import threading
 from collections.abc import Sequence
 
 from hashlist.errors import HashlistError, UnavailableError, WitnessConflictError
-from hashlist.witness import AddCheckpoint
+from hashlist.witness_client import WitnessClient
+from hashlist.witness_protocol import AddCheckpoint
 from server.hub import Hub
-from witness.client import WitnessClient
 
 log = logging.getLogger(__name__)
 _CONFLICT_RETRIES = 3
 
 
-class Witnessing:
+class WitnessSubmitter:
     def __init__(self, hub: Hub, clients: Sequence[WitnessClient], retry_seconds: float) -> None:
         self.hub = hub
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
         self._workers = [_Worker(hub, c, self._stop) for c in clients]
+        hub.publisher.listeners.append(self.notify)
         self._threads = [
             threading.Thread(target=self._run, args=(w,), name=f"witness-{i}", daemon=True)
             for i, w in enumerate(self._workers)
@@ -95,7 +96,7 @@ class _Worker:
                           "the hub's history went back", url, list_id, old, size)  # fmt: skip
                 self.done[list_id] = size
                 return
-            proof = self.hub.consistency_proof(list_id, old, size) if 0 < old < size else []
+            proof = self.hub.reader.consistency_proof(list_id, old, size) if 0 < old < size else []
             try:
                 line = self.client.add_checkpoint(AddCheckpoint(old, tuple(proof), note))
             except WitnessConflictError as e:
@@ -108,7 +109,7 @@ class _Worker:
                 self.done[list_id] = size
                 return
             self.known[list_id] = self.done[list_id] = size
-            if self.hub.add_witness_cosignature(list_id, size, line):
+            if self.hub.cosigner.add_witness_cosignature(list_id, size, line):
                 log.info("witness %s cosigned %s version %d", self.client.url, list_id, size)
             return
         log.error("witness %s kept answering 409 for %s", self.client.url, list_id)

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
-from witness.config import load_witness_config
-from witness.server import serve_forever
+from hashlist.cli import exits
+from hashlist.cli.options import ENV
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     witness = sub.add_parser("witness", help="cosign hub checkpoints that extend what it saw")
     cmds = witness.add_subparsers(dest="witness_command", required=True)
     p = cmds.add_parser("serve", help="serve POST /add-checkpoint over HTTPS")
-    default = os.environ.get("HASHLIST_WITNESS_CONFIG", "witness.toml")
+    default = ENV.get("HASHLIST_WITNESS_CONFIG", "witness.toml")
     p.add_argument("--config", type=Path, default=Path(default))
     p.add_argument("--listen", help="host:port, overriding the config file")
     p.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from witness.config import load_witness_config
+    from witness.server import serve_forever
+
     overrides = {"listen": args.listen} if args.listen else None
     config = load_witness_config(args.config, overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s witness %(levelname)s %(message)s")
     serve_forever(config)
-    return 0
+    return exits.OK

@@ -18,7 +18,6 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.client import Backoff
 from hashlist.errors import (
     BadProofError,
     BadSignatureError,
@@ -28,7 +27,8 @@ from hashlist.errors import (
     UnavailableError,
     WitnessConflictError,
 )
-from hashlist.witness import AddCheckpoint
+from hashlist.retry import Backoff
+from hashlist.witness_protocol import AddCheckpoint
 
 log = logging.getLogger(__name__)
 _MAX_ANSWER_BYTES = 64 * 1024

@@ -1,11 +1,13 @@
-"""The hub's SQLite store.
+"""The hub's SQLite store: the one owner of the hub's database file.
 
-One file holds every list's leaves (with their hashes, so the tree is rebuilt
-at start without rehashing), every checkpoint signed by the log key, the
-newest cosigned note, the current set with the version each signal was
-listed in (for snapshots), grants and idempotency records.
+One file holds every list's leaves (with their hashes, so the trees are
+rebuilt at start without rehashing), every checkpoint signed by the log key,
+the newest cosigned note, the current set with the version each signal was
+listed in (for snapshots), grants, idempotency records, and partners'
+reports and verdicts. Every SQL statement against that file is in this
+module; the schema and its migrations are in ``server.store.schema``.
 
-Invariants:
+Invariants (the ``HubStore`` contract, ``server.store.protocol``):
 
 * ``commit_publication`` writes a leaf, its checkpoint, the set changes, the
   new LtHash and the idempotency record in one transaction: a crash leaves
@@ -23,98 +25,34 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from hashlist.errors import StorageError
-from hashlist.signals import SignalText
+from hashlist.model import Report, Verdict
+from hashlist.sqlite import connect, migrate
+from server.store.protocol import ListRow, NewLeaf, ReportCounts
+from server.store.schema import MIGRATIONS
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS lists(
-    list_id TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    hashes INTEGER NOT NULL,
-    lthash BLOB NOT NULL,
-    latest_note BLOB NOT NULL,
-    cosigned_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leaves(
-    list_id TEXT NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (list_id, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints(
-    list_id TEXT NOT NULL, size INTEGER NOT NULL, note BLOB NOT NULL,
-    PRIMARY KEY (list_id, size)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS members(
-    list_id TEXT NOT NULL, signal TEXT NOT NULL, version INTEGER NOT NULL,
-    PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS grants(
-    list_id TEXT NOT NULL, partner TEXT NOT NULL, PRIMARY KEY (list_id, partner)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS publications(
-    idempotency_key TEXT PRIMARY KEY, list_id TEXT NOT NULL, response BLOB NOT NULL);
-"""
 _IN_CHUNK = 500  # well under SQLite's bound-parameter limit
+_WHAT = "hub database"
 
 
-@dataclass(frozen=True, slots=True)
-class ListRow:
-    list_id: str
-    size: int
-    hashes: int
-    lthash: bytes
-    latest_note: bytes
-    cosigned_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewLeaf:
-    """Everything one publication writes."""
-
-    list_id: str
-    version: int
-    leaf: bytes
-    leaf_hash: bytes
-    additions: Sequence[SignalText]
-    removals: Sequence[SignalText]
-    hashes: int
-    lthash: bytes
-    log_note: bytes  # signed by the log key only: kept forever
-    cosigned_note: bytes  # the same with the timestamp cosignature: served
-    cosigned_at: int
-    idempotency_key: str
-    response: bytes
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    try:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.Error as e:
-        raise StorageError(f"cannot open hub database {path}: {e}") from e
-    return conn
-
-
-class HubStore:
+class SqliteHubStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._write = connect(path)
+        self._write = connect(path, _WHAT)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._write.executescript(_SCHEMA)
-        row = self._write.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None:
-            self._write.execute("INSERT INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
-        elif row[0] != str(SCHEMA_VERSION):
-            raise StorageError(f"{path} has schema {row[0]}, this hub needs {SCHEMA_VERSION}")
+        self._readers: list[sqlite3.Connection] = []
+        migrate(self._write, f"{_WHAT} {path}", MIGRATIONS)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, _WHAT)
             self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     @contextmanager
@@ -128,15 +66,12 @@ class HubStore:
                 raise
             self._write.execute("COMMIT")
 
-    @contextmanager
-    def read_snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: everything read inside sees one version."""
-        conn = self._reader()
-        conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+    def close(self) -> None:
+        with self._write_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._write.close()
 
     # --- lists and grants ---
 
@@ -144,7 +79,10 @@ class HubStore:
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM lists WHERE list_id=?", (row.list_id,)).fetchone():
                 return False
-            db.execute("INSERT INTO lists VALUES(?,?,?,?,?,?)", _row_values(row))
+            db.execute(
+                "INSERT INTO lists VALUES(?,?,?,?,?,?)",
+                (row.list_id, row.size, row.hashes, row.lthash, row.latest_note, row.cosigned_at),
+            )
             db.execute("INSERT INTO checkpoints VALUES(?,?,?)", (row.list_id, 0, log_note))
             return True
 
@@ -153,8 +91,7 @@ class HubStore:
         return [ListRow(*r) for r in rows]
 
     def get_list(self, list_id: str) -> ListRow | None:
-        r = self._reader().execute("SELECT * FROM lists WHERE list_id=?", (list_id,)).fetchone()
-        return ListRow(*r) if r else None
+        return _get_list(self._reader(), list_id)
 
     def set_grant(self, list_id: str, partner: str, granted: bool) -> bool:
         with self._transaction() as db:
@@ -189,7 +126,7 @@ class HubStore:
     def publication(self, key: str) -> tuple[str, bytes] | None:
         q = "SELECT list_id, response FROM publications WHERE idempotency_key=?"
         r = self._reader().execute(q, (key,)).fetchone()
-        return (r[0], r[1]) if r else None
+        return (r[0], bytes(r[1])) if r else None
 
     def commit_publication(self, new: NewLeaf) -> None:
         with self._transaction() as db:
@@ -214,15 +151,9 @@ class HubStore:
             db.execute(
                 "UPDATE lists SET size=?, hashes=?, lthash=?, latest_note=?, cosigned_at=? "
                 "WHERE list_id=?",
-                (
-                    new.version,
-                    new.hashes,
-                    new.lthash,
-                    new.cosigned_note,
-                    new.cosigned_at,
-                    new.list_id,
-                ),
-            )
+                (new.version, new.hashes, new.lthash, new.cosigned_note, new.cosigned_at,
+                 new.list_id),
+            )  # fmt: skip
             if new.idempotency_key:
                 db.execute(
                     "INSERT INTO publications VALUES(?,?,?)",
@@ -248,22 +179,89 @@ class HubStore:
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[bytes]:
         q = "SELECT data FROM leaves WHERE list_id=? AND idx>=? AND idx<? ORDER BY idx"
         for (data,) in self._reader().execute(q, (list_id, start, end)):
-            yield data
+            yield bytes(data)
 
-    def leaf(self, list_id: str, index: int, db: sqlite3.Connection | None = None) -> bytes:
+    @contextmanager
+    def snapshot(self, list_id: str) -> Iterator[_Snapshot]:
+        """A read transaction on ``list_id``: everything read inside sees one version."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            row = _get_list(conn, list_id)
+            if row is None:
+                raise StorageError(f"list {list_id} vanished during a snapshot")
+            yield _Snapshot(conn, row)
+        finally:
+            conn.execute("COMMIT")
+
+    # --- reports ---
+
+    def add_reports(
+        self, partner: str, reports: Sequence[Report], verdicts: Sequence[Verdict], now: int
+    ) -> tuple[int, int]:
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO reports VALUES(?,?,?,?,?,?,?,?,?)",
+                [(r.report_id, partner, r.list_id, r.signal, r.distance, r.version,
+                  r.content_key, r.matched_at, now) for r in reports],
+            )  # fmt: skip
+            new_reports = db.total_changes - before
+            db.executemany(
+                "INSERT OR IGNORE INTO verdicts VALUES(?,?,?,?,?,?)",
+                [(v.verdict_id, v.report_id, partner, v.verdict, v.decided_at, now)
+                 for v in verdicts],
+            )  # fmt: skip
+            return new_reports, db.total_changes - before - new_reports
+
+    def report_counts(self, list_id: str) -> ReportCounts:
+        db = self._reader()
+        db.execute("BEGIN")
+        try:
+            per_partner = db.execute(
+                "SELECT signal, partner, count(*) FROM reports WHERE list_id=? "
+                "GROUP BY signal, partner ORDER BY signal, partner",
+                (list_id,),
+            ).fetchall()
+            verdicts = db.execute(_LATEST_VERDICTS, (list_id,)).fetchall()
+        finally:
+            db.execute("COMMIT")
+        return ReportCounts(per_partner, verdicts)
+
+
+class _Snapshot:
+    """A ``SnapshotView`` over an open read transaction."""
+
+    def __init__(self, db: sqlite3.Connection, row: ListRow) -> None:
+        self._db = db
+        self.row = row
+
+    def leaf(self, index: int) -> bytes:
         q = "SELECT data FROM leaves WHERE list_id=? AND idx=?"
-        r = (db or self._reader()).execute(q, (list_id, index)).fetchone()
+        r = self._db.execute(q, (self.row.list_id, index)).fetchone()
         if r is None:
-            raise StorageError(f"leaf {index} of {list_id} is missing")
+            raise StorageError(f"leaf {index} of {self.row.list_id} is missing")
         return bytes(r[0])
 
-    def members(self, db: sqlite3.Connection, list_id: str) -> Iterator[tuple[str, int]]:
+    def members(self) -> Iterator[tuple[str, int]]:
         q = "SELECT signal, version FROM members WHERE list_id=? ORDER BY signal"
-        yield from db.execute(q, (list_id,))
-
-    def close(self) -> None:
-        self._write.close()
+        yield from self._db.execute(q, (self.row.list_id,))
 
 
-def _row_values(row: ListRow) -> tuple[object, ...]:
-    return (row.list_id, row.size, row.hashes, row.lthash, row.latest_note, row.cosigned_at)
+def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
+    r = db.execute("SELECT * FROM lists WHERE list_id=?", (list_id,)).fetchone()
+    return ListRow(*r) if r else None
+
+
+# The latest verdict of each report, counted only if the reporting partner
+# made it; then counted per listed hash and verdict.
+_LATEST_VERDICTS = """
+SELECT r.signal, v.verdict, count(*)
+FROM reports r
+JOIN verdicts v ON v.report_id = r.report_id AND v.partner = r.partner
+WHERE r.list_id = ?
+  AND v.rowid = (SELECT v2.rowid FROM verdicts v2
+                 WHERE v2.report_id = r.report_id AND v2.partner = r.partner
+                 ORDER BY v2.decided_at DESC, v2.rowid DESC LIMIT 1)
+GROUP BY r.signal, v.verdict
+"""

@@ -1,8 +1,7 @@
 """``hashlist hub ...``: serve the hub, and the operator's commands against it.
 
 Connection settings for the operator's commands come from flags, or from the
-environment variables HASHLIST_HUB, HASHLIST_CA, HASHLIST_CERT and
-HASHLIST_KEY (read here, at the edge, and nowhere else).
+environment (``hashlist.cli.options``).
 """
 
 from __future__ import annotations
@@ -10,17 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from hashlist.api import HashMatches
-from hashlist.client import ClientTLS, HubClient
+from hashlist.cli import exits
+from hashlist.cli.options import hub_client, hub_options
 from hashlist.errors import InputError
-from server.config import load_hub_config
-from server.serve import serve_forever
+from hashlist.model import HashMatches
 
 PUBLISH_BATCH = 100_000
 
@@ -35,16 +32,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_serve)
 
     def client_args(p: argparse.ArgumentParser) -> None:
-        env = os.environ.get
-        p.add_argument("--hub", default=env("HASHLIST_HUB", "127.0.0.1:7443"), help="host:port")
-        p.add_argument("--ca", type=Path, default=env("HASHLIST_CA", "certs-dev/ca.pem"))
-        p.add_argument("--cert", type=Path, default=env("HASHLIST_CERT", "certs-dev/operator.pem"))
-        p.add_argument("--key", type=Path, default=env("HASHLIST_KEY", "certs-dev/operator.key"))
+        hub_options(p, role="operator")
 
     p = cmds.add_parser("create-list", help="create a list")
     p.add_argument("list_id")
     client_args(p)
-    p.set_defaults(func=lambda a: _print(_client(a).create_list(a.list_id), "created", "exists"))
+    p.set_defaults(func=lambda a: _print(hub_client(a).create_list(a.list_id), "created", "exists"))
 
     for name, granted in (("grant", True), ("revoke", False)):
         p = cmds.add_parser(name, help=f"{name} a partner's read access to a list")
@@ -53,7 +46,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         client_args(p)
         p.set_defaults(
             func=lambda a, g=granted: _print(
-                _client(a).grant(a.list_id, a.partner, granted=g), "changed", "unchanged"
+                hub_client(a).grant(a.list_id, a.partner, granted=g), "changed", "unchanged"
             )
         )
 
@@ -84,19 +77,18 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_matches)
 
 
-def _client(args: argparse.Namespace) -> HubClient:
-    return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))
-
-
 def _print(flag: bool, yes: str, no: str) -> int:
     print(yes if flag else no)
-    return 0
+    return exits.OK
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from server.config import load_hub_config
+    from server.serve import serve_forever
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s hub %(levelname)s %(message)s")
     serve_forever(load_hub_config(args.config, {"listen": args.listen}))
-    return 0
+    return exits.OK
 
 
 def read_signals(path: Path | None) -> Iterator[str]:
@@ -135,36 +127,36 @@ def _publish(args: argparse.Namespace) -> int:
     if not adds and not removes:
         raise InputError("nothing to publish: give --add/--add-file or --remove/--remove-file")
     run = uuid.uuid4().hex  # one key per batch: a retried batch is never published twice
-    with _client(args) as client:
+    with hub_client(args) as client:
         for i in range(0, max(len(adds), len(removes)), args.batch):
             part_adds, part_removes = adds[i : i + args.batch], removes[i : i + args.batch]
             r = client.publish(args.list_id, part_adds, part_removes, idempotency_key=f"{run}-{i}")
             print(f"{args.list_id}: version {r.version}: +{r.added} -{r.removed}"
                   + (f", {len(r.already_listed)} already listed" if r.already_listed else "")
                   + (f", {len(r.not_listed)} not listed" if r.not_listed else ""))  # fmt: skip
-    return 0
+    return exits.OK
 
 
 def _status(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with hub_client(args) as client:
         print(f"{'list':<14} {'version':>8} {'hashes':>9}  {'state digest':<20} partners")
         for s in client.status():
             print(f"{s.list_id:<14} {s.size:>8} {s.hashes:>9}  {s.state_digest.hex()[:16]}...    "
                   f"{', '.join(s.partners) or '-'}")  # fmt: skip
-    return 0
+    return exits.OK
 
 
 def _matches(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with hub_client(args) as client:
         found = client.matches(args.list_id, args.review_threshold)
     if args.json:
         for h in found:
             print(json.dumps({"signal": h.signal, "partners": dict(h.partners),
                               "removed": h.removed, "not_violating": h.not_violating,
                               "review": h.review}))  # fmt: skip
-        return 0
+        return exits.OK
     print(format_matches(args.list_id, found))
-    return 0
+    return exits.OK
 
 
 def format_matches(list_id: str, found: list[HashMatches]) -> str:

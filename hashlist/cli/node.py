@@ -8,14 +8,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hashlist.api import VERDICTS, CheckResult
-from hashlist.clock import SystemClock
-from hashlist.hashing import HashingError, hash_files
-from node.config import NodeConfig, load_node_config
-from node.daemon import effective_trust, format_status, run_node, status_rows
-from node.service import MatcherClient
-from node.store import NodeStore
+from hashlist.cli import exits
+from hashlist.errors import InputError
+from hashlist.model import VERDICTS, CheckResult
+
+if TYPE_CHECKING:  # imported lazily: ``hashlist --help`` must not load gRPC or numba
+    from node.config import NodeConfig
+    from node.service import MatcherClient
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,34 +52,50 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run(args: argparse.Namespace) -> int:
+    from node.config import load_node_config
+    from node.daemon import run_node
+
     config = load_node_config(args.config)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s node {config.name} %(levelname)s %(message)s"
     )
     run_node(config)
-    return 0
+    return exits.OK
 
 
 def _status(args: argparse.Namespace) -> int:
+    from hashlist.clock import SystemClock
+    from node.config import load_node_config
+    from node.daemon import effective_trust, format_status, status_rows
+    from node.store import SqliteReplicaReader
+
     config = load_node_config(args.config)
-    store = NodeStore(config.database)
+    if not config.database.is_file():
+        raise InputError(f"{config.database}: no node database (has this node ever run?)")
+    replica = SqliteReplicaReader(config.database)  # read-only
     try:
-        rows = status_rows(config, store, effective_trust(config, store), SystemClock().now())
+        rows = status_rows(config, replica, effective_trust(config, replica), SystemClock().now())
     finally:
-        store.close()
+        replica.close()
     if args.json:
         for r in rows:
             print(json.dumps(dataclasses.asdict(r)))
     else:
         print(format_status(rows))
-    return 1 if any(r.halted or (r.alarm and r.alarm != "stale") for r in rows) else 0
+    unhealthy = any(r.halted or (r.alarm and r.alarm != "stale") for r in rows)
+    return exits.NEGATIVE if unhealthy else exits.OK
 
 
 def _matcher(config: NodeConfig) -> MatcherClient:
+    from node.service import MatcherClient
+
     return MatcherClient(config.matcher_address, max_message_bytes=config.max_check_bytes + 4096)
 
 
 def _check(args: argparse.Namespace) -> int:
+    from hashlist.hashing import HashingError, hash_files
+    from node.config import load_node_config
+
     config = load_node_config(args.config)
     failed = 0
     with _matcher(config) as client:
@@ -94,7 +111,7 @@ def _check(args: argparse.Namespace) -> int:
                 answer = client.check(signals=result.signals, pdq_quality=result.pdq_quality,
                                       content_id=args.content_id)  # fmt: skip
             _print_check(result.name, answer, as_json=args.json)
-    return 1 if failed else 0
+    return exits.NEGATIVE if failed else exits.OK
 
 
 def _print_check(name: str, answer: CheckResult, *, as_json: bool) -> None:
@@ -111,8 +128,10 @@ def _print_check(name: str, answer: CheckResult, *, as_json: bool) -> None:
 
 
 def _verdict(args: argparse.Namespace) -> int:
+    from node.config import load_node_config
+
     config = load_node_config(args.config)
     with _matcher(config) as client:
         print(f"verdict {client.verdict(args.report_id, args.verdict)} recorded; "
               "it reaches the hub with the next delivery")  # fmt: skip
-    return 0
+    return exits.OK

@@ -1,5 +1,6 @@
 """A local federation in real processes: what ``make demo`` runs, and what the
-end-to-end tests and benchmarks are built from.
+end-to-end tests and benchmarks are built from. Part of the composition root:
+it starts every app.
 
 ``Federation`` lays out a scratch folder (keys, trust root, hub and node
 configs), starts ``hashlist hub serve`` and ``hashlist node run`` as separate
@@ -20,15 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hashlist.cli.hub import format_matches
 from hashlist.client import ClientTLS, HubClient
 from hashlist.hashing import hash_file
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from hashlist.trustroot import TrustRoot
 from node.service import MatcherClient
-from server.cli import format_matches
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEV_CERTS = REPO / "certs-dev"
 HUB_NAME = "hub.example"
 PARTNERS = ("facebook", "instagram", "yubo")

@@ -1,0 +1,23 @@
+"""What every audit command fetches from the hub: the followed trust root and a history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hashlist.checkpoint import verify_checkpoint
+from hashlist.client import HubClient
+from hashlist.rotation import walk
+from hashlist.trustroot import TrustRoot
+
+
+def followed_trust(trust: TrustRoot, hub: HubClient, now: int) -> TrustRoot:
+    """``trust``, moved along every rotation the hub serves (verified in order)."""
+    followed, _ = walk(trust, hub.trust_root, now=now)
+    return followed
+
+
+def history(hub: HubClient, trust: TrustRoot, list_id: str) -> tuple[bytes, Iterator[bytes]]:
+    """The hub's newest signed note and a stream of every leaf up to its size."""
+    note = hub.checkpoint(list_id)
+    size = verify_checkpoint(note, trust, trust.origin(list_id)).checkpoint.size
+    return note, (leaf for _, batch in hub.leaves(list_id, 0, size) for leaf in batch)

@@ -1,0 +1,95 @@
+"""The auditor's checks of the hub's history and of a node's replica.
+
+* ``replay_list``: fetch a list's whole history and replay it
+  (``hashlist.audit.replay_history``). Every checkpoint verified is kept in
+  the audit folder (one file per signed note), so a later run catches a
+  rewritten history; a refused history's notes are kept under ``evidence/``.
+* ``export_list`` / ``replay_bundle``: a self-contained folder (the signed
+  checkpoint, every leaf, the checkpoints seen earlier) that replays offline
+  with only the trust root (``auditor.bundle``).
+* ``verify_replica``: recompute a list's state digest from a node's rows
+  (read through the node's read-only replica API) and check it against the
+  signed history at the node's version.
+
+Each returns a report or raises the typed verification error; the CLI maps
+that to its exit status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from auditor.bundle import write_bundle
+from auditor.history import history
+from hashlist import errors
+from hashlist.audit import ReplayReport, ReplicaReport, check_replica, replay_history
+from hashlist.checkpoint import verify_checkpoint
+from hashlist.client import HubClient
+from hashlist.delta import validate_list_id
+from hashlist.trustroot import TrustRoot
+from node.store import ReplicaReader
+
+
+def seen_notes(audit_dir: Path, list_id: str) -> list[bytes]:
+    """The signed notes earlier runs verified for ``list_id``, oldest first."""
+    validate_list_id(list_id)
+    return [p.read_bytes() for p in sorted((audit_dir / list_id).glob("*.note"))]
+
+
+def replay_list(
+    hub: HubClient, trust: TrustRoot, list_id: str, audit_dir: Path, now: int
+) -> ReplayReport:
+    folder = audit_dir / list_id
+    seen = seen_notes(audit_dir, list_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    note = b""
+    try:
+        note, leaves = history(hub, trust, list_id)
+        report = replay_history(list_id, note, leaves, trust=trust, now=now, seen_notes=seen)
+    except errors.VerificationError as e:
+        keep_evidence(folder, note, e, now)
+        raise
+    (folder / f"{report.size:012d}-{report.root.hex()[:16]}.note").write_bytes(note)
+    return report
+
+
+def keep_evidence(folder: Path, note: bytes, e: errors.VerificationError, now: int) -> None:
+    evidence = folder / "evidence"
+    evidence.mkdir(exist_ok=True)
+    stamp = f"{now}-{type(e).__name__}"
+    if note:  # no note when the hub could not be asked for one
+        (evidence / f"{stamp}.served.note").write_bytes(note)
+    if isinstance(e, errors.EquivocationError):
+        (evidence / f"{stamp}.trusted.note").write_bytes(e.trusted_note)
+    (evidence / f"{stamp}.txt").write_text(f"{type(e).__name__}: {e}\n")
+
+
+def export_list(hub: HubClient, trust: TrustRoot, list_id: str, audit_dir: Path, out: Path) -> int:
+    """Write the bundle; returns the number of versions exported."""
+    note, leaves = history(hub, trust, list_id)
+    return write_bundle(out, list_id, note, leaves, seen_notes(audit_dir, list_id))
+
+
+def replay_bundle(
+    list_id: str, note: bytes, leaves: Iterable[bytes], seen: list[bytes], trust: TrustRoot
+) -> ReplayReport:
+    """Replay what ``auditor.bundle.read_bundle`` read, offline."""
+    # Offline, "now" is the bundle's own newest cosignature: a bundle stays
+    # verifiable after the trust root's maximum age has passed.
+    at = verify_checkpoint(note, trust, trust.origin(list_id)).cosigned_at or 0
+    return replay_history(list_id, note, leaves, trust=trust, now=at, seen_notes=seen)
+
+
+def verify_replica(
+    replica: ReplicaReader, hub: HubClient, trust: TrustRoot, list_id: str
+) -> ReplicaReport:
+    state = replica.state(list_id)
+    leaf, proof = b"", []
+    if state.size:
+        last = state.size - 1
+        leaf = next(x for _, batch in hub.leaves(list_id, last, state.size) for x in batch)
+        proof = hub.inclusion_proof(list_id, last, state.size)
+    return check_replica(
+        state, replica.signals(list_id), trust=trust, last_leaf=leaf, last_leaf_proof=proof
+    )

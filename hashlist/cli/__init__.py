@@ -1,0 +1,78 @@
+"""The ``hashlist`` command: the composition root, the only place that imports every app.
+
+=====================================  ===========================================
+``keygen``, ``trust-root``             keys and trust roots (``cli/keys.py``)
+``hash FILE...``                       hash files on this device, offline
+``hub serve|create-list|grant|...``    the hub and the operator (``cli/hub.py``)
+``node run|status|check|verdict``      a partner's node (``cli/node.py``)
+``audit ...``                          an auditor's checks (``cli/audit.py``)
+``witness serve``                      a tlog-witness (``cli/witness.py``)
+``demo``                               a whole local federation (``cli/demo.py``)
+=====================================  ===========================================
+
+Invariants: environment variables are read only in ``cli/options.py``;
+errors are printed as one line, never as a stack trace, and every command's
+exit status follows the one policy in ``cli/exits.py``. Modules of this
+package import apps (and gRPC, numpy, numba) inside the command that needs
+them, so ``hashlist --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hashlist.cli import audit, exits, hub, keys, node, witness
+from hashlist.errors import HashlistError
+
+
+def _hash(args: argparse.Namespace) -> int:
+    from hashlist.hashing import HashingError, hash_files
+
+    failed = 0
+    for result in hash_files([Path(p) for p in args.files]):
+        if isinstance(result, HashingError):
+            failed += 1
+            print(f"hashlist hash: {result}", file=sys.stderr)
+        else:
+            print(json.dumps(result.to_json()), flush=True)
+    return exits.NEGATIVE if failed else exits.OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hashlist.cli.demo import run_federation
+
+    return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashlist", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    keys.add_commands(sub)
+    p = sub.add_parser("hash", help="hash files on this machine (nothing is sent anywhere)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_hash)
+    p = sub.add_parser("demo", help="run a hub, a witness and three nodes; publish, verify, stop")
+    p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
+    p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
+    p.set_defaults(func=_demo)
+    hub.add_commands(sub)
+    node.add_commands(sub)
+    audit.add_commands(sub)
+    witness.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HashlistError as e:
+        print(f"hashlist: {type(e).__name__}: {e}", file=sys.stderr)
+        return exits.exit_status(e)
+    except OSError as e:
+        print(f"hashlist: {e}", file=sys.stderr)
+        return exits.USAGE

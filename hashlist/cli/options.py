@@ -1,0 +1,47 @@
+"""Options several commands share, and the environment variables behind their defaults.
+
+This is the only place the ``hashlist`` command reads the environment:
+
+==========================  ====================================================
+``HASHLIST_HUB``            the hub's host:port (default ``127.0.0.1:7443``)
+``HASHLIST_CA``             the CA that issued the hub's certificate
+``HASHLIST_CERT``           this client's certificate (operator or auditor)
+``HASHLIST_KEY``            its private key
+``HASHLIST_TRUST_ROOT``     the trust root auditors verify with
+``HASHLIST_WITNESS_CONFIG`` ``hashlist witness serve``'s config file
+==========================  ====================================================
+
+The development defaults point into ``certs-dev/``, which is for tests and
+the demo only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily: ``hashlist --help`` must not load gRPC
+    from hashlist.client import HubClient
+
+ENV = os.environ
+
+
+def hub_options(p: argparse.ArgumentParser, *, role: str) -> None:
+    """How to reach the hub with mTLS as ``role`` (``operator`` or ``auditor``)."""
+    p.add_argument("--hub", default=ENV.get("HASHLIST_HUB", "127.0.0.1:7443"), help="host:port")
+    p.add_argument("--ca", type=Path, default=ENV.get("HASHLIST_CA", "certs-dev/ca.pem"))
+    p.add_argument("--cert", type=Path, default=ENV.get("HASHLIST_CERT", f"certs-dev/{role}.pem"))
+    p.add_argument("--key", type=Path, default=ENV.get("HASHLIST_KEY", f"certs-dev/{role}.key"))
+
+
+def trust_root_option(p: argparse.ArgumentParser) -> None:
+    default = ENV.get("HASHLIST_TRUST_ROOT", "trust.toml")
+    p.add_argument("--trust-root", type=Path, default=default, help="trust root TOML")
+
+
+def hub_client(args: argparse.Namespace) -> HubClient:
+    from hashlist.client import ClientTLS, HubClient
+
+    return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))

@@ -1,0 +1,56 @@
+"""Who may do what on the hub: grants, and the checks every call makes.
+
+Identity comes from the client certificate (``hashlist.identity``); this
+module decides. Partners read the lists they are granted; auditors and the
+operator read every list; only the operator administers; only partners
+report matches.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hashlist.errors import InputError, NotFoundError, PermissionDeniedError
+from hashlist.identity import Identity, Role
+from server.store import HubStore, ListRow
+
+log = logging.getLogger(__name__)
+_MAX_PARTNER_NAME = 128
+
+
+class Access:
+    def __init__(self, store: HubStore) -> None:
+        self.store = store
+
+    def list_row(self, list_id: str) -> ListRow:
+        row = self.store.get_list(list_id)
+        if row is None:
+            raise NotFoundError(f"no list named {list_id!r} on this hub")
+        return row
+
+    def set_grant(self, list_id: str, partner: str, granted: bool) -> bool:
+        self.list_row(list_id)
+        if not partner or not partner.isprintable() or len(partner) > _MAX_PARTNER_NAME:
+            raise InputError(f"partner name {partner[:_MAX_PARTNER_NAME]!r} is not valid")
+        changed = self.store.set_grant(list_id, partner, granted)
+        log.info("%s %s on %s", "granted" if granted else "revoked", partner, list_id)
+        return changed
+
+    def authorize_read(self, who: Identity, list_id: str) -> None:
+        """Partners read the lists they are granted; auditors and the operator, all."""
+        if who.role in (Role.AUDITOR, Role.OPERATOR):
+            self.list_row(list_id)
+            return
+        if who.role is Role.PARTNER and self.store.is_granted(list_id, who.name):
+            return
+        raise PermissionDeniedError(f"{who} may not read list {list_id!r}")
+
+    @staticmethod
+    def authorize_admin(who: Identity) -> None:
+        if who.role is not Role.OPERATOR:
+            raise PermissionDeniedError(f"{who} is not the operator: only the operator administers")
+
+    @staticmethod
+    def authorize_report(who: Identity) -> None:
+        if who.role is not Role.PARTNER:
+            raise PermissionDeniedError(f"{who} is not a partner: only partners report matches")

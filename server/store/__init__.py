@@ -1,0 +1,16 @@
+"""The hub's storage: the ``HubStore`` protocol, its SQLite implementation, the schema."""
+
+from server.store.protocol import HubStore, ListRow, NewLeaf, ReportCounts, SnapshotView
+from server.store.schema import MIGRATIONS, SCHEMA_VERSION
+from server.store.sqlite import SqliteHubStore
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "HubStore",
+    "ListRow",
+    "NewLeaf",
+    "ReportCounts",
+    "SnapshotView",
+    "SqliteHubStore",
+]

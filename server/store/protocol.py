@@ -1,0 +1,108 @@
+"""What the hub needs from its database: the ``HubStore`` protocol and its records.
+
+The hub's logic (``server.publishing``, ``server.reading``, ...) talks to
+this protocol only. Today one implementation exists (``SqliteHubStore``); a
+PostgreSQL one must pass the same contract suite
+(``tests/unit/test_hub_store_contract.py``) and nothing else changes.
+
+Contract, for every implementation:
+
+* ``commit_publication`` is atomic (leaf, checkpoint, set changes, LtHash,
+  idempotency record) and refuses a version that is not the list's size + 1,
+  so two roots for one size cannot be stored however writers race.
+* ``update_cosigned`` replaces the served note only while the list is still
+  at the given size.
+* ``snapshot`` yields a view whose every read sees one version of the list,
+  even while publications commit.
+* Report and verdict ids are unique: a resent one is ignored and counted as
+  not new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from hashlist.model import Report, Verdict
+from hashlist.signals import SignalText
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    list_id: str
+    size: int
+    hashes: int
+    lthash: bytes
+    latest_note: bytes
+    cosigned_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewLeaf:
+    """Everything one publication writes."""
+
+    list_id: str
+    version: int
+    leaf: bytes
+    leaf_hash: bytes
+    additions: Sequence[SignalText]
+    removals: Sequence[SignalText]
+    hashes: int
+    lthash: bytes
+    log_note: bytes  # signed by the log key only: kept forever
+    cosigned_note: bytes  # the same with the timestamp cosignature: served
+    cosigned_at: int
+    idempotency_key: str
+    response: bytes
+
+
+class SnapshotView(Protocol):
+    """One consistent version of a list, open for reading (see ``HubStore.snapshot``)."""
+
+    @property
+    def row(self) -> ListRow: ...
+
+    def leaf(self, index: int) -> bytes: ...
+
+    def members(self) -> Iterator[tuple[str, int]]:
+        """(signal, version listed in), ordered by signal."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCounts:
+    """Per listed hash of one list: reports per partner, and latest verdicts by kind."""
+
+    per_partner: Sequence[tuple[str, str, int]]  # (signal, partner, reports)
+    verdicts: Sequence[tuple[str, str, int]]  # (signal, verdict, reports whose latest it is)
+
+
+class HubStore(Protocol):
+    # --- lists and grants ---
+    def create_list(self, row: ListRow, log_note: bytes) -> bool: ...
+    def lists(self) -> list[ListRow]: ...
+    def get_list(self, list_id: str) -> ListRow | None: ...
+    def set_grant(self, list_id: str, partner: str, granted: bool) -> bool: ...
+    def is_granted(self, list_id: str, partner: str) -> bool: ...
+    def partners(self, list_id: str) -> list[str]: ...
+
+    # --- publishing ---
+    def listed(self, list_id: str, signals: Sequence[str]) -> set[str]: ...
+    def publication(self, key: str) -> tuple[str, bytes] | None: ...
+    def commit_publication(self, new: NewLeaf) -> None: ...
+    def update_cosigned(self, list_id: str, size: int, note: bytes, cosigned_at: int) -> bool: ...
+
+    # --- reading the log ---
+    def leaf_hashes(self, list_id: str) -> Iterator[bytes]: ...
+    def leaves(self, list_id: str, start: int, end: int) -> Iterator[bytes]: ...
+    def snapshot(self, list_id: str) -> AbstractContextManager[SnapshotView]: ...
+
+    # --- reports ---
+    def add_reports(
+        self, partner: str, reports: Sequence[Report], verdicts: Sequence[Verdict], now: int
+    ) -> tuple[int, int]: ...
+    def report_counts(self, list_id: str) -> ReportCounts: ...
+
+    def close(self) -> None: ...

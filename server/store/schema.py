@@ -1,0 +1,53 @@
+"""The hub database's schema, as ordered migrations.
+
+``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``; the
+version is kept in ``meta`` under ``schema`` (where version 1 already put
+it); ``hashlist.sqlite.migrate`` applies them.
+
+Never edit a released migration: add one. Version 1 is the schema of the
+first release; version 2 brings the report tables, which version 1 hubs
+created lazily from the reports module (hence ``IF NOT EXISTS``).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: lists, the log, the current set, grants, idempotency records.
+    """
+    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE lists(
+        list_id TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        hashes INTEGER NOT NULL,
+        lthash BLOB NOT NULL,
+        latest_note BLOB NOT NULL,
+        cosigned_at INTEGER NOT NULL
+    );
+    CREATE TABLE leaves(
+        list_id TEXT NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, data BLOB NOT NULL,
+        PRIMARY KEY (list_id, idx)) WITHOUT ROWID;
+    CREATE TABLE checkpoints(
+        list_id TEXT NOT NULL, size INTEGER NOT NULL, note BLOB NOT NULL,
+        PRIMARY KEY (list_id, size)) WITHOUT ROWID;
+    CREATE TABLE members(
+        list_id TEXT NOT NULL, signal TEXT NOT NULL, version INTEGER NOT NULL,
+        PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+    CREATE TABLE grants(
+        list_id TEXT NOT NULL, partner TEXT NOT NULL, PRIMARY KEY (list_id, partner)) WITHOUT ROWID;
+    CREATE TABLE publications(
+        idempotency_key TEXT PRIMARY KEY, list_id TEXT NOT NULL, response BLOB NOT NULL);
+    """,
+    # 2: match reports and verdicts from partners.
+    """
+    CREATE TABLE IF NOT EXISTS reports(
+        report_id TEXT PRIMARY KEY, partner TEXT NOT NULL, list_id TEXT NOT NULL,
+        signal TEXT NOT NULL, distance INTEGER NOT NULL, version INTEGER NOT NULL,
+        content_key TEXT NOT NULL, matched_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS reports_by_list ON reports(list_id, signal);
+    CREATE TABLE IF NOT EXISTS verdicts(
+        verdict_id TEXT PRIMARY KEY, report_id TEXT NOT NULL, partner TEXT NOT NULL,
+        verdict TEXT NOT NULL, decided_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS verdicts_by_report ON verdicts(report_id, partner);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
