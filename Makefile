@@ -1,12 +1,12 @@
 # Two entry points, both self-contained on a fresh machine (Python >= 3.11):
 #   make demo  - set up and run the demonstration
-#   make test  - set up, then ruff, mypy --strict and pytest
+#   make test  - set up, then ruff, mypy --strict, the layer contracts and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck bench proto clean
+.PHONY: test demo lint typecheck layers bench proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# import-linter contracts in pyproject.toml: the core imports no app, apps do
+# not import each other, protobuf stays at the edge.
+layers: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
+test: lint typecheck layers
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
@@ -42,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_index_build
 	$(BIN)/python -m bench.bench_match
 	$(BIN)/python -m bench.bench_audit
+	$(BIN)/python -m bench.bench_cli
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

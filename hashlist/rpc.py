@@ -1,10 +1,15 @@
 """gRPC plumbing shared by the hub and the node: status mapping, TLS, channel options.
 
-``STATUS_CODES`` is the one table from this package's errors to gRPC status
-codes. A servicer method wrapped with ``@handle_errors`` turns a
-``HashlistError`` into that status with the error's message (written for a
-person), and anything unexpected into ``INTERNAL`` with a fixed message,
-logging the traceback on the server only: a client never sees a stack trace.
+``STATUS_TABLE`` is the one table from this package's errors to what a
+client sees: a gRPC status code and a fixed public message. For errors about
+the request itself (bad input, who the caller is, what it may do, a name
+that does not exist) the error's own text follows the fixed message: those
+errors are raised only with texts built from the request, and that text is
+what makes the answer actionable. Every other error (storage, configuration,
+a failed verification on the server, anything unexpected) reaches the client
+as the fixed message and a reference; the detail, which may name files or
+internals, is logged on the server with the same reference. A client never
+sees a stack trace.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -22,31 +29,72 @@ from hashlist import errors
 
 log = logging.getLogger(__name__)
 
-STATUS_CODES: tuple[tuple[type[errors.HashlistError], grpc.StatusCode], ...] = (
-    (errors.InputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (errors.UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
-    (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (errors.UnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (errors.VerificationError, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.StorageError, grpc.StatusCode.INTERNAL),
-    (errors.ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.HashlistError, grpc.StatusCode.INTERNAL),
+
+@dataclass(frozen=True)
+class PublicStatus:
+    code: grpc.StatusCode
+    message: str
+    detail_is_public: bool  # the error's text describes only the caller's request
+
+
+STATUS_TABLE: tuple[tuple[type[errors.HashlistError], PublicStatus], ...] = (
+    (errors.InputError,
+     PublicStatus(grpc.StatusCode.INVALID_ARGUMENT, "invalid argument", True)),
+    (errors.UnauthenticatedError,
+     PublicStatus(grpc.StatusCode.UNAUTHENTICATED, "not authenticated", True)),
+    (errors.PermissionDeniedError,
+     PublicStatus(grpc.StatusCode.PERMISSION_DENIED, "permission denied", True)),
+    (errors.NotFoundError,
+     PublicStatus(grpc.StatusCode.NOT_FOUND, "not found", True)),
+    (errors.UnavailableError,
+     PublicStatus(grpc.StatusCode.UNAVAILABLE, "a service it depends on is unavailable; "
+                  "try again later", False)),
+    (errors.VerificationError,
+     PublicStatus(grpc.StatusCode.FAILED_PRECONDITION, "the server could not verify data "
+                  "it depends on; its operator has the details", False)),
+    (errors.StorageError,
+     PublicStatus(grpc.StatusCode.INTERNAL, "the server's storage failed; its operator has "
+                  "the details", False)),
+    (errors.ConfigError,
+     PublicStatus(grpc.StatusCode.FAILED_PRECONDITION, "the server is not configured for "
+                  "this; its operator has the details", False)),
+    (errors.HashlistError,
+     PublicStatus(grpc.StatusCode.INTERNAL, "internal error; the server's operator has "
+                  "the details", False)),
+)  # fmt: skip
+_UNEXPECTED = PublicStatus(
+    grpc.StatusCode.INTERNAL, "internal error; the server's operator has the details", False
 )
 
-# Generous for 16 MiB deltas in one leaf batch, small enough to bound memory.
-DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+def public_status(error: errors.HashlistError) -> PublicStatus:
+    return next(status for kind, status in STATUS_TABLE if isinstance(error, kind))
 
 
-def status_for(error: errors.HashlistError) -> grpc.StatusCode:
-    for kind, code in STATUS_CODES:
-        if isinstance(error, kind):
-            return code
-    return grpc.StatusCode.INTERNAL  # unreachable: HashlistError is the last row
+def public_message(error: errors.HashlistError, reference: str) -> str:
+    """What the client is told about ``error`` (``reference`` ties it to the log line)."""
+    status = public_status(error)
+    if status.detail_is_public:
+        return f"{status.message}: {error}"
+    return f"{status.message} (reference {reference})"
 
 
-def abort(context: grpc.ServicerContext, error: errors.HashlistError) -> NoReturn:
-    context.abort(status_for(error), str(error))
+def abort(context: grpc.ServicerContext, error: errors.HashlistError, where: str) -> NoReturn:
+    reference = secrets.token_hex(4)
+    status = public_status(error)
+    if status.detail_is_public:
+        log.info("%s refused: %s: %s", where, type(error).__name__, error)
+    else:
+        log.error("%s failed (reference %s): %s: %s", where, reference, type(error).__name__,
+                  error)  # fmt: skip
+    context.abort(status.code, public_message(error, reference))
+    raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def _abort_unexpected(context: grpc.ServicerContext, where: str) -> NoReturn:
+    reference = secrets.token_hex(4)
+    log.exception("%s: internal error (reference %s)", where, reference)
+    context.abort(_UNEXPECTED.code, f"{_UNEXPECTED.message} (reference {reference})")
     raise AssertionError("context.abort returned")  # pragma: no cover
 
 
@@ -61,22 +109,24 @@ def handle_errors(method: F) -> F:
         try:
             return method(self, request, context)
         except errors.HashlistError as e:
-            abort(context, e)
+            abort(context, e, method.__name__)
         except Exception:
-            log.exception("internal error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+            _abort_unexpected(context, method.__name__)
 
     @functools.wraps(method)
     def streaming(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             yield from method(self, request, context)
         except errors.HashlistError as e:
-            abort(context, e)
+            abort(context, e, method.__name__)
         except Exception:
-            log.exception("internal error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; see the server log")
+            _abort_unexpected(context, method.__name__)
 
     return streaming if inspect.isgeneratorfunction(method) else unary  # type: ignore[return-value]
+
+
+# Generous for 16 MiB deltas in one leaf batch, small enough to bound memory.
+DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 _FROM_STATUS: dict[grpc.StatusCode, type[errors.HashlistError]] = {
@@ -99,7 +149,7 @@ RETRYABLE = frozenset(
 
 
 def error_from_rpc(e: grpc.RpcError, what: str) -> errors.HashlistError:
-    """The client-side twin of ``STATUS_CODES``: a typed error for a failed call."""
+    """The client-side twin of ``STATUS_TABLE``: a typed error for a failed call."""
     code = e.code() if isinstance(e, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = e.details() if isinstance(e, grpc.Call) else str(e)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):

@@ -25,7 +25,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from hashlist.clock import Clock, SystemClock
-from hashlist.errors import ConfigError, HashlistError, TrustRootError, WitnessConflictError
+from hashlist.errors import (
+    ConfigError,
+    HashlistError,
+    StorageError,
+    TrustRootError,
+    WitnessConflictError,
+)
 from hashlist.note import COSIGNATURE_V1
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
@@ -37,6 +43,8 @@ from hashlist.witness_protocol import (
 )
 from witness.config import WitnessConfig
 from witness.store import WitnessStore
+
+_STORAGE_FAILED = b"the witness's storage failed; its operator has the details\n"
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +115,14 @@ class _Handler(BaseHTTPRequestHandler):
             )
         except WitnessConflictError as e:
             return 409, b"%d\n" % e.size, SIZE_CONTENT_TYPE
-        except HashlistError as e:
+        except StorageError as e:  # the detail names files: logged, never sent
+            log.error("cannot decide a checkpoint: %s", e)
+            return (
+                500,
+                b"the witness's storage failed; its operator has the details\n",
+                "text/plain",
+            )
+        except HashlistError as e:  # refusals of the request: their text describes it only
             status = http_status(e)
             level = logging.WARNING if status == 422 else logging.INFO
             log.log(level, "refused a checkpoint (%d): %s", status, e)

@@ -12,31 +12,32 @@ in ``evidence``, with the state they were refused against.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from hashlist.errors import BadProofError, StorageError
+from hashlist.errors import BadProofError
+from hashlist.sqlite import connect, migrate
 from hashlist.witness_protocol import Cosigned, Witnessed, cosigned_note
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS witnessed(
-    origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
-    note BLOB NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS evidence(
-    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, reason TEXT NOT NULL,
-    request BLOB NOT NULL, last_note BLOB NOT NULL, seen_at INTEGER NOT NULL);
-"""
+# Ordered migrations (``hashlist.sqlite.migrate``); never edit a released one.
+# Version 1 databases were made before versions were recorded (hence IF NOT EXISTS).
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS witnessed(
+        origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
+        note BLOB NOT NULL, updated_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS evidence(
+        id INTEGER PRIMARY KEY, origin TEXT NOT NULL, reason TEXT NOT NULL,
+        request BLOB NOT NULL, last_note BLOB NOT NULL, seen_at INTEGER NOT NULL);
+    """,
+)
 
 
 class WitnessStore:
     def __init__(self, path: Path) -> None:
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + _SCHEMA)
-        except sqlite3.Error as e:
-            raise StorageError(f"cannot open witness database {path}: {e}") from e
+        self._db = connect(path, "witness database")
+        migrate(self._db, f"witness database {path}", MIGRATIONS)
         self._lock = threading.Lock()  # one connection, one decision at a time
 
     def close(self) -> None:

@@ -9,10 +9,12 @@ migrations, which is idempotent.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from hashlist.errors import StorageError
 from hashlist.sqlite import connect, migrate
 from node.store.schema import MIGRATIONS
 
@@ -44,6 +46,9 @@ class SqliteOutboxStore:
                 self._db.executemany(
                     "INSERT INTO outbox(id, kind, body, created_at) VALUES(?,?,?,?)", rows
                 )
+            except sqlite3.Error as e:
+                self._db.execute("ROLLBACK")
+                raise StorageError(f"{_WHAT}: outbox rows not added: {e}") from e
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -144,32 +144,41 @@ class SqliteNodeStore(SqliteReplicaReader):
             self.db.executemany("INSERT OR IGNORE INTO trust_roots VALUES (?, ?)", signed)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, commit: Callable[[], None] | None = None
+    ) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``commit()`` (default: ``COMMIT``); any failure rolls back,
+        and a database failure is raised as ``StorageError``."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+        except sqlite3.Error as e:
+            self.db.execute("ROLLBACK")
+            raise StorageError(f"{_WHAT} {self.path}: {e}") from e
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        if commit is None:
+            self.db.execute("COMMIT")
+        else:
+            commit()
 
     @contextmanager
     def step(self, list_id: str, now: int) -> Iterator[Step]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            step = Step(self.db, list_id, now)
+        step = Step(self.db, list_id, now)
+
+        def commit() -> None:
+            if self.observer is None:
+                self.db.execute("COMMIT")
+                return
+            with self.observer.exclusive():
+                self.db.execute("COMMIT")
+                self.observer.applied(list_id, step.changes, replaced=step.replaced)
+
+        with self._transaction(commit):
             yield step
             if not step.committed:
                 raise StorageError("step ended without a verified state to commit")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        if self.observer is None:
-            self.db.execute("COMMIT")
-            return
-        with self.observer.exclusive():
-            self.db.execute("COMMIT")
-            self.observer.applied(list_id, step.changes, replaced=step.replaced)
 
     @contextmanager
     def replace(self, list_id: str, now: int) -> Iterator[Step]:

@@ -14,6 +14,8 @@ Invariants (the ``HubStore`` contract, ``server.store.protocol``):
   either all of a publication or none of it.
 * ``(list_id, idx)`` and ``(list_id, size)`` are primary keys, so the store
   itself refuses a second leaf or a second root for one size.
+* A database failure is raised as ``StorageError``, after the transaction
+  was rolled back.
 * Writes go through one connection under a lock; reads use one connection per
   thread in WAL mode, so a long snapshot read sees one consistent version
   while publishing goes on.
@@ -61,6 +63,9 @@ class SqliteHubStore:
             self._write.execute("BEGIN IMMEDIATE")
             try:
                 yield self._write
+            except sqlite3.Error as e:
+                self._write.execute("ROLLBACK")
+                raise StorageError(f"{_WHAT} {self.path}: {e}") from e
             except BaseException:
                 self._write.execute("ROLLBACK")
                 raise

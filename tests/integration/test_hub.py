@@ -11,9 +11,11 @@ import pytest
 
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.errors import (
+    HashlistError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
+    StorageError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -189,3 +191,39 @@ def _channel(port: int, pki: Path, who: str) -> grpc.Channel:
         (pki / f"{who}.pem").read_bytes(),
     )
     return grpc.secure_channel(f"127.0.0.1:{port}", creds)
+
+
+def test_internals_never_cross_the_wire(
+    hub: tuple[RunningHub, TrustRoot],
+    pki: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A storage failure reaches the operator as a fixed message and a reference;
+    the detail (here a file path) is only in the hub's log, under that reference."""
+    running, _ = hub
+    secret = "/var/lib/hashlist/hub.db: disk I/O error"
+
+    def failing(*_: object) -> None:
+        raise StorageError(f"cannot write {secret}")
+
+    def crashing(*_: object) -> None:
+        raise RuntimeError(f"unexpected state in {secret}")
+
+    with client(running.port, pki, "operator") as op:
+        monkeypatch.setattr(running.hub.store, "commit_publication", failing)
+        with pytest.raises(HashlistError) as stored:
+            op.publish("takeitdown", MD5[:1])
+        monkeypatch.setattr(running.hub.reader, "status", crashing)
+        with pytest.raises(HashlistError) as crashed:
+            op.status()
+        with pytest.raises(InputError) as bad:  # the request's own problem is spelled out
+            op.publish("takeitdown", ["md5:zz"])
+    for error in (stored.value, crashed.value):
+        assert secret not in str(error)
+        assert "operator has the details (reference " in str(error)
+        reference = str(error).rsplit("reference ", 1)[1].rstrip(")")
+        assert reference in caplog.text  # the operator finds the detail by its reference
+    assert secret in caplog.text
+    assert "invalid argument: " in str(bad.value)
+    assert "md5:zz" in str(bad.value)

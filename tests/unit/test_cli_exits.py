@@ -1,0 +1,49 @@
+"""One exit-status policy for the whole ``hashlist`` command (``hashlist/cli/exits.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hashlist import errors
+from hashlist.cli import exits, main
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.InputError("bad"), exits.USAGE),
+        (errors.NotFoundError("no list"), exits.USAGE),
+        (errors.KeyFormatError("bad key"), exits.USAGE),
+        (errors.UnavailableError("down"), exits.UNAVAILABLE),
+        (errors.PermissionDeniedError("no"), exits.REFUSED),
+        (errors.UnauthenticatedError("who"), exits.REFUSED),
+        (errors.StorageError("disk"), exits.INTERNAL),
+        (errors.RollbackError("back"), 11),
+        (errors.QuorumError("few"), 12),
+        (errors.StaleCheckpointError("old", age_seconds=9), 17),
+        (errors.RotationThresholdError("few root keys"), 19),
+    ],
+)
+def test_each_error_has_its_status(error: errors.HashlistError, status: int) -> None:
+    assert exits.exit_status(error) == status
+
+
+def test_verification_failures_have_distinct_statuses() -> None:
+    codes = [code for _, code in exits.VERIFICATION_STATUSES]
+    assert len(set(codes)) == len(codes)
+    assert all(10 <= c <= 19 for c in codes)
+
+
+def test_node_status_on_a_missing_database_is_a_usage_error_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'name = "yubo"\nhub = "127.0.0.1:1"\ntrust_root = "trust.toml"\nlists = ["takeitdown"]\n'
+        'database = "typo.db"\ntls_cert = "c.pem"\ntls_key = "c.key"\nca = "ca.pem"\n'
+    )
+    assert main(["node", "status", "--config", str(config)]) == exits.USAGE
+    assert "no node database" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists()

@@ -1,0 +1,202 @@
+"""The ``HubStore`` contract: every implementation passes this one suite.
+
+Today the implementations are ``SqliteHubStore``; a PostgreSQL store joins
+``IMPLEMENTATIONS`` and must pass the same tests, nothing else.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hashlist.errors import StorageError
+from hashlist.model import Report, Verdict
+from hashlist.signals import SignalText
+from hashlist.sqlite import migrate, schema_version
+from server.store import MIGRATIONS, SCHEMA_VERSION, HubStore, ListRow, NewLeaf, SqliteHubStore
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], HubStore]] = {
+    "sqlite": lambda folder: SqliteHubStore(folder / "hub.db"),
+}
+LIST = "takeitdown"
+MD5 = [SignalText(f"md5:{i:032x}") for i in range(10)]
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], HubStore]:
+    return lambda: IMPLEMENTATIONS[request.param](tmp_path)
+
+
+@pytest.fixture
+def store(opener: Callable[[], HubStore]) -> Iterator[HubStore]:
+    s = opener()
+    yield s
+    s.close()
+
+
+def _row(list_id: str = LIST) -> ListRow:
+    return ListRow(list_id, 0, 0, b"\0" * 2048, b"note 0", 100)
+
+
+def _leaf(version: int, adds: list[SignalText], removes: list[SignalText] = (),  # type: ignore[assignment]
+          key: str = "", hashes: int = 0) -> NewLeaf:  # fmt: skip
+    return NewLeaf(
+        list_id=LIST, version=version, leaf=f"leaf {version}".encode(),
+        leaf_hash=bytes([version]) * 32, additions=adds, removals=list(removes),
+        hashes=hashes, lthash=bytes([version]) * 2048, log_note=f"log {version}".encode(),
+        cosigned_note=f"note {version}".encode(), cosigned_at=100 + version,
+        idempotency_key=key, response=f"answer {version}".encode(),
+    )  # fmt: skip
+
+
+def test_a_list_is_created_once(store: HubStore) -> None:
+    assert store.create_list(_row(), b"log 0")
+    assert not store.create_list(_row(), b"log 0")
+    assert store.get_list(LIST) == _row()
+    assert [r.list_id for r in store.lists()] == [LIST]
+    assert store.get_list("other") is None
+
+
+def test_grants_are_set_and_revoked(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    assert store.set_grant(LIST, "yubo", True)
+    assert store.set_grant(LIST, "facebook", True)
+    assert not store.set_grant(LIST, "yubo", True)  # unchanged
+    assert store.partners(LIST) == ["facebook", "yubo"]
+    assert store.is_granted(LIST, "yubo")
+    assert store.set_grant(LIST, "yubo", False)
+    assert not store.is_granted(LIST, "yubo")
+    assert not store.set_grant(LIST, "yubo", False)
+
+
+def test_a_publication_commits_whole(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(_leaf(1, MD5[:3], key="k1", hashes=3))
+    store.commit_publication(_leaf(2, [MD5[3]], [MD5[0]], hashes=3))
+    row = store.get_list(LIST)
+    assert row is not None
+    assert (row.size, row.hashes, row.latest_note, row.cosigned_at) == (2, 3, b"note 2", 102)
+    assert list(store.leaves(LIST, 0, 2)) == [b"leaf 1", b"leaf 2"]
+    assert list(store.leaves(LIST, 1, 2)) == [b"leaf 2"]
+    assert list(store.leaf_hashes(LIST)) == [b"\1" * 32, b"\2" * 32]
+    assert store.listed(LIST, [*MD5[:5]]) == {MD5[1], MD5[2], MD5[3]}
+    assert store.publication("k1") == (LIST, b"answer 1")
+    assert store.publication("unknown") is None
+
+
+def test_a_second_leaf_for_one_version_is_refused_and_nothing_is_written(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(_leaf(1, MD5[:1], hashes=1))
+    for wrong in (1, 3):
+        with pytest.raises(StorageError):
+            store.commit_publication(_leaf(wrong, MD5[5:6], key=f"k{wrong}"))
+    assert store.get_list(LIST).size == 1  # type: ignore[union-attr]
+    assert store.listed(LIST, MD5[5:6]) == set()
+    assert store.publication("k3") is None
+
+
+def test_a_failing_publication_is_rolled_back(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(_leaf(1, MD5[:2], hashes=2))
+    # Adding a hash already listed breaks the set's key halfway through the write.
+    with pytest.raises(StorageError):
+        store.commit_publication(_leaf(2, [MD5[5], MD5[0]], key="half"))
+    assert store.get_list(LIST).size == 1  # type: ignore[union-attr]
+    assert list(store.leaves(LIST, 0, 5)) == [b"leaf 1"]
+    assert store.listed(LIST, [MD5[5]]) == set()
+    assert store.publication("half") is None
+
+
+def test_a_cosigned_note_replaces_only_at_its_size(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(_leaf(1, MD5[:1]))
+    assert not store.update_cosigned(LIST, 0, b"stale", 500)
+    assert store.update_cosigned(LIST, 1, b"fresh", 500)
+    row = store.get_list(LIST)
+    assert row is not None
+    assert (row.latest_note, row.cosigned_at) == (b"fresh", 500)
+
+
+def test_a_snapshot_sees_one_version_while_publishing_goes_on(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(_leaf(1, MD5[:4], hashes=4))
+    with store.snapshot(LIST) as view:
+        members = view.members()
+        first = next(members)
+        # Another thread publishes while the snapshot is open.
+        writer = threading.Thread(
+            target=store.commit_publication, args=(_leaf(2, MD5[4:6], [MD5[1]], hashes=5),)
+        )
+        writer.start()
+        writer.join()
+        assert view.row.size == 1
+        assert [first, *members] == [(s, 1) for s in MD5[:4]]
+        assert view.leaf(0) == b"leaf 1"
+    assert store.get_list(LIST).size == 2  # type: ignore[union-attr]
+
+
+def test_reports_and_verdicts_are_kept_once_each(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    reports = [Report(f"{i:032x}", LIST, MD5[i % 2], 0, 1, "", 10) for i in range(3)]
+    verdicts = [Verdict(f"{9:032x}", reports[0].report_id, "removed", 11)]
+    assert store.add_reports("yubo", reports, verdicts, 20) == (3, 1)
+    assert store.add_reports("yubo", reports, verdicts, 21) == (0, 0)
+    later = Verdict(f"{8:032x}", reports[0].report_id, "not_violating", 12)
+    other = Verdict(f"{7:032x}", reports[1].report_id, "removed", 12)
+    assert store.add_reports("facebook", [], [other], 22) == (0, 1)  # not the reporter's
+    assert store.add_reports("yubo", [], [later], 23) == (0, 1)
+    counts = store.report_counts(LIST)
+    assert sorted(counts.per_partner) == [(MD5[0], "yubo", 2), (MD5[1], "yubo", 1)]
+    # Only the latest verdict of the reporting partner counts.
+    assert sorted(counts.verdicts) == [(MD5[0], "not_violating", 1)]
+
+
+def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -> None:
+    first = opener()
+    first.create_list(_row(), b"log 0")
+    first.commit_publication(_leaf(1, MD5[:2], key="k", hashes=2))
+    first.set_grant(LIST, "yubo", True)
+    first.close()
+    again = opener()
+    try:
+        assert again.get_list(LIST).size == 1  # type: ignore[union-attr]
+        assert again.is_granted(LIST, "yubo")
+        assert again.publication("k") == (LIST, b"answer 1")
+    finally:
+        again.close()
+
+
+# --- the SQLite schema's migrations ---
+
+
+def test_a_database_of_the_previous_schema_opens_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    assert migrate(db, "test", MIGRATIONS, upto=1) == 1
+    db.execute("INSERT INTO lists VALUES(?,?,?,?,?,?)", (LIST, 0, 0, b"\0" * 2048, b"n", 5))
+    db.execute("INSERT INTO grants VALUES(?,?)", (LIST, "yubo"))
+    db.close()
+    store = SqliteHubStore(path)
+    try:
+        assert store.get_list(LIST) == ListRow(LIST, 0, 0, b"\0" * 2048, b"n", 5)
+        assert store.is_granted(LIST, "yubo")
+        report = Report("a" * 32, LIST, MD5[0], 0, 1, "", 1)
+        assert store.add_reports("yubo", [report], [], 2) == (1, 0)  # a table of version 2
+    finally:
+        store.close()
+    check = sqlite3.connect(path)
+    assert schema_version(check) == SCHEMA_VERSION
+    check.close()
+
+
+def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    SqliteHubStore(tmp_path / "hub.db").close()
+    db = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION + 1),))
+    db.close()
+    with pytest.raises(StorageError, match="newer than this hashlist"):
+        SqliteHubStore(tmp_path / "hub.db")
