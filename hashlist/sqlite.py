@@ -15,6 +15,8 @@ downgraded.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from hashlist.errors import StorageError
@@ -46,6 +48,31 @@ def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connect
     except sqlite3.Error as e:
         raise StorageError(f"cannot open {what} {path}: {e}") from e
     return conn
+
+
+@contextmanager
+def transaction(
+    db: sqlite3.Connection, what: str, commit: Callable[[], None] | None = None
+) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``commit()`` (default: ``COMMIT``).
+
+    Any exception rolls everything back; a database failure is raised as
+    ``StorageError`` naming ``what``, other exceptions as they are. ``commit``
+    lets a caller commit under its own lock (the node's index observer).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except sqlite3.Error as e:
+        db.execute("ROLLBACK")
+        raise StorageError(f"{what}: {e}") from e
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    if commit is None:
+        db.execute("COMMIT")
+    else:
+        commit()
 
 
 def schema_version(db: sqlite3.Connection) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,11 +22,13 @@ from pathlib import Path
 
 from hashlist.cli.hub import format_matches
 from hashlist.client import ClientTLS, HubClient
+from hashlist.errors import StorageError
 from hashlist.hashing import hash_file
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from hashlist.trustroot import TrustRoot
 from node.service import MatcherClient
+from node.store import SqliteReplicaReader
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_CERTS = REPO / "certs-dev"
@@ -185,19 +186,24 @@ class Federation:
 
     def node_state(self, partner: str, list_id: str) -> tuple[int, str, int]:
         """(version, state digest hex, lag) read from the node's database, read-only."""
-        db = self.workdir / f"{partner}.db"
-        if not db.exists():
-            return 0, "", 0
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
         try:
-            r = conn.execute(
-                "SELECT size, state_digest, seen_size FROM lists WHERE list_id=?", (list_id,)
-            ).fetchone()
-        except sqlite3.OperationalError:
-            return 0, "", 0
+            replica = SqliteReplicaReader(self.workdir / f"{partner}.db")
+        except StorageError:
+            return 0, "", 0  # the node has not created its database yet
+        try:
+            r = replica.record(list_id)
+        except StorageError:
+            return 0, "", 0  # ... or not its tables yet
         finally:
-            conn.close()
-        return (r[0], r[1].hex(), max(0, r[2] - r[0])) if r else (0, "", 0)
+            replica.close()
+        return r.state.size, r.state.state_digest.hex(), max(0, r.seen_size - r.state.size)
+
+    def node_hashes(self, partner: str, list_id: str) -> int:
+        replica = SqliteReplicaReader(self.workdir / f"{partner}.db")
+        try:
+            return replica.count(list_id)
+        finally:
+            replica.close()
 
 
 def wait_until(
@@ -246,7 +252,7 @@ def run_federation(*, hashes: int, workdir: Path) -> int:
         ok = True
         for partner in PARTNERS:
             version, digest, lag = fed.node_state(partner, list_id)
-            count = _count(fed.workdir / f"{partner}.db", list_id)
+            count = fed.node_hashes(partner, list_id)
             print(f"{partner:<10} {list_id:<11} {version:>7} {count:>7}  {digest}  {lag:>3}")
             ok &= digest == hub_digest and count == hashes - 1
         print(f"{'hub':<10} {list_id:<11} {2:>7} {hashes - 1:>7}  {hub_digest}")
@@ -298,13 +304,3 @@ def _matching_demo(fed: Federation, op: HubClient, list_id: str) -> bool:
     print("\n--- the hub's view (hashlist hub matches --list takeitdown) ---")
     print(format_matches(list_id, op.matches(list_id)))
     return bool(pdq) and 0 < pdq[0].distance <= 31 and not unrelated.matches
-
-
-def _count(db: Path, list_id: str) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(
-            conn.execute("SELECT count(*) FROM members WHERE list_id=?", (list_id,)).fetchone()[0]
-        )
-    finally:
-        conn.close()

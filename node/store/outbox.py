@@ -9,13 +9,11 @@ migrations, which is idempotent.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.errors import StorageError
-from hashlist.sqlite import connect, migrate
+from hashlist.sqlite import connect, migrate, transaction
 from node.store.schema import MIGRATIONS
 
 _WHAT = "node database"
@@ -40,19 +38,8 @@ class SqliteOutboxStore:
             return bytes.fromhex(row.fetchone()[0])
 
     def add(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO outbox(id, kind, body, created_at) VALUES(?,?,?,?)", rows
-                )
-            except sqlite3.Error as e:
-                self._db.execute("ROLLBACK")
-                raise StorageError(f"{_WHAT}: outbox rows not added: {e}") from e
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db, f"{_WHAT}: outbox rows not added") as db:
+            db.executemany("INSERT INTO outbox(id, kind, body, created_at) VALUES(?,?,?,?)", rows)
 
     def has_report(self, report_id: str) -> bool:
         with self._lock:

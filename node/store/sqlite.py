@@ -25,14 +25,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hashlist.delta import Delta
 from hashlist.errors import DeltaConflictError, StorageError
 from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
-from hashlist.sqlite import connect, migrate
+from hashlist.sqlite import connect, migrate, transaction
 from hashlist.verify import TrustedState
 from node.store.protocol import NEAR_PREFIXES, Evidence, ListRecord, ReplicaObserver
 from node.store.schema import MIGRATIONS
@@ -66,6 +66,12 @@ class SqliteReplicaReader:
                 self._all.append(conn)
         return conn
 
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn().execute(sql, args)
+        except sqlite3.Error as e:  # e.g. a file that is not (yet) a node database
+            raise StorageError(f"{_WHAT} {self.path}: {e}") from e
+
     def close(self) -> None:
         with self._all_lock:
             for conn in self._all:
@@ -73,10 +79,10 @@ class SqliteReplicaReader:
             self._all.clear()
 
     def lists(self) -> list[str]:
-        return [r[0] for r in self._conn().execute("SELECT list_id FROM lists ORDER BY list_id")]
+        return [r[0] for r in self._query("SELECT list_id FROM lists ORDER BY list_id")]
 
     def record(self, list_id: str) -> ListRecord:
-        r = self._conn().execute(_RECORD, (list_id,)).fetchone()
+        r = self._query(_RECORD, (list_id,)).fetchone()
         if r is None:
             return ListRecord(TrustedState.empty(list_id), 0, "", False, 0)
         state = TrustedState(
@@ -89,20 +95,20 @@ class SqliteReplicaReader:
 
     def count(self, list_id: str) -> int:
         q = "SELECT count(*) FROM members WHERE list_id=?"
-        return int(self._conn().execute(q, (list_id,)).fetchone()[0])
+        return int(self._query(q, (list_id,)).fetchone()[0])
 
     def version_of(self, list_id: str, signal: str) -> int | None:
         q = "SELECT version FROM members WHERE list_id=? AND signal=?"
-        row = self._conn().execute(q, (list_id, signal)).fetchone()
+        row = self._query(q, (list_id, signal)).fetchone()
         return int(row[0]) if row else None
 
     def signals(self, list_id: str) -> Iterator[str]:
         q = "SELECT signal FROM members WHERE list_id=?"
-        return (r[0] for r in self._conn().execute(q, (list_id,)))
+        return (r[0] for r in self._query(q, (list_id,)))
 
     def digests(self, list_id: str, kind: str, chunk: int) -> Iterator[list[str]]:
         prefix = f"{kind}:"
-        cursor = self._conn().execute(
+        cursor = self._query(
             "SELECT substr(signal, ?) FROM members WHERE list_id=? AND signal >= ? AND signal < ?",
             (len(prefix) + 1, list_id, prefix, f"{kind};"),  # ';' sorts right after ':'
         )
@@ -111,7 +117,7 @@ class SqliteReplicaReader:
 
     def trust_root(self, version: int) -> bytes | None:
         q = "SELECT note FROM trust_roots WHERE version=?"
-        row = self._conn().execute(q, (version,)).fetchone()
+        row = self._query(q, (version,)).fetchone()
         return bytes(row[0]) if row else None
 
     def evidence(self, list_id: str) -> list[Evidence]:
@@ -120,7 +126,7 @@ class SqliteReplicaReader:
             "WHERE list_id=? ORDER BY id"
         )
         return [Evidence(r[0], r[1], bytes(r[2]), bytes(r[3]))
-                for r in self._conn().execute(q, (list_id,))]  # fmt: skip
+                for r in self._query(q, (list_id,))]  # fmt: skip
 
 
 class SqliteNodeStore(SqliteReplicaReader):
@@ -143,25 +149,10 @@ class SqliteNodeStore(SqliteReplicaReader):
         with self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO trust_roots VALUES (?, ?)", signed)
 
-    @contextmanager
     def _transaction(
         self, commit: Callable[[], None] | None = None
-    ) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``commit()`` (default: ``COMMIT``); any failure rolls back,
-        and a database failure is raised as ``StorageError``."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except sqlite3.Error as e:
-            self.db.execute("ROLLBACK")
-            raise StorageError(f"{_WHAT} {self.path}: {e}") from e
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        if commit is None:
-            self.db.execute("COMMIT")
-        else:
-            commit()
+    ) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.db, f"{_WHAT} {self.path}", commit)
 
     @contextmanager
     def step(self, list_id: str, now: int) -> Iterator[Step]:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hashlist.errors import StorageError
 from hashlist.model import Report, Verdict
-from hashlist.sqlite import connect, migrate
+from hashlist.sqlite import connect, migrate, transaction
 from server.store.protocol import ListRow, NewLeaf, ReportCounts
 from server.store.schema import MIGRATIONS
 
@@ -59,17 +59,8 @@ class SqliteHubStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            self._write.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._write
-            except sqlite3.Error as e:
-                self._write.execute("ROLLBACK")
-                raise StorageError(f"{_WHAT} {self.path}: {e}") from e
-            except BaseException:
-                self._write.execute("ROLLBACK")
-                raise
-            self._write.execute("COMMIT")
+        with self._write_lock, transaction(self._write, f"{_WHAT} {self.path}") as db:
+            yield db
 
     def close(self) -> None:
         with self._write_lock:
