@@ -60,8 +60,9 @@ def replay_history(
     origin = trust.origin(list_id)
     earlier = [verify_checkpoint(n, trust, origin) for n in seen_notes]
     step = StepVerifier(
-        TrustedState.empty(list_id), note, trust=trust, now=now, max_delta_bytes=max_delta_bytes
-    )
+        TrustedState.empty(list_id), verify_checkpoint(note, trust, origin), trust=trust,
+        now=now, max_delta_bytes=max_delta_bytes,
+    )  # fmt: skip
     size = step.target_size
     for old in earlier:
         if old.checkpoint.size > size:

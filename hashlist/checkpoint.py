@@ -18,7 +18,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from hashlist.errors import BadSignatureError, MalformedNoteError, OriginMismatchError, QuorumError
+from hashlist.errors import MalformedNoteError, OriginMismatchError, QuorumError, UnknownKeyError
 from hashlist.merkle import HASH_SIZE
 from hashlist.note import (
     COSIGNATURE_V1,
@@ -98,7 +98,7 @@ def verify_checkpoint(note: bytes, trust: TrustRoot, origin: str) -> VerifiedChe
     opened, verified = open_note(note, trust.verifiers())
     log_keys = tuple(v.name for v in verified if v.sig_type == ED25519 and v in trust.log_keys)
     if not log_keys:
-        raise BadSignatureError(f"checkpoint for {origin} is not signed by a trusted log key")
+        raise UnknownKeyError(f"checkpoint for {origin} is not signed by a trusted log key")
     checkpoint = Checkpoint.parse(opened.text)
     if checkpoint.origin != origin:
         raise OriginMismatchError(f"checkpoint is for {checkpoint.origin!r}, expected {origin!r}")

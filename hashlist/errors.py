@@ -93,8 +93,18 @@ class BadSignatureError(VerificationError):
     """A signature from a known key does not verify, or no trusted key signed."""
 
 
-class QuorumError(BadSignatureError):
-    """Fewer valid witness cosignatures than the trust root requires."""
+class UnknownKeyError(BadSignatureError):
+    """No key the trust root knows signed: perhaps the hub's keys were rotated.
+
+    The one verification failure that makes a node look for a newer trust
+    root before refusing."""
+
+
+class QuorumError(VerificationError):
+    """Fewer valid witness cosignatures than the trust root requires.
+
+    Not a bad signature: it is also what every new checkpoint looks like
+    until its witnesses answer, so a node treats it as pending."""
 
 
 class OriginMismatchError(VerificationError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hashlist.errors import BadSignatureError, KeyFormatError, MalformedNoteError
+from hashlist.errors import BadSignatureError, KeyFormatError, MalformedNoteError, UnknownKeyError
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -262,8 +262,8 @@ def open_note(
     """Verify ``data`` against ``verifiers``.
 
     Returns the note and, for each known key that signed, its signature. Raises
-    ``BadSignatureError`` if a known key's signature fails, or if no known key
-    signed at all. Every line from a known key is checked; a key that signed
+    ``BadSignatureError`` if a known key's signature fails, ``UnknownKeyError``
+    if no known key signed at all. Every line from a known key is checked; a key that signed
     twice is counted once.
     """
     note = parse_note(data, max_bytes=max_bytes, max_signatures=max_signatures)
@@ -278,7 +278,7 @@ def open_note(
         verified.setdefault(verifier, sig)
     if not verified:
         names = ", ".join(sorted({v.name for v in verifiers})) or "none"
-        raise BadSignatureError(f"note is not signed by any trusted key (trusted: {names})")
+        raise UnknownKeyError(f"note is not signed by any trusted key (trusted: {names})")
     return note, verified
 
 

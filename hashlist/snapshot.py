@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hashlist.checkpoint import verify_checkpoint
+from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, decode_delta
 from hashlist.errors import (
     BadProofError,
@@ -69,8 +69,12 @@ class SnapshotVerifier:
         trust: TrustRoot,
         now: int,
         max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
+        verified: VerifiedCheckpoint | None = None,
     ) -> None:
-        verified = verify_checkpoint(header.note, trust, trust.origin(state.list_id))
+        """``verified``: what ``verify_checkpoint`` returned for ``header.note``, if the
+        caller verified that very note already (a checkpoint is verified once)."""
+        if verified is None or verified.note != header.note:
+            verified = verify_checkpoint(header.note, trust, trust.origin(state.list_id))
         cp = verified.checkpoint
         check_history(state, cp, header.note)
         self._cosigned_at = check_time(state, verified, trust, now)

@@ -6,8 +6,9 @@ current time (passed in), it returns the next ``TrustedState`` together with
 the decoded deltas to apply, or raises exactly one ``VerificationError``:
 
 ====================  ======================================================
-``BadSignatureError`` a known key's signature fails, or no log key signed
-``QuorumError``       too few witness cosignatures (a ``BadSignatureError``)
+``BadSignatureError`` a known key's signature fails, or (``UnknownKeyError``)
+                      no log key signed
+``QuorumError``       too few witness cosignatures
 ``OriginMismatchError`` the checkpoint names another log
 ``RollbackError``     the checkpoint is smaller than the trusted state
 ``EquivocationError`` same size, other root: carries both signed notes
@@ -81,7 +82,9 @@ class VerifiedUpdate:
 class StepVerifier:
     """Verifies one step leaf by leaf, so memory stays bounded by one leaf.
 
-    The checkpoint is verified on construction. ``feed`` each leaf in order
+    ``checkpoint`` is what ``verify_checkpoint`` returned for the signed note
+    (a checkpoint is verified once, by the caller); its history and time are
+    checked against ``state`` here. ``feed`` each leaf in order
     and apply the returned delta to the replica before feeding the next (so
     ``listed`` sees it); ``finish`` checks the root and returns the new state.
     Nothing is trusted until ``finish`` returns: a caller applies deltas
@@ -91,14 +94,15 @@ class StepVerifier:
     def __init__(
         self,
         state: TrustedState,
-        note: bytes,
+        checkpoint: VerifiedCheckpoint,
         *,
         trust: TrustRoot,
         now: int,
         max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
     ) -> None:
-        self.checkpoint = verify_checkpoint(note, trust, trust.origin(state.list_id))
-        check_history(state, self.checkpoint.checkpoint, note)
+        self.checkpoint = checkpoint
+        note = checkpoint.note
+        check_history(state, checkpoint.checkpoint, note)
         self._cosigned_at = check_time(state, self.checkpoint, trust, now)
         self._state = state
         self._note = note
@@ -172,7 +176,8 @@ def verify_update(
     ``listed`` answers for the replica *before* the update; changes made by
     earlier leaves of this update are tracked here.
     """
-    step = StepVerifier(state, note, trust=trust, now=now, max_delta_bytes=max_delta_bytes)
+    verified = verify_checkpoint(note, trust, trust.origin(state.list_id))
+    step = StepVerifier(state, verified, trust=trust, now=now, max_delta_bytes=max_delta_bytes)
     if len(leaves) != step.target_size - state.size:
         raise BadProofError(
             f"checkpoint of size {step.target_size} needs {step.target_size - state.size} "

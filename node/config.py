@@ -34,6 +34,15 @@ class NodeConfig:
     """Older newest-cosignature => stale. 0: use the trust root's value."""
     snapshot_threshold_leaves: int = 1000
     """Bootstrap from a snapshot when empty or more than this many leaves behind."""
+    max_step_bytes: int = 64 * 1024 * 1024
+    """Most leaf bytes one step downloads and verifies in memory before it writes
+    anything; a longer way behind is caught up from a snapshot (staged on disk)."""
+    replica_check_seconds: float = 3600.0
+    """How often the rows are re-hashed against the verified state digest (also
+    once at start); a mismatch raises an alarm and the list is repaired from the
+    hub. 0 disables the schedule (the start-up check still runs)."""
+    refused_retry_seconds: float = 60.0
+    """How often a list the hub refused is asked for again while others are followed."""
     timeout_seconds: float = 15.0
     """Deadline for each unary call to the hub (streams get a multiple of it)."""
     reconnect_base_seconds: float = 0.5
@@ -69,6 +78,10 @@ class NodeConfig:
                 raise ConfigError(str(e)) from e
         if self.snapshot_threshold_leaves < 1:
             raise ConfigError("snapshot_threshold_leaves must be at least 1")
+        if self.max_step_bytes < 1024 or self.replica_check_seconds < 0:
+            raise ConfigError("max_step_bytes must be >= 1024 and replica_check_seconds >= 0")
+        if self.refused_retry_seconds <= 0:
+            raise ConfigError("refused_retry_seconds must be positive")
         if not 0 < self.reconnect_base_seconds <= self.reconnect_cap_seconds:
             raise ConfigError("need 0 < reconnect_base_seconds <= reconnect_cap_seconds")
         if not 0 <= self.pdq_radius < 256 or not 0 <= self.phash_radius < 64:

@@ -1,11 +1,14 @@
 """Running a node: wiring config, trust root, store and hub client; status.
 
-``run_node`` builds the near-match index from the replica, serves the local
-Matcher service, and follows the configured lists until SIGTERM or SIGINT.
-The sync loop and the outbox sender run in their own threads; the main
+``run_node`` takes the database's lock (one node per database), builds the
+near-match index from the replica, serves the local Matcher service, and
+follows the configured lists until SIGTERM or SIGINT. The sync loop, the
+outbox sender and the replica check run in their own threads; the main
 thread waits for a signal and checks freshness every ``_WATCH_SECONDS``,
 logging a warning while a list is stale (matches keep being served from the
-last verified state meanwhile).
+last verified state meanwhile). The sync loop never ends on its own; if it
+did, the node would stop with an error rather than keep a Matcher in front
+of a replica nobody updates.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from dataclasses import dataclass
 
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
+from hashlist.errors import HashlistError
 from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig, with_local_policy
+from node.instance import NodeLock, OwnedSocket
 from node.matcher import Matcher, MatchSettings
 from node.outbox import OutboxSender
+from node.replica_check import run_checks
 from node.service import running_matcher
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
 from node.sync import Syncer
@@ -53,7 +59,11 @@ def match_settings(config: NodeConfig) -> MatchSettings:
 
 
 def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
-    clock = clock or SystemClock()
+    with NodeLock(config.database):
+        _run(config, clock or SystemClock())
+
+
+def _run(config: NodeConfig, clock: Clock) -> None:
     matcher = Matcher(config.database, config.lists, clock, match_settings(config))
     store = SqliteNodeStore(config.database, observer=matcher)
     trust = effective_trust(config, store)
@@ -77,20 +87,33 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     worker = threading.Thread(target=syncer.run, name="sync")
     outbox = threading.Thread(target=sender.run, name="outbox")
     watch = SqliteReplicaReader(config.database)  # read-only; never inside the sync transaction
+    checker = threading.Thread(
+        target=run_checks,
+        args=(watch, config.lists, syncer.request_repair, config.replica_check_seconds,
+              syncer.stop),
+        name="replica-check",
+        daemon=True,
+    )  # fmt: skip
+    socket = OwnedSocket(config.matcher_address)
     with running_matcher(
         matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
     ) as address:
+        socket.bound()
         worker.start()
         outbox.start()
+        checker.start()
         log.info("node %s following %s from %s; matcher on %s",
                  config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
         try:
-            _watch(worker, watch, config, trust, clock)
+            _watch(worker, stopping=syncer.stop, watch=watch, config=config, trust=trust,
+                   clock=clock)  # fmt: skip
         finally:
             syncer.shutdown()
             sender.shutdown()
             worker.join()
             outbox.join()
+            checker.join(timeout=5)
+    socket.remove()
     client.close()
     store.close()
     watch.close()
@@ -100,6 +123,8 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
 
 def _watch(
     worker: threading.Thread,
+    *,
+    stopping: threading.Event,
     watch: ReplicaReader,
     config: NodeConfig,
     trust: TrustRoot,
@@ -107,6 +132,8 @@ def _watch(
 ) -> None:
     while worker.is_alive():
         worker.join(_WATCH_SECONDS)
+        if not worker.is_alive() and not stopping.is_set():
+            raise HashlistError("the sync loop ended unexpectedly; see the log above")
         now = clock.now()
         for list_id in config.lists:
             cosigned_at = watch.state(list_id).cosigned_at

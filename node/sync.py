@@ -3,48 +3,64 @@
 For each followed list, on every checkpoint the hub pushes (and once per
 list at each (re)connection):
 
-1. verify the signed checkpoint against the trust root;
-2. if it is ahead: bootstrap from a snapshot when the replica is empty or more
-   than ``snapshot_threshold_leaves`` behind, otherwise stream the missing
-   leaves; either way the core verifies every byte while the deltas are
-   written inside one SQLite transaction, committed only after the new root
-   (or the snapshot's digest) checked out;
-3. on a verification failure keep the last good state and record an alarm
+1. verify the signed checkpoint against the trust root, once;
+2. if it is ahead: download the missing leaves and verify each of them, in
+   memory and with no write transaction open (a step over ``max_step_bytes``
+   is caught up from a snapshot instead); a replica that is empty or more than
+   ``snapshot_threshold_leaves`` behind is bootstrapped from a snapshot,
+   downloaded and verified into a spill file first;
+3. only then apply and commit in one short SQLite transaction, so an upload
+   check never waits behind the network;
+4. on a verification failure keep the last good state and record an alarm
    naming the attack; on equivocation keep both notes as evidence and stop
-   applying that list for good (an operator must look);
-4. reconnect with exponential backoff and full jitter when the hub goes away.
+   applying that list for good (an operator must look). A newer checkpoint
+   still waiting for its witnesses' cosignatures is pending, not an alarm;
+5. reconnect with exponential backoff and full jitter when the hub goes away,
+   keep asking for lists the hub refuses, and record per list how the last
+   contact went, for ``node status``.
 
-The hub is reached only through the ``HubLog`` interface, the clock through
-``Clock``: tests substitute either.
+Whatever fails (the disk is full, an unexpected error), the loop records an
+alarm, keeps the last verified state being served, backs off and tries
+again: it never ends on its own. The hub is reached only through the
+``HubLog`` interface and the clock through ``Clock``: tests substitute either.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from hashlist.checkpoint import verify_checkpoint
+from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from hashlist.clock import Clock
+from hashlist.delta import Delta
 from hashlist.errors import (
-    BadSignatureError,
     EquivocationError,
     HashlistError,
     MalformedDeltaError,
+    NotFoundError,
+    PermissionDeniedError,
     QuorumError,
+    StorageError,
+    UnauthenticatedError,
     UnavailableError,
+    UnknownKeyError,
     VerificationError,
 )
 from hashlist.retry import Backoff
 from hashlist.rotation import walk
+from hashlist.signals import SignalText
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
 from hashlist.verify import StepVerifier, TrustedState
 from node.config import NodeConfig, with_local_policy
+from node.spill import Spill
 from node.store import ReplicaStore
 
 log = logging.getLogger(__name__)
+_REFUSALS = (PermissionDeniedError, UnauthenticatedError, NotFoundError)
 
 
 class HubLog(Protocol):
@@ -71,6 +87,10 @@ class Subscription(Protocol):
     def cancel(self) -> None: ...
 
 
+class _StepTooLargeError(Exception):
+    """More leaf bytes than ``max_step_bytes``: catch up from a snapshot instead."""
+
+
 class Syncer:
     def __init__(
         self, config: NodeConfig, trust: TrustRoot, store: ReplicaStore, hub: HubLog, clock: Clock
@@ -84,14 +104,18 @@ class Syncer:
         self._backoff = Backoff(config.reconnect_base_seconds, config.reconnect_cap_seconds)
         self._subscription: Subscription | None = None
         self._lock = threading.Lock()
+        self._contact: dict[str, str] = {}  # what was last recorded, to write only changes
+        self._repairs: set[str] = set()  # lists whose rows failed the digest check
+
+    # --- one list, one step ---
 
     def sync(self, list_id: str, note: bytes | None = None, *, retry: bool = True) -> bool:
         """One step for one list; returns whether the verified state moved or refreshed.
 
         Verification failures are recorded (alarm, evidence) and not raised;
-        transport failures are raised for the caller's reconnect loop. A
-        checkpoint no trusted key signed first makes the node look for a
-        rotated trust root, then tries once more.
+        transport failures and refusals are raised for the caller's loop. A
+        checkpoint signed by no key the trust root knows first makes the node
+        look for a rotated trust root, then tries once more.
         """
         record = self.store.record(list_id)
         if record.halted:
@@ -99,42 +123,118 @@ class Syncer:
         try:
             if note is None:
                 note = self.hub.checkpoint(list_id)
-            seen = verify_checkpoint(note, self.trust, self.trust.origin(list_id)).checkpoint.size
-            self.store.set_seen(list_id, seen)
-            state = record.state
-            behind = seen - state.size
-            if behind > 0 and (state.size == 0 or behind > self.config.snapshot_threshold_leaves):
-                self._bootstrap(state)
-            else:
-                self._step(state, note)
-        except EquivocationError as e:
-            log.critical("list %s: EQUIVOCATION, halting it and keeping evidence: %s", list_id, e)
-            self.store.halt(
-                list_id,
-                kind=type(e).__name__,
-                message=str(e),
-                trusted=e.trusted_note,
-                conflicting=e.conflicting_note,
-                now=self.clock.now(),
-            )
-            return False
-        except BadSignatureError as e:
-            if retry and self._refresh_trust():
-                return self.sync(list_id, note, retry=False)
-            return self._refuse(list_id, record.state.size, e)
+            self._advance(record.state, note)
         except VerificationError as e:
-            return self._refuse(list_id, record.state.size, e)
+            if isinstance(e, UnknownKeyError) and retry and self._refresh_trust():
+                return self.sync(list_id, note, retry=False)
+            self._not_applied(list_id, record.state.size, note, e)
+            return False
         return True
 
-    def _refuse(self, list_id: str, size: int, e: VerificationError) -> bool:
-        alarm = f"{type(e).__name__}: {e}"
-        # Too few witness cosignatures is also what a new checkpoint looks like
-        # until its witnesses answer: an alarm in status, not an error in the log.
-        level = logging.INFO if isinstance(e, QuorumError) else logging.ERROR
-        log.log(level, "list %s: not applying what the hub sent, keeping version %d: %s",
-                list_id, size, alarm)  # fmt: skip
-        self.store.set_alarm(list_id, alarm)
-        return False
+    def _advance(self, state: TrustedState, note: bytes) -> None:
+        verified = verify_checkpoint(note, self.trust, self.trust.origin(state.list_id))
+        self.store.set_seen(state.list_id, verified.checkpoint.size)
+        behind = verified.checkpoint.size - state.size
+        if behind > 0 and (state.size == 0 or behind > self.config.snapshot_threshold_leaves):
+            self._bootstrap(state, verified)
+            return
+        try:
+            self._step(state, verified)
+        except _StepTooLargeError:
+            log.info("list %s: more than %d bytes behind; catching up from a snapshot",
+                     state.list_id, self.config.max_step_bytes)  # fmt: skip
+            self._bootstrap(state, verified)
+
+    def _not_applied(
+        self, list_id: str, size: int, note: bytes | None, e: VerificationError
+    ) -> None:
+        if isinstance(e, EquivocationError):
+            log.critical("list %s: EQUIVOCATION, halting it and keeping evidence: %s", list_id, e)
+            self.store.halt(list_id, kind=type(e).__name__, message=str(e),
+                            trusted=e.trusted_note, conflicting=e.conflicting_note,
+                            now=self.clock.now())  # fmt: skip
+        elif isinstance(e, QuorumError):
+            # What every new checkpoint looks like until its witnesses answer: pending.
+            log.info("list %s: version %s is pending its witnesses' cosignatures (%s); "
+                     "keeping version %d", list_id, _size_of(note), e, size)  # fmt: skip
+        else:
+            alarm = f"{type(e).__name__}: {e}"
+            log.error("list %s: not applying what the hub sent, keeping version %d: %s",
+                      list_id, size, alarm)  # fmt: skip
+            self.store.set_alarm(list_id, alarm)
+
+    def _step(self, state: TrustedState, verified: VerifiedCheckpoint) -> None:
+        now = self.clock.now()
+        step = StepVerifier(state, verified, trust=self.trust, now=now,
+                            max_delta_bytes=self.config.max_delta_bytes)  # fmt: skip
+        deltas = self._download(state, step) if step.target_size > state.size else []
+        new = step.finish()
+        with self.store.step(state.list_id, now) as tx:  # no network inside
+            for delta in deltas:
+                tx.apply(delta)
+            tx.commit(new)
+        if new.size > state.size:
+            log.info("list %s: verified and applied versions %d..%d, digest %s", state.list_id,
+                     state.size + 1, new.size, new.state_digest.hex()[:16])  # fmt: skip
+
+    def _download(self, state: TrustedState, step: StepVerifier) -> list[Delta]:
+        """Every leaf up to the checkpoint, verified against the replica as it will be."""
+        overlay: dict[SignalText, bool] = {}  # changes by earlier leaves of this step
+
+        def listed_now(signals: Sequence[SignalText]) -> set[SignalText]:
+            unknown = [s for s in signals if s not in overlay]
+            before = self.store.listed(state.list_id, unknown) if unknown else set()
+            return {s for s in signals if overlay.get(s, s in before)}
+
+        deltas, used = [], 0
+        for start, leaves in self.hub.leaves(state.list_id, state.size, step.target_size):
+            if start != step.next_index:
+                raise MalformedDeltaError(
+                    f"hub sent leaves from {start}, expected {step.next_index}"
+                )
+            for leaf in leaves:
+                used += len(leaf)
+                if used > self.config.max_step_bytes:
+                    raise _StepTooLargeError
+                delta = step.feed(leaf, listed_now)
+                overlay.update(dict.fromkeys(delta.additions, True))
+                overlay.update(dict.fromkeys(delta.removals, False))
+                deltas.append(delta)
+        return deltas
+
+    def _bootstrap(self, state: TrustedState, verified: VerifiedCheckpoint | None = None) -> None:
+        now = self.clock.now()
+        chunks = self.hub.snapshot(state.list_id, state.size)
+        header = next(chunks, None)
+        if not isinstance(header, SnapshotHeader):
+            raise MalformedDeltaError("snapshot did not start with its header")
+        verifier = SnapshotVerifier(state, header, trust=self.trust, now=now, verified=verified,
+                                    max_delta_bytes=self.config.max_delta_bytes)  # fmt: skip
+        started, logged = time.monotonic(), time.monotonic()
+        with Spill(self.config.database) as spill:
+            for chunk in chunks:
+                if isinstance(chunk, SnapshotHeader):
+                    raise MalformedDeltaError("snapshot sent a second header")
+                signals, versions = chunk
+                if len(versions) != len(signals) or any(
+                    not 0 < v <= verifier.size for v in versions
+                ):
+                    raise MalformedDeltaError(
+                        "snapshot signal versions are missing or out of range"
+                    )
+                spill.write(verifier.feed(signals), versions)
+                if time.monotonic() - logged >= 5:
+                    logged = time.monotonic()
+                    log.info("list %s: snapshot %d of %d hashes verified (%.0f/s)", state.list_id,
+                             spill.rows, header.count, spill.rows / (logged - started))  # fmt: skip
+            new = verifier.finish()
+            with self.store.replace(state.list_id, now) as tx:  # no network inside
+                tx.insert(spill.rows_back())
+                tx.commit(new)
+        log.info("list %s: bootstrapped from a verified snapshot at version %d (%d hashes)",
+                 state.list_id, new.size, header.count)  # fmt: skip
+
+    # --- trust-root rotation ---
 
     def refresh_trust(self) -> bool:
         """Follow trust-root rotations the hub serves; True if the trust root moved.
@@ -160,81 +260,116 @@ class Syncer:
             log.error("refused a new trust-root version: %s: %s", type(e).__name__, e)
             return False
 
-    def _step(self, state: TrustedState, note: bytes) -> None:
-        now = self.clock.now()
-        step = StepVerifier(
-            state, note, trust=self.trust, now=now, max_delta_bytes=self.config.max_delta_bytes
-        )
-        with self.store.step(state.list_id, now) as tx:
-            if step.target_size > state.size:
-                for start, leaves in self.hub.leaves(state.list_id, state.size, step.target_size):
-                    if start != step.next_index:
-                        raise MalformedDeltaError(
-                            f"hub sent leaves from {start}, expected {step.next_index}"
-                        )
-                    for leaf in leaves:
-                        tx.apply(step.feed(leaf, tx.listed))
-            new = step.finish()
-            tx.commit(new)
-        if new.size > state.size:
-            digest = new.state_digest.hex()[:16]
-            log.info("list %s: verified and applied versions %d..%d, digest %s",
-                     state.list_id, state.size + 1, new.size, digest)  # fmt: skip
+    # --- the loop ---
 
-    def _bootstrap(self, state: TrustedState) -> None:
-        now = self.clock.now()
-        chunks = self.hub.snapshot(state.list_id, state.size)
-        header = next(chunks, None)
-        if not isinstance(header, SnapshotHeader):
-            raise MalformedDeltaError("snapshot did not start with its header")
-        verifier = SnapshotVerifier(
-            state, header, trust=self.trust, now=now, max_delta_bytes=self.config.max_delta_bytes
-        )
-        with self.store.replace(state.list_id, now) as tx:
-            for chunk in chunks:
-                if isinstance(chunk, SnapshotHeader):
-                    raise MalformedDeltaError("snapshot sent a second header")
-                signals, versions = chunk
-                if len(versions) != len(signals) or any(
-                    not 0 < v <= verifier.size for v in versions
-                ):
-                    raise MalformedDeltaError(
-                        "snapshot signal versions are missing or out of range"
-                    )
-                tx.insert(verifier.feed(signals), versions)
-            new = verifier.finish()
-            tx.commit(new)
-        log.info("list %s: bootstrapped from a verified snapshot at version %d (%d hashes)",
-                 state.list_id, new.size, header.count)  # fmt: skip
+    def request_repair(self, list_id: str) -> None:
+        """The rows of ``list_id`` fail the digest check: re-bootstrap it at the next wake."""
+        with self._lock:
+            self._repairs.add(list_id)
+            if self._subscription is not None:
+                self._subscription.cancel()
+
+    def _repair(self) -> None:
+        with self._lock:
+            pending, self._repairs = self._repairs, set()
+        for list_id in pending:
+            state = self.store.state(list_id)
+            alarm = "CorruptReplicaError: the rows do not hash to the verified state digest"
+            self.store.set_alarm(list_id, alarm)
+            log.critical("list %s: %s; repairing from the hub's snapshot", list_id, alarm)
+            if state.size:
+                self._bootstrap(state)  # its commit clears the alarm
+
+    def _sync_all(self, lists: Sequence[str]) -> list[str]:
+        """Sync every list once; returns those the hub serves (the others are recorded)."""
+        followed = []
+        for list_id in lists:
+            try:
+                self.sync(list_id)
+            except _REFUSALS as e:
+                self._set_contact(list_id, f"refused: {type(e).__name__}: {e}")
+                log.error("list %s: the hub refuses it: %s", list_id, e)
+                continue
+            self._set_contact(list_id, "")
+            followed.append(list_id)
+        return followed
+
+    def _set_contact(self, list_id: str, contact: str) -> None:
+        if self._contact.get(list_id) != contact:
+            self.store.set_contact(list_id, contact, self.clock.now())
+            self._contact[list_id] = contact
 
     def run(self) -> None:
-        """Follow every list until ``stop`` is set, reconnecting with backoff."""
+        """Follow every list until ``stop`` is set; never returns on its own."""
         lists = list(self.config.lists)
         attempt = 0
         while not self.stop.is_set():
             try:
+                self._repair()
                 self._refresh_trust()
-                for list_id in lists:
-                    self.sync(list_id)
-                with self._lock:
-                    if self.stop.is_set():
-                        break
-                    self._subscription = stream = self.hub.subscribe(lists)
-                for list_id, note in stream:
+                followed = self._sync_all(lists)
+                if followed:
                     attempt = 0
-                    if self.stop.is_set():
-                        break
-                    if list_id in lists:
-                        self.sync(list_id, note)
-                if not self.stop.is_set():
-                    raise UnavailableError("subscription ended")
-            except HashlistError as e:
+                    self._follow(followed, refused=len(followed) < len(lists))
+                    continue
+                problem = "the hub refuses every list"
+            except UnavailableError as e:
+                problem = str(e)
+                for list_id in lists:
+                    self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
+            except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
+                problem = f"{type(e).__name__}: {e}"
+            except HashlistError as e:  # e.g. StorageError: the disk is full
+                problem = f"{type(e).__name__}: {e}"
+                log.error("sync failed: %s", problem)
+                self._alarm_all(lists, problem)
+            except Exception as e:  # a bug must not end the loop behind a live Matcher
+                problem = f"InternalError: {type(e).__name__}: {e}"
+                log.exception("sync failed unexpectedly")
+                self._alarm_all(lists, problem)
+            if self.stop.is_set():
+                break
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            log.warning("hub %s: %s; trying again in %.1f s", self.config.hub, problem, delay)
+            self.stop.wait(delay)
+
+    def _follow(self, followed: list[str], *, refused: bool) -> None:
+        """Apply every pushed checkpoint until the stream ends (or a refused list is due)."""
+        with self._lock:
+            if self.stop.is_set() or self._repairs:
+                return
+            self._subscription = stream = self.hub.subscribe(followed)
+        retry_at = time.monotonic() + self.config.refused_retry_seconds
+        try:
+            for list_id, note in stream:
                 if self.stop.is_set():
-                    break
-                delay = self._backoff.delay(attempt)
-                attempt += 1
-                log.warning("hub %s: %s; reconnecting in %.1f s", self.config.hub, e, delay)
-                self.stop.wait(delay)
+                    return
+                if list_id in followed:
+                    self.sync(list_id, note)
+                if refused and time.monotonic() > retry_at:
+                    return  # ask for the refused lists again
+        except UnavailableError:
+            if self.stop.is_set() or self._repairs:
+                return  # cancelled on purpose
+            raise
+        finally:
+            with self._lock:
+                self._subscription = None
+        if not self.stop.is_set() and not self._repairs:
+            raise UnavailableError("subscription ended")
+
+    def _alarm_all(self, lists: Sequence[str], alarm: str) -> None:
+        for list_id in lists:
+            self._best_effort(self.store.set_alarm, list_id, alarm)
+
+    @staticmethod
+    def _best_effort(write: Callable[[str, str], None], *args: str) -> None:
+        """A write that may fail for the very reason being recorded (a full disk)."""
+        try:
+            write(*args)
+        except StorageError as e:
+            log.error("could not record it in the replica: %s", e)
 
     def shutdown(self) -> None:
         """Ask ``run`` to return soon (from a signal handler or another thread)."""
@@ -242,3 +377,8 @@ class Syncer:
             self.stop.set()
             if self._subscription is not None:
                 self._subscription.cancel()
+
+
+def _size_of(note: bytes | None) -> str:
+    lines = (note or b"").split(b"\n")
+    return lines[1].decode("ascii", "replace") if len(lines) > 1 else "?"

@@ -34,7 +34,8 @@ SPLIT_VIEW = 10  # two histories signed: also what a rewritten history is
 VERIFICATION_STATUSES: tuple[tuple[type[errors.VerificationError], int], ...] = (
     (errors.EquivocationError, SPLIT_VIEW),  # history rewritten / two roots for one size
     (errors.RollbackError, 11),
-    (errors.BadSignatureError, 12),  # includes too few witness cosignatures
+    (errors.BadSignatureError, 12),
+    (errors.QuorumError, 12),  # too few witness cosignatures: the signatures are missing
     (errors.OriginMismatchError, 13),
     (errors.DigestMismatchError, 14),  # a set digest (or a replica's rows) does not add up
     (errors.BadProofError, 15),

@@ -14,7 +14,7 @@ any other implementation must pass the same contract suite
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +34,8 @@ class ListRecord:
     alarm: str
     halted: bool
     updated_at: int
+    contact: str = ""  # "" when the hub last answered; else "unreachable: ..." or "refused: ..."
+    contact_since: int = 0  # when the current contact problem began
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ class ReplicaReader(Protocol):
     def record(self, list_id: str) -> ListRecord: ...
     def state(self, list_id: str) -> TrustedState: ...
     def count(self, list_id: str) -> int: ...
+    def listed(self, list_id: str, signals: Sequence[SignalText]) -> set[SignalText]:
+        """Those of ``signals`` the replica holds now."""
+        ...
+
     def version_of(self, list_id: str, signal: str) -> int | None:
         """The version ``signal`` was listed in, or None if it is not listed."""
         ...
@@ -79,6 +85,12 @@ class ReplicaReader(Protocol):
         """The hex digests of the list's signals of ``kind``, in chunks (index loading)."""
         ...
 
+    def consistent(
+        self, list_id: str
+    ) -> AbstractContextManager[tuple[TrustedState, Iterator[str]]]:
+        """The verified state and every signal of the list, read as of one moment."""
+        ...
+
     def trust_root(self, version: int) -> bytes | None:
         """A signed trust-root version accepted earlier (re-verified on every start)."""
         ...
@@ -88,11 +100,14 @@ class ReplicaReader(Protocol):
 
 
 class ReplicaStep(Protocol):
-    """The open transaction of one verified step."""
+    """The open transaction of one step the core verified in full beforehand.
 
-    def listed(self, signals: Sequence[SignalText]) -> set[SignalText]: ...
+    Whether a delta applies cleanly was decided by the verifier; a replica
+    that disagrees (a row missing or already there) is corrupt, and the step
+    fails with ``StorageError``."""
+
     def apply(self, delta: Delta) -> None: ...
-    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None: ...
+    def insert(self, rows: Iterable[tuple[SignalText, int]]) -> None: ...
     def commit(self, state: TrustedState) -> None: ...
 
 
@@ -108,6 +123,11 @@ class ReplicaStore(ReplicaReader, Protocol):
 
     def set_seen(self, list_id: str, size: int) -> None: ...
     def set_alarm(self, list_id: str, alarm: str) -> None: ...
+    def set_contact(self, list_id: str, contact: str, now: int) -> None:
+        """How the last contact with the hub went ("" when it answered); the time is kept
+        from the first of a run of the same kind of problem."""
+        ...
+
     def halt(
         self, list_id: str, *, kind: str, message: str, trusted: bytes, conflicting: bytes, now: int
     ) -> None:

@@ -4,7 +4,9 @@ Never edit a released migration: add one. Version 1 is the schema of the
 first release: the verified state per list, the replica, accepted trust
 roots and evidence. Version 2 brings the outbox of match reports, which
 version 1 nodes created lazily from the outbox module (hence ``IF NOT
-EXISTS``).
+EXISTS``). Version 3 records, per list, how the last contact with the hub
+went (``contact``: empty when it answered, else ``unreachable: ...`` or
+``refused: ...``) and since when.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ MIGRATIONS: tuple[str, ...] = (
         refused TEXT);
     CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq)
         WHERE delivered_at IS NULL AND refused IS NULL;
+    """,
+    # 3: how the last contact with the hub went, per list, for a truthful status.
+    """
+    ALTER TABLE lists ADD COLUMN contact TEXT NOT NULL DEFAULT '';
+    ALTER TABLE lists ADD COLUMN contact_since INTEGER NOT NULL DEFAULT 0;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hashlist.delta import Delta
-from hashlist.errors import DeltaConflictError, StorageError
+from hashlist.errors import StorageError
 from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
 from hashlist.sqlite import connect, migrate, transaction
@@ -41,7 +41,7 @@ _IN_CHUNK = 500
 _WHAT = "node database"
 _RECORD = (
     "SELECT size, root, compact_range, lthash, state_digest, cosigned_at, checkpoint_note, "
-    "seen_size, alarm, halted, updated_at FROM lists WHERE list_id=?"
+    "seen_size, alarm, halted, updated_at, contact, contact_since FROM lists WHERE list_id=?"
 )
 
 
@@ -88,7 +88,7 @@ class SqliteReplicaReader:
         state = TrustedState(
             list_id, r[0], r[1], CompactRange.from_bytes(r[2]), r[3], r[4], r[5], r[6]
         )
-        return ListRecord(state, r[7], r[8], bool(r[9]), r[10])
+        return ListRecord(state, r[7], r[8], bool(r[9]), r[10], r[11], r[12])
 
     def state(self, list_id: str) -> TrustedState:
         return self.record(list_id).state
@@ -96,6 +96,15 @@ class SqliteReplicaReader:
     def count(self, list_id: str) -> int:
         q = "SELECT count(*) FROM members WHERE list_id=?"
         return int(self._query(q, (list_id,)).fetchone()[0])
+
+    def listed(self, list_id: str, signals: Sequence[SignalText]) -> set[SignalText]:
+        found: set[SignalText] = set()
+        for i in range(0, len(signals), _IN_CHUNK):
+            chunk = signals[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"  # noqa: S608
+            found.update(SignalText(r[0]) for r in self._query(q, (list_id, *chunk)))
+        return found
 
     def version_of(self, list_id: str, signal: str) -> int | None:
         q = "SELECT version FROM members WHERE list_id=? AND signal=?"
@@ -114,6 +123,15 @@ class SqliteReplicaReader:
         )
         while rows := cursor.fetchmany(chunk):
             yield [r[0] for r in rows]
+
+    @contextmanager
+    def consistent(self, list_id: str) -> Iterator[tuple[TrustedState, Iterator[str]]]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one read transaction: the rows of the state read first
+        try:
+            yield self.state(list_id), self.signals(list_id)
+        finally:
+            conn.execute("COMMIT")
 
     def trust_root(self, version: int) -> bytes | None:
         q = "SELECT note FROM trust_roots WHERE version=?"
@@ -190,6 +208,18 @@ class SqliteNodeStore(SqliteReplicaReader):
             _ensure(db, list_id)
             db.execute("UPDATE lists SET alarm=? WHERE list_id=?", (alarm, list_id))
 
+    def set_contact(self, list_id: str, contact: str, now: int) -> None:
+        kind = contact.partition(":")[0]
+        with self._transaction() as db:
+            _ensure(db, list_id)
+            # contact_since keeps the start of a run of the same kind of problem.
+            db.execute(
+                "UPDATE lists SET contact_since = CASE WHEN ? = '' THEN 0 "
+                "WHEN contact != '' AND substr(contact, 1, length(?)) = ? THEN contact_since "
+                "ELSE ? END, contact = ? WHERE list_id=?",
+                (contact, kind, kind, now, contact, list_id),
+            )
+
     def halt(
         self, list_id: str, *, kind: str, message: str, trusted: bytes, conflicting: bytes, now: int
     ) -> None:
@@ -217,41 +247,31 @@ class Step:
         self.replaced = False
         self.changes: list[tuple[list[str], list[str]]] = []
 
-    def listed(self, signals: Sequence[SignalText]) -> set[SignalText]:
-        found: set[SignalText] = set()
-        for i in range(0, len(signals), _IN_CHUNK):
-            chunk = signals[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            q = f"SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"  # noqa: S608
-            found.update(SignalText(r[0]) for r in self.db.execute(q, (self.list_id, *chunk)))
-        return found
-
     def apply(self, delta: Delta) -> None:
-        try:
-            self.db.executemany(
-                "INSERT INTO members VALUES(?,?,?)",
-                ((self.list_id, s, delta.version) for s in delta.additions),
-            )
-        except sqlite3.IntegrityError as e:
-            raise DeltaConflictError(
-                f"version {delta.version} adds a hash the replica holds"
-            ) from e
         before = self.db.total_changes
+        self.db.executemany(
+            "INSERT OR IGNORE INTO members VALUES(?,?,?)",
+            ((self.list_id, s, delta.version) for s in delta.additions),
+        )
         self.db.executemany(
             "DELETE FROM members WHERE list_id=? AND signal=?",
             ((self.list_id, s) for s in delta.removals),
         )
-        if self.db.total_changes - before != len(delta.removals):
-            raise DeltaConflictError(f"version {delta.version} removes a hash the replica lacks")
+        if self.db.total_changes - before != delta.size:
+            # The verifier found the delta applies to the verified state: the rows
+            # must have been changed behind the node's back.
+            raise StorageError(
+                f"the replica's rows of {self.list_id} disagree with its verified state "
+                f"at version {delta.version}: the database was changed outside the node"
+            )
         self.changes.append((
             [s for s in delta.additions if s.startswith(NEAR_PREFIXES)],
             [s for s in delta.removals if s.startswith(NEAR_PREFIXES)],
         ))  # fmt: skip
 
-    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+    def insert(self, rows: Iterable[tuple[SignalText, int]]) -> None:
         self.db.executemany(
-            "INSERT INTO members VALUES(?,?,?)",
-            zip((self.list_id,) * len(signals), signals, versions, strict=True),
+            "INSERT INTO members VALUES(?,?,?)", ((self.list_id, s, v) for s, v in rows)
         )
 
     def commit(self, state: TrustedState) -> None:

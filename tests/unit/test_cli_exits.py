@@ -31,7 +31,8 @@ def test_each_error_has_its_status(error: errors.HashlistError, status: int) -> 
 
 
 def test_verification_failures_have_distinct_statuses() -> None:
-    codes = [code for _, code in exits.VERIFICATION_STATUSES]
+    # Too few witness cosignatures keeps the status of a bad signature (12).
+    codes = [code for kind, code in exits.VERIFICATION_STATUSES if kind is not errors.QuorumError]
     assert len(set(codes)) == len(codes)
     assert all(10 <= c <= 19 for c in codes)
 

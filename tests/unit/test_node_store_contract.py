@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hashlist.delta import Delta
-from hashlist.errors import DeltaConflictError, StorageError
+from hashlist.errors import StorageError
 from hashlist.signals import SignalText
 from hashlist.sqlite import migrate, schema_version
 from hashlist.verify import TrustedState
@@ -103,8 +103,8 @@ def test_a_step_applies_deltas_and_commits_the_state(
     with store.step(LIST, now=7) as tx:
         tx.apply(_delta(1, [*MD5[:3], PDQ[0]]))
         tx.apply(_delta(2, [PDQ[1]], [MD5[0], PDQ[0]]))
-        assert tx.listed([MD5[1], MD5[0]]) == {MD5[1]}
         tx.commit(_state(2))
+    assert store.listed(LIST, [MD5[1], MD5[0]]) == {MD5[1]}
     assert store.state(LIST) == _state(2)
     assert store.record(LIST).updated_at == 7
     assert store.count(LIST) == 3
@@ -132,9 +132,11 @@ def test_a_step_that_fails_or_does_not_commit_changes_nothing(
             if commit:
                 tx.commit(_state(9))
 
-    with pytest.raises(DeltaConflictError):
+    # The verifier decides that a delta applies; rows that disagree mean the
+    # database was changed behind the node's back, and nothing is written.
+    with pytest.raises(StorageError, match="disagree"):
         attempt(_delta(2, [MD5[3]]), _delta(3, [MD5[0]]))  # MD5[0] is already listed
-    with pytest.raises(DeltaConflictError):
+    with pytest.raises(StorageError, match="disagree"):
         attempt(_delta(2, [], [MD5[5]]))  # MD5[5] is not listed
     with pytest.raises(StorageError):
         attempt(_delta(2, [MD5[4]]), commit=False)
@@ -148,7 +150,7 @@ def test_replace_starts_from_an_empty_replica(store: ReplicaStore, observer: Rec
         tx.apply(_delta(1, MD5[:3]))
         tx.commit(_state(1))
     with store.replace(LIST, now=2) as tx:
-        tx.insert([MD5[4], PDQ[2]], [3, 5])
+        tx.insert([(MD5[4], 3), (PDQ[2], 5)])
         tx.commit(_state(5))
     assert sorted(store.signals(LIST)) == [MD5[4], PDQ[2]]
     assert store.version_of(LIST, PDQ[2]) == 5
@@ -187,6 +189,26 @@ def test_trust_roots_are_kept_once(store: ReplicaStore) -> None:
     assert store.trust_root(2) == b"v2"
     assert store.trust_root(3) == b"v3"
     assert store.trust_root(4) is None
+
+
+def test_contact_problems_keep_their_start_time(store: ReplicaStore) -> None:
+    store.set_contact(LIST, "unreachable: connection refused", 100)
+    store.set_contact(LIST, "unreachable: deadline exceeded", 160)
+    r = store.record(LIST)
+    assert (r.contact, r.contact_since) == ("unreachable: deadline exceeded", 100)
+    store.set_contact(LIST, "refused: PermissionDeniedError: not granted", 200)
+    assert store.record(LIST).contact_since == 200
+    store.set_contact(LIST, "", 300)
+    assert (store.record(LIST).contact, store.record(LIST).contact_since) == ("", 0)
+
+
+def test_a_consistent_read_sees_state_and_rows_of_one_moment(store: ReplicaStore) -> None:
+    with store.step(LIST, now=1) as tx:
+        tx.apply(_delta(1, MD5[:2]))
+        tx.commit(_state(1))
+    with store.consistent(LIST) as (state, rows):
+        assert state == _state(1)
+        assert sorted(rows) == MD5[:2]
 
 
 def test_the_read_only_reader_sees_commits_and_cannot_write(stores: Stores) -> None:
