@@ -14,6 +14,7 @@ downgraded.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,23 +57,33 @@ def transaction(
 ) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``commit()`` (default: ``COMMIT``).
 
-    Any exception rolls everything back; a database failure is raised as
-    ``StorageError`` naming ``what``, other exceptions as they are. ``commit``
+    Any exception, a failed ``COMMIT`` included, rolls everything back; a
+    database failure is raised as ``StorageError`` naming ``what``, other
+    exceptions as they are. ``commit``
     lets a caller commit under its own lock (the node's index observer).
     """
-    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as e:
+        raise StorageError(f"{what}: {e}") from e
     try:
         yield db
-    except sqlite3.Error as e:
-        db.execute("ROLLBACK")
+        if commit is None:
+            db.execute("COMMIT")
+        else:
+            commit()
+    except sqlite3.Error as e:  # a COMMIT can fail too (a full disk): the transaction stays open
+        _rollback(db)
         raise StorageError(f"{what}: {e}") from e
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
-    if commit is None:
-        db.execute("COMMIT")
-    else:
-        commit()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back on its own
+            db.execute("ROLLBACK")
 
 
 def schema_version(db: sqlite3.Connection) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from dataclasses import dataclass
 
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
@@ -140,56 +139,3 @@ def _watch(
             age = now - cosigned_at
             if cosigned_at and age > trust.max_checkpoint_age_seconds:
                 log.warning("list %s is stale: newest cosignature %d s old", list_id, age)
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    node: str
-    list_id: str
-    version: int
-    hashes: int
-    state_digest: str
-    cosignature_age: int
-    lag: int
-    stale: bool
-    halted: bool
-    alarm: str
-    checkpoint: str  # the signed note of the verified state: what auditors compare
-
-
-def status_rows(
-    config: NodeConfig, store: ReplicaReader, trust: TrustRoot, now: int
-) -> list[StatusRow]:
-    rows = []
-    for list_id in config.lists:
-        r = store.record(list_id)
-        age = now - r.state.cosigned_at if r.state.cosigned_at else -1
-        stale = age < 0 or age > trust.max_checkpoint_age_seconds
-        rows.append(
-            StatusRow(
-                node=config.name,
-                list_id=list_id,
-                version=r.state.size,
-                hashes=store.count(list_id),
-                state_digest=r.state.state_digest.hex(),
-                cosignature_age=age,
-                lag=max(0, r.seen_size - r.state.size),
-                stale=stale,
-                halted=r.halted,
-                alarm=r.alarm or ("stale" if stale and r.state.size else ""),
-                checkpoint=r.state.checkpoint_note.decode(),
-            )
-        )
-    return rows
-
-
-def format_status(rows: list[StatusRow]) -> str:
-    lines = [f"{'node':<10} {'list':<12} {'version':>7} {'hashes':>8} {'lag':>4} {'age':>6}  "
-             f"{'state digest':<20} alarm"]  # fmt: skip
-    for r in rows:
-        age = f"{r.cosignature_age}s" if r.cosignature_age >= 0 else "-"
-        lines.append(
-            f"{r.node:<10} {r.list_id:<12} {r.version:>7} {r.hashes:>8} {r.lag:>4} {age:>6}  "
-            f"{r.state_digest[:16] + '...':<20} {r.alarm or 'ok'}"
-        )
-    return "\n".join(lines)

@@ -43,7 +43,6 @@ from hashlist.errors import (
     NotFoundError,
     PermissionDeniedError,
     QuorumError,
-    StorageError,
     UnauthenticatedError,
     UnavailableError,
     UnknownKeyError,
@@ -305,34 +304,45 @@ class Syncer:
         attempt = 0
         while not self.stop.is_set():
             try:
-                self._repair()
-                self._refresh_trust()
-                followed = self._sync_all(lists)
-                if followed:
-                    attempt = 0
-                    self._follow(followed, refused=len(followed) < len(lists))
-                    continue
-                problem = "the hub refuses every list"
-            except UnavailableError as e:
-                problem = str(e)
-                for list_id in lists:
-                    self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
-            except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
-                problem = f"{type(e).__name__}: {e}"
-            except HashlistError as e:  # e.g. StorageError: the disk is full
-                problem = f"{type(e).__name__}: {e}"
-                log.error("sync failed: %s", problem)
-                self._alarm_all(lists, problem)
-            except Exception as e:  # a bug must not end the loop behind a live Matcher
+                problem = self._round(lists)
+            except Exception as e:  # even a failing handler must not end the loop
                 problem = f"InternalError: {type(e).__name__}: {e}"
                 log.exception("sync failed unexpectedly")
-                self._alarm_all(lists, problem)
+            if problem is None:
+                attempt = 0
+                continue
             if self.stop.is_set():
                 break
             delay = self._backoff.delay(attempt)
             attempt += 1
             log.warning("hub %s: %s; trying again in %.1f s", self.config.hub, problem, delay)
             self.stop.wait(delay)
+
+    def _round(self, lists: Sequence[str]) -> str | None:
+        """Sync every list and follow the hub's pushes; returns what went wrong, if anything."""
+        try:
+            self._repair()
+            self._refresh_trust()
+            followed = self._sync_all(lists)
+            if followed:
+                self._follow(followed, refused=len(followed) < len(lists))
+                return None
+            return "the hub refuses every list"
+        except UnavailableError as e:
+            for list_id in lists:
+                self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
+            return str(e)
+        except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
+            return f"{type(e).__name__}: {e}"
+        except HashlistError as e:  # e.g. StorageError: the disk is full
+            problem = f"{type(e).__name__}: {e}"
+        except Exception as e:  # a bug must not end the loop behind a live Matcher
+            problem = f"InternalError: {type(e).__name__}: {e}"
+            log.exception("sync failed unexpectedly")
+        log.error("sync failed, keeping the last verified state: %s", problem)
+        for list_id in lists:
+            self._best_effort(self.store.set_alarm, list_id, problem)
+        return problem
 
     def _follow(self, followed: list[str], *, refused: bool) -> None:
         """Apply every pushed checkpoint until the stream ends (or a refused list is due)."""
@@ -359,17 +369,13 @@ class Syncer:
         if not self.stop.is_set() and not self._repairs:
             raise UnavailableError("subscription ended")
 
-    def _alarm_all(self, lists: Sequence[str], alarm: str) -> None:
-        for list_id in lists:
-            self._best_effort(self.store.set_alarm, list_id, alarm)
-
     @staticmethod
     def _best_effort(write: Callable[[str, str], None], *args: str) -> None:
         """A write that may fail for the very reason being recorded (a full disk)."""
         try:
             write(*args)
-        except StorageError as e:
-            log.error("could not record it in the replica: %s", e)
+        except Exception as e:  # recording is best effort: the loop goes on
+            log.error("could not record it in the replica: %s: %s", type(e).__name__, e)
 
     def shutdown(self) -> None:
         """Ask ``run`` to return soon (from a signal handler or another thread)."""

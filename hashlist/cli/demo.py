@@ -116,12 +116,13 @@ class Federation:
         """Config for a node named ``partner`` (using ``cert_as``'s certificate if given)."""
         path = self.workdir / f"{partner}.toml"
         cert = cert_as or partner
+        extra.setdefault("database", f"{partner}.db")
         lines = [
             f'name = "{partner}"',
             f'hub = "127.0.0.1:{self.hub_port}"',
             'trust_root = "trust.toml"',
             f"lists = [{', '.join(repr(x) for x in lists)}]".replace("'", '"'),
-            f'database = "{partner}.db"', f'tls_cert = "{self.certs / (cert + ".pem")}"',
+            f'tls_cert = "{self.certs / (cert + ".pem")}"',
             f'tls_key = "{self.certs / (cert + ".key")}"', f'ca = "{self.certs / "ca.pem"}"',
             "reconnect_cap_seconds = 2.0",
         ]  # fmt: skip
@@ -184,10 +185,16 @@ class Federation:
             f"{', '.join(partners)} to apply {list_id} version {version}",
         )
 
+    def database(self, partner: str) -> Path:
+        """Where ``partner``'s node keeps its replica (as its config says)."""
+        text = (self.workdir / f"{partner}.toml").read_text()
+        name = next(line for line in text.splitlines() if line.startswith("database = "))
+        return self.workdir / name.split('"')[1]
+
     def node_state(self, partner: str, list_id: str) -> tuple[int, str, int]:
         """(version, state digest hex, lag) read from the node's database, read-only."""
         try:
-            replica = SqliteReplicaReader(self.workdir / f"{partner}.db")
+            replica = SqliteReplicaReader(self.database(partner))
         except StorageError:
             return 0, "", 0  # the node has not created its database yet
         try:
@@ -199,7 +206,7 @@ class Federation:
         return r.state.size, r.state.state_digest.hex(), max(0, r.seen_size - r.state.size)
 
     def node_hashes(self, partner: str, list_id: str) -> int:
-        replica = SqliteReplicaReader(self.workdir / f"{partner}.db")
+        replica = SqliteReplicaReader(self.database(partner))
         try:
             return replica.count(list_id)
         finally:

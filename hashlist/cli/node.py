@@ -66,7 +66,8 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from hashlist.clock import SystemClock
     from node.config import load_node_config
-    from node.daemon import effective_trust, format_status, status_rows
+    from node.daemon import effective_trust
+    from node.status import format_status, status_row
     from node.store import SqliteReplicaReader
 
     config = load_node_config(args.config)
@@ -74,7 +75,9 @@ def _status(args: argparse.Namespace) -> int:
         raise InputError(f"{config.database}: no node database (has this node ever run?)")
     replica = SqliteReplicaReader(config.database)  # read-only
     try:
-        rows = status_rows(config, replica, effective_trust(config, replica), SystemClock().now())
+        trust, now = effective_trust(config, replica), SystemClock().now()
+        rows = [status_row(config.name, replica.record(list_id), replica.count(list_id), trust, now)
+                for list_id in config.lists]  # fmt: skip
     finally:
         replica.close()
     if args.json:
@@ -82,8 +85,7 @@ def _status(args: argparse.Namespace) -> int:
             print(json.dumps(dataclasses.asdict(r)))
     else:
         print(format_status(rows))
-    unhealthy = any(r.halted or (r.alarm and r.alarm != "stale") for r in rows)
-    return exits.NEGATIVE if unhealthy else exits.OK
+    return exits.OK if all(r.healthy for r in rows) else exits.NEGATIVE
 
 
 def _matcher(config: NodeConfig) -> MatcherClient:
