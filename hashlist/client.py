@@ -36,6 +36,8 @@ from hashlist.wire import (
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+PUBLISH_PART = 50_000
+"""Hashes per message of a streamed publication (well under the message limit)."""
 
 
 @dataclass(frozen=True)
@@ -190,13 +192,28 @@ class HubClient:
         *,
         idempotency_key: str = "",
     ) -> PublishResult:
-        request = pb.PublishRequest(
-            list_id=list_id, additions=list(additions), removals=list(removals),
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-        )  # fmt: skip
-        return publish_result_from_proto(
-            self._unary(f"publish to {list_id}", self.admin.Publish, request)
-        )
+        """Publish atomically: the hub makes as many versions as its delta limit needs and
+        commits them together. Large inputs go as one client-streamed call; every retry
+        carries the same idempotency key, so nothing is published twice."""
+        key = idempotency_key or str(uuid.uuid4())
+        what = f"publish to {list_id}"
+        if len(additions) + len(removals) <= PUBLISH_PART:
+            request = pb.PublishRequest(list_id=list_id, additions=list(additions),
+                                        removals=list(removals), idempotency_key=key)  # fmt: skip
+            return publish_result_from_proto(self._unary(what, self.admin.Publish, request))
+        parts = [
+            pb.PublishRequest(
+                list_id=list_id, idempotency_key=key,
+                additions=list(additions[i : i + PUBLISH_PART]),
+                removals=list(removals[i : i + PUBLISH_PART]),
+            )
+            for i in range(0, max(len(additions), len(removals)), PUBLISH_PART)
+        ]  # fmt: skip
+
+        def stream(parts: list[pb.PublishRequest], timeout: float) -> pb.PublishResponse:
+            return self.admin.PublishStream(iter(parts), timeout=timeout * 8)
+
+        return publish_result_from_proto(self._unary(what, stream, parts))
 
     def status(self) -> list[ListStatus]:
         response = self._unary("status", self.admin.Status, pb.StatusRequest())

@@ -16,7 +16,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, make_delta
@@ -85,6 +85,47 @@ def plan_delta(
     return PlannedDelta(
         leaf, state.to_bytes(), tuple(sorted(adds)), tuple(sorted(removes)), already, missing
     )
+
+
+_LINE_BYTES = len("remove sha256:") + 64 + 1  # the longest line a delta holds
+_HEAD_BYTES = 512  # format, list, version and state lines, with room to spare
+
+
+def plan_deltas(
+    list_id: str,
+    first_version: int,
+    lthash: bytes,
+    adds: set[SignalText],
+    removes: set[SignalText],
+    *,
+    present: Set[str],
+    max_delta_bytes: int,
+) -> list[PlannedDelta]:
+    """One request as consecutive deltas, each within ``max_delta_bytes``.
+
+    Like ``plan_delta``, additions already present and removals not present
+    are left out (reported by the first delta); the rest is split in sorted
+    order, removals first, so every delta applies to the state the previous
+    one left. Empty list: nothing would change. Pure.
+    """
+    if max_delta_bytes < _HEAD_BYTES + _LINE_BYTES:
+        raise InputError(f"max_delta_bytes {max_delta_bytes} cannot hold a single hash")
+    already = tuple(sorted(adds & present))
+    missing = tuple(sorted(removes - present))
+    changes = [(s, False) for s in sorted(removes & present)]
+    changes += [(s, True) for s in sorted(adds - present)]
+    per_delta = (max_delta_bytes - _HEAD_BYTES) // _LINE_BYTES
+    plans: list[PlannedDelta] = []
+    for i in range(0, len(changes), per_delta):
+        part = changes[i : i + per_delta]
+        part_removes = {s for s, add in part if not add}
+        plan = plan_delta(
+            list_id, first_version + len(plans), lthash, {s for s, add in part if add},
+            part_removes, present=part_removes, max_delta_bytes=max_delta_bytes,
+        )  # fmt: skip
+        lthash = plan.lthash
+        plans.append(plan if plans else replace(plan, already_listed=already, not_listed=missing))
+    return plans
 
 
 @dataclass(frozen=True, slots=True)

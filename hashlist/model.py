@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
+    """What one publication did: versions ``first_version..version`` (none if equal to
+    the list's size before), with at most ``SHOWN_LEFT_OUT`` of each kind left out shown."""
+
     version: int
     added: int
     removed: int
@@ -14,6 +17,13 @@ class PublishResult:
     not_listed: tuple[str, ...]
     checkpoint_note: bytes
     replayed: bool = False
+    first_version: int = 0
+    already_listed_count: int = 0
+    not_listed_count: int = 0
+
+
+SHOWN_LEFT_OUT = 1000
+"""How many additions already listed (and removals not listed) a result names."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,13 +45,16 @@ def publish_result_to_proto(r: PublishResult) -> pb.PublishResponse:
     return pb.PublishResponse(
         version=r.version, added=r.added, removed=r.removed, already_listed=r.already_listed,
         not_listed=r.not_listed, checkpoint_note=r.checkpoint_note, replayed=r.replayed,
+        first_version=r.first_version, already_listed_count=r.already_listed_count,
+        not_listed_count=r.not_listed_count,
     )  # fmt: skip
 
 
 def publish_result_from_proto(m: pb.PublishResponse) -> PublishResult:
     return PublishResult(
         m.version, m.added, m.removed, tuple(m.already_listed), tuple(m.not_listed),
-        m.checkpoint_note, m.replayed,
+        m.checkpoint_note, m.replayed, m.first_version, m.already_listed_count,
+        m.not_listed_count,
     )  # fmt: skip
 
 

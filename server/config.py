@@ -49,7 +49,10 @@ class HubConfig:
     witness_retry_seconds: float = 30.0
     """How often checkpoints a witness has not cosigned yet are submitted again."""
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES
-    """Largest delta (leaf) the hub will publish; larger publications are refused."""
+    """Largest delta (leaf); a larger publication becomes several deltas, committed
+    together."""
+    max_publish_hashes: int = 2_000_000
+    """Most hashes one publication may carry (they are held in memory until it commits)."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """gRPC send/receive limit."""
     leaf_batch_bytes: int = 4 * 1024 * 1024
@@ -70,6 +73,8 @@ class HubConfig:
             raise ConfigError("witnesses must be https:// URLs")
         if self.witness_timeout_seconds <= 0 or self.witness_retry_seconds <= 0:
             raise ConfigError("witness_timeout_seconds and witness_retry_seconds must be positive")
+        if self.max_publish_hashes < 1 or self.max_delta_bytes < 1024:
+            raise ConfigError("need max_publish_hashes >= 1 and max_delta_bytes >= 1024")
         if self.max_workers < 4:
             raise ConfigError("max_workers must be at least 4")
 

@@ -6,12 +6,13 @@ Publishing, in order (``Publisher.publish``):
    not empty and does not add and remove the same hash (``InputError``,
    nothing published);
 2. under the publish lock, leave out additions already listed and removals
-   not listed (reported back), build the canonical delta with the new LtHash
-   digest, refuse it if over the size limit;
-3. compute the new root without touching the tree, sign and cosign the
-   checkpoint, and commit leaf, checkpoint, set changes and idempotency
-   record in one transaction;
-4. only then extend the in-memory tree, announce the checkpoint to
+   not listed (reported back), and build canonical deltas with their LtHash
+   digests: as many as ``max_delta_bytes`` needs (``hashlist.log.plan_deltas``);
+3. compute each new root without touching the tree, sign each checkpoint
+   with the log keys and cosign the last, and commit every leaf, checkpoint
+   and set change with the idempotency record in one transaction: a large
+   publication becomes visible whole or not at all;
+4. only then extend the in-memory tree, announce the last checkpoint to
    subscribers and tell the listeners (the witness submitter). One lock and
    the store's primary keys make two roots for one size impossible, however
    many operators publish at once.
@@ -25,18 +26,18 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
 from hashlist.errors import InputError
-from hashlist.log import PlannedDelta, canonical_request, plan_delta
+from hashlist.log import PlannedDelta, canonical_request, plan_deltas
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, hash_leaf
-from hashlist.model import PublishResult
+from hashlist.model import SHOWN_LEFT_OUT, PublishResult
 from server.broadcast import Broadcaster
 from server.signing import HubSigning
-from server.store import HubStore, ListRow, NewLeaf
+from server.store import HubStore, ListRow, LogEntry, NewPublication
 from server.trees import Trees
 
 log = logging.getLogger(__name__)
@@ -93,39 +94,49 @@ class Publisher:
                 return earlier
             row = self.store.get_list(list_id)
             assert row is not None  # lists are never deleted
-            plan = plan_delta(
-                list_id, row.size + 1, row.lthash, adds, removes,
-                present=self.store.listed(list_id, sorted(adds | removes)),
+            present = self.store.listed(list_id, sorted(adds | removes))
+            already, missing = sorted(adds & present), sorted(removes - present)
+            plans = plan_deltas(
+                list_id, row.size + 1, row.lthash, adds, removes, present=present,
                 max_delta_bytes=self.max_delta_bytes,
             )  # fmt: skip
-            if not plan.leaf:
-                return PublishResult(
-                    row.size, 0, 0, plan.already_listed, plan.not_listed, row.latest_note
-                )
-            return self._append(row, plan, idempotency_key)
+            result = PublishResult(
+                row.size, 0, 0, tuple(already[:SHOWN_LEFT_OUT]), tuple(missing[:SHOWN_LEFT_OUT]),
+                row.latest_note, first_version=row.size, already_listed_count=len(already),
+                not_listed_count=len(missing),
+            )  # fmt: skip
+            return self._append(row, plans, result, idempotency_key) if plans else result
 
-    def _append(self, row: ListRow, plan: PlannedDelta, key: str) -> PublishResult:
-        version = row.size + 1
-        leaf_hash = hash_leaf(plan.leaf)
+    def _append(
+        self, row: ListRow, plans: list[PlannedDelta], result: PublishResult, key: str
+    ) -> PublishResult:
         now = self.clock.now()
-        root = self.trees.root_with(row.list_id, leaf_hash)
-        log_note, note = self.signing.sign(row.list_id, version, root, now)
-        added, removed = len(plan.additions), len(plan.removals)
-        result = PublishResult(version, added, removed, plan.already_listed, plan.not_listed, note)
-        self.store.commit_publication(
-            NewLeaf(
-                list_id=row.list_id, version=version, leaf=plan.leaf, leaf_hash=leaf_hash,
-                additions=plan.additions, removals=plan.removals,
-                hashes=row.hashes + added - removed, lthash=plan.lthash, log_note=log_note,
-                cosigned_note=note, cosigned_at=now, idempotency_key=key,
-                response=encode_result(result),
-            )
+        hashes = [hash_leaf(p.leaf) for p in plans]
+        roots = self.trees.roots_with(row.list_id, hashes)
+        entries = []
+        for version, (plan, leaf_hash, root) in enumerate(zip(plans, hashes, roots, strict=True),
+                                                          start=row.size + 1):  # fmt: skip
+            log_note = self.signing.sign_log(row.list_id, version, root)
+            entries.append(LogEntry(version, plan.leaf, leaf_hash, plan.additions, plan.removals,
+                                    log_note))  # fmt: skip
+        note = self.signing.cosign(entries[-1].log_note, now)
+        added = sum(len(p.additions) for p in plans)
+        removed = sum(len(p.removals) for p in plans)
+        result = replace(result, version=entries[-1].version, added=added, removed=removed,
+                         checkpoint_note=note, first_version=row.size + 1)  # fmt: skip
+        new = NewPublication(
+            list_id=row.list_id, entries=entries, hashes=row.hashes + added - removed,
+            lthash=plans[-1].lthash, cosigned_note=note, cosigned_at=now, idempotency_key=key,
+            response=encode_result(result),
         )  # fmt: skip
-        self.trees.append(row.list_id, leaf_hash)
+        with self.trees.extending():  # readers never see the store ahead of the tree
+            self.store.commit_publication(new)
+            self.trees.append(row.list_id, hashes)
         self._announce(row.list_id, note)
         log.info(
-            "published %s version %d: +%d -%d (%d already listed, %d not listed left out)",
-            row.list_id, version, added, removed, len(plan.already_listed), len(plan.not_listed),
+            "published %s versions %d..%d: +%d -%d (%d already listed, %d not listed left out)",
+            row.list_id, result.first_version, result.version, added, removed,
+            result.already_listed_count, result.not_listed_count,
         )  # fmt: skip
         return result
 

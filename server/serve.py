@@ -91,7 +91,9 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         ),
         server,
     )
-    pb_grpc.add_AdminServicer_to_server(AdminServicer(hub), server)
+    pb_grpc.add_AdminServicer_to_server(
+        AdminServicer(hub, max_publish_hashes=config.max_publish_hashes), server
+    )
     pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

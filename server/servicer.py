@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from hashlist.errors import UnauthenticatedError
+from hashlist.errors import InputError, UnauthenticatedError
 from hashlist.identity import Identity, identity_from_pem
 from hashlist.rpc import handle_errors
 from hashlist.snapshot import SnapshotHeader
@@ -123,8 +123,9 @@ class LogServicer(pb_grpc.LogServicer):
 
 
 class AdminServicer(pb_grpc.AdminServicer):
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, *, max_publish_hashes: int) -> None:
         self.hub = hub
+        self.max_publish_hashes = max_publish_hashes
 
     @handle_errors
     def CreateList(
@@ -152,12 +153,43 @@ class AdminServicer(pb_grpc.AdminServicer):
         self, request: pb.PublishRequest, context: grpc.ServicerContext
     ) -> pb.PublishResponse:
         self.hub.access.authorize_admin(caller(context))
+        self._check_size(len(request.additions) + len(request.removals))
         result = self.hub.publisher.publish(
             request.list_id,
             list(request.additions),
             list(request.removals),
             request.idempotency_key,
         )
+        return publish_result_to_proto(result)
+
+    def _check_size(self, hashes: int) -> None:
+        if hashes > self.max_publish_hashes:
+            raise InputError(
+                f"a publication carries at most {self.max_publish_hashes:,} hashes: split the input"
+            )
+
+    @handle_errors
+    def PublishStream(
+        self, request_iterator: Iterator[pb.PublishRequest], context: grpc.ServicerContext
+    ) -> pb.PublishResponse:
+        self.hub.access.authorize_admin(caller(context))
+        first: pb.PublishRequest | None = None
+        additions: list[str] = []
+        removals: list[str] = []
+        for part in request_iterator:
+            first = first or part
+            if part.list_id not in ("", first.list_id) or part.idempotency_key not in (
+                "",
+                first.idempotency_key,
+            ):
+                raise InputError("every part of a publication names the same list and key")
+            additions += part.additions
+            removals += part.removals
+            self._check_size(len(additions) + len(removals))
+        if first is None:
+            raise InputError("an empty publication stream")
+        result = self.hub.publisher.publish(first.list_id, additions, removals,
+                                            first.idempotency_key)  # fmt: skip
         return publish_result_to_proto(result)
 
     @handle_errors

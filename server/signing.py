@@ -29,10 +29,12 @@ class HubSigning:
 
     def sign(self, list_id: str, size: int, root: bytes, now: int) -> tuple[bytes, bytes]:
         """(note signed by the log keys only, the same note cosigned at ``now``)."""
-        log_note = sign_checkpoint(
-            Checkpoint(self.origin(list_id), size, root), list(self.log_signers)
-        )
+        log_note = self.sign_log(list_id, size, root)
         return log_note, self.cosign(log_note, now)
+
+    def sign_log(self, list_id: str, size: int, root: bytes) -> bytes:
+        """The checkpoint of ``size`` signed by the log keys (kept forever, never served alone)."""
+        return sign_checkpoint(Checkpoint(self.origin(list_id), size, root), list(self.log_signers))
 
     def cosign(self, note: bytes, now: int) -> bytes:
         return cosign(note, [self.timestamp_signer], now)

@@ -2,8 +2,9 @@
 
 Built at start from the leaf hashes the store keeps (nothing is rehashed);
 extended only after the store committed the leaf, so a tree is never ahead
-of the durable log. All access goes through one re-entrant lock: the
-publisher appends while readers prove.
+of the durable log. All access goes through one re-entrant lock, which the
+publisher holds across the store's commit and the append (``extending``):
+a reader that saw the new size in the store waits for the tree to have it.
 
 Invariant: for every list, ``size(list_id)`` equals the stored size once
 ``load`` has returned (a mismatch at load is corruption and refuses start).
@@ -12,7 +13,8 @@ Invariant: for every list, ``size(list_id)`` equals the stored size once
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 
 from hashlist.errors import InputError, StorageError
 from hashlist.merkle import MerkleTree
@@ -37,14 +39,24 @@ class Trees:
         with self._lock:
             self._trees.setdefault(list_id, MerkleTree())
 
-    def root_with(self, list_id: str, leaf_hash: bytes) -> bytes:
-        """The root the tree would have with ``leaf_hash`` appended (the tree is unchanged)."""
+    def roots_with(self, list_id: str, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+        """The roots the tree would have after each of ``leaf_hashes`` (it is unchanged)."""
         with self._lock:
-            return self._trees[list_id].compact_range().extended([leaf_hash]).root()
+            compact = self._trees[list_id].compact_range()
+        roots = []
+        for h in leaf_hashes:
+            compact = compact.extended([h])
+            roots.append(compact.root())
+        return roots
 
-    def append(self, list_id: str, leaf_hash: bytes) -> None:
+    def extending(self) -> AbstractContextManager[object]:
+        """Held across a commit and the ``append`` of what it committed."""
+        return self._lock
+
+    def append(self, list_id: str, leaf_hashes: Sequence[bytes]) -> None:
         with self._lock:
-            self._trees[list_id].append_hash(leaf_hash)
+            for h in leaf_hashes:
+                self._trees[list_id].append_hash(h)
 
     def root(self, list_id: str, size: int) -> bytes:
         with self._lock:

@@ -10,16 +10,12 @@ import argparse
 import json
 import logging
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 from hashlist.cli import exits
 from hashlist.cli.options import hub_client, hub_options
 from hashlist.errors import InputError
 from hashlist.model import HashMatches
-
-PUBLISH_BATCH = 100_000
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +52,6 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--remove", nargs="*", default=[], help="signals kind:hex to retract")
     p.add_argument("--add-file", type=Path, help="file of signals, one per line ('-' for stdin)")
     p.add_argument("--remove-file", type=Path, help="file of signals to retract")
-    p.add_argument("--batch", type=int, default=PUBLISH_BATCH, help="signals per delta")
     client_args(p)
     p.set_defaults(func=_publish)
 
@@ -91,49 +86,28 @@ def _serve(args: argparse.Namespace) -> int:
     return exits.OK
 
 
-def read_signals(path: Path | None) -> Iterator[str]:
-    """Signals from a file: one per line; blank lines and '#' comments skipped.
-
-    A line that is a JSON object (what ``hashlist hash`` prints) contributes
-    its ``signals`` array, so the two commands can be piped together.
-    """
-    if path is None:
-        return
-    f = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
-    with f:
-        for number, raw in enumerate(f, 1):
-            if raw.lstrip().startswith("{"):
-                yield from _json_signals(raw, f"{path}:{number}")
-                continue
-            line = raw.split("#", 1)[0].strip()
-            if line:
-                yield line
-
-
-def _json_signals(raw: str, where: str) -> list[str]:
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{where}: not valid JSON: {e.msg}") from e
-    signals = record.get("signals") if isinstance(record, dict) else None
-    if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
-        raise InputError(f'{where}: a JSON line needs a "signals" array of kind:hex strings')
-    return signals
-
-
 def _publish(args: argparse.Namespace) -> int:
-    adds = [*args.add, *read_signals(args.add_file)]
-    removes = [*args.remove, *read_signals(args.remove_file)]
+    from hashlist.signal_file import read_signals
+    from hashlist.signals import canonical
+
+    # Everything is read and checked before anything is sent: a bad line
+    # anywhere publishes nothing.
+    adds = [canonical(s) for s in args.add]
+    removes = [canonical(s) for s in args.remove]
+    if args.add_file is not None:
+        adds += read_signals(args.add_file, sys.stdin.buffer)
+    if args.remove_file is not None:
+        removes += read_signals(args.remove_file, sys.stdin.buffer)
     if not adds and not removes:
         raise InputError("nothing to publish: give --add/--add-file or --remove/--remove-file")
-    run = uuid.uuid4().hex  # one key per batch: a retried batch is never published twice
     with hub_client(args) as client:
-        for i in range(0, max(len(adds), len(removes)), args.batch):
-            part_adds, part_removes = adds[i : i + args.batch], removes[i : i + args.batch]
-            r = client.publish(args.list_id, part_adds, part_removes, idempotency_key=f"{run}-{i}")
-            print(f"{args.list_id}: version {r.version}: +{r.added} -{r.removed}"
-                  + (f", {len(r.already_listed)} already listed" if r.already_listed else "")
-                  + (f", {len(r.not_listed)} not listed" if r.not_listed else ""))  # fmt: skip
+        r = client.publish(args.list_id, adds, removes)  # one atomic publication
+    versions = f"version {r.version}" if r.first_version >= r.version else (
+        f"versions {r.first_version}..{r.version}")  # fmt: skip
+    print(f"{args.list_id}: {versions}: +{r.added} -{r.removed}"
+          + (f", {r.already_listed_count} already listed" if r.already_listed_count else "")
+          + (f", {r.not_listed_count} not listed" if r.not_listed_count else "")
+          + (" (replayed: published earlier)" if r.replayed else ""))  # fmt: skip
     return exits.OK
 
 

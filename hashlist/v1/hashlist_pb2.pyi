@@ -491,19 +491,27 @@ class PublishResponse(_message.Message):
     NOT_LISTED_FIELD_NUMBER: _builtins.int
     CHECKPOINT_NOTE_FIELD_NUMBER: _builtins.int
     REPLAYED_FIELD_NUMBER: _builtins.int
+    FIRST_VERSION_FIELD_NUMBER: _builtins.int
+    ALREADY_LISTED_COUNT_FIELD_NUMBER: _builtins.int
+    NOT_LISTED_COUNT_FIELD_NUMBER: _builtins.int
     version: _builtins.int
+    """the last version this publication made"""
     added: _builtins.int
     removed: _builtins.int
     checkpoint_note: _builtins.bytes
     replayed: _builtins.bool
     """answered from the idempotency record"""
+    first_version: _builtins.int
+    """a large publication spans first_version..version"""
+    already_listed_count: _builtins.int
+    not_listed_count: _builtins.int
     @_builtins.property
     def already_listed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """requested additions left out"""
+        """requested additions left out (at most 1,000 shown)"""
 
     @_builtins.property
     def not_listed(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """requested removals left out"""
+        """requested removals left out (at most 1,000 shown)"""
 
     def __init__(
         self,
@@ -515,10 +523,13 @@ class PublishResponse(_message.Message):
         not_listed: _abc.Iterable[_builtins.str] | None = ...,
         checkpoint_note: _builtins.bytes = ...,
         replayed: _builtins.bool = ...,
+        first_version: _builtins.int = ...,
+        already_listed_count: _builtins.int = ...,
+        not_listed_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "already_listed", b"already_listed", "checkpoint_note", b"checkpoint_note", "not_listed", b"not_listed", "removed", b"removed", "replayed", b"replayed", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "already_listed", b"already_listed", "already_listed_count", b"already_listed_count", "checkpoint_note", b"checkpoint_note", "first_version", b"first_version", "not_listed", b"not_listed", "not_listed_count", b"not_listed_count", "removed", b"removed", "replayed", b"replayed", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

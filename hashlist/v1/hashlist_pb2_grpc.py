@@ -399,6 +399,11 @@ class AdminStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.FromString,
                 _registered_method=True)
+        self.PublishStream = channel.stream_unary(
+                '/hashlist.v1.Admin/PublishStream',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.FromString,
+                _registered_method=True)
         self.Status = channel.unary_unary(
                 '/hashlist.v1.Admin/Status',
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.StatusRequest.SerializeToString,
@@ -439,6 +444,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishStream(self, request_iterator, context):
+        """The same for an input too large for one message: the requests are joined
+        (the first names the list and the key) and published as one, atomically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Status(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -472,6 +485,11 @@ def add_AdminServicer_to_server(servicer, server):
             ),
             'Publish': grpc.unary_unary_rpc_method_handler(
                     servicer.Publish,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.SerializeToString,
+            ),
+            'PublishStream': grpc.stream_unary_rpc_method_handler(
+                    servicer.PublishStream,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.SerializeToString,
             ),
@@ -593,6 +611,33 @@ class Admin:
             request,
             target,
             '/hashlist.v1.Admin/Publish',
+            hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/hashlist.v1.Admin/PublishStream',
             hashlist_dot_v1_dot_hashlist__pb2.PublishRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.PublishResponse.FromString,
             options,

@@ -163,6 +163,10 @@ class AdminStub:
     Grant: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]
     Revoke: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]
     Publish: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]
+    PublishStream: _grpc.StreamUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]
+    """The same for an input too large for one message: the requests are joined
+    (the first names the list and the key) and published as one, atomically.
+    """
     Status: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]
     Matches: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]
     """Per listed hash of a list: matches per partner and verdict counts."""
@@ -176,6 +180,10 @@ class AdminAsyncStub(AdminStub):
     Grant: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]  # type: ignore[assignment]
     Revoke: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.GrantRequest, _hashlist_pb2.GrantResponse]  # type: ignore[assignment]
     Publish: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]  # type: ignore[assignment]
+    PublishStream: _aio.StreamUnaryMultiCallable[_hashlist_pb2.PublishRequest, _hashlist_pb2.PublishResponse]  # type: ignore[assignment]
+    """The same for an input too large for one message: the requests are joined
+    (the first names the list and the key) and published as one, atomically.
+    """
     Status: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]  # type: ignore[assignment]
     Matches: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]  # type: ignore[assignment]
     """Per listed hash of a list: matches per partner and verdict counts."""
@@ -210,6 +218,16 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         request: _hashlist_pb2.PublishRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hashlist_pb2.PublishResponse, _abc.Awaitable[_hashlist_pb2.PublishResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PublishStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_hashlist_pb2.PublishRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.PublishResponse, _abc.Awaitable[_hashlist_pb2.PublishResponse]]:
+        """The same for an input too large for one message: the requests are joined
+        (the first names the list and the key) and published as one, atomically.
+        """
 
     @_abc_1.abstractmethod
     def Status(

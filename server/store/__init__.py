@@ -1,6 +1,13 @@
 """The hub's storage: the ``HubStore`` protocol, its SQLite implementation, the schema."""
 
-from server.store.protocol import HubStore, ListRow, NewLeaf, ReportCounts, SnapshotView
+from server.store.protocol import (
+    HubStore,
+    ListRow,
+    LogEntry,
+    NewPublication,
+    ReportCounts,
+    SnapshotView,
+)
 from server.store.schema import MIGRATIONS, SCHEMA_VERSION
 from server.store.sqlite import SqliteHubStore
 
@@ -9,7 +16,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "HubStore",
     "ListRow",
-    "NewLeaf",
+    "LogEntry",
+    "NewPublication",
     "ReportCounts",
     "SnapshotView",
     "SqliteHubStore",

@@ -7,9 +7,10 @@ PostgreSQL one must pass the same contract suite
 
 Contract, for every implementation:
 
-* ``commit_publication`` is atomic (leaf, checkpoint, set changes, LtHash,
-  idempotency record) and refuses a version that is not the list's size + 1,
-  so two roots for one size cannot be stored however writers race.
+* ``commit_publication`` is atomic (every entry's leaf, checkpoint and set
+  changes, the LtHash, the served note, the idempotency record: all or none)
+  and refuses entries that do not start at the list's size + 1, so two roots
+  for one size cannot be stored however writers race.
 * ``update_cosigned`` replaces the served note only while the list is still
   at the given size.
 * ``snapshot`` yields a view whose every read sees one version of the list,
@@ -40,19 +41,26 @@ class ListRow:
 
 
 @dataclass(frozen=True, slots=True)
-class NewLeaf:
-    """Everything one publication writes."""
+class LogEntry:
+    """One leaf of a publication, and the checkpoint of its size."""
 
-    list_id: str
     version: int
     leaf: bytes
     leaf_hash: bytes
     additions: Sequence[SignalText]
     removals: Sequence[SignalText]
-    hashes: int
-    lthash: bytes
-    log_note: bytes  # signed by the log key only: kept forever
-    cosigned_note: bytes  # the same with the timestamp cosignature: served
+    log_note: bytes  # signed by the log keys only: kept forever
+
+
+@dataclass(frozen=True, slots=True)
+class NewPublication:
+    """Everything one publication writes: consecutive entries from the list's size + 1."""
+
+    list_id: str
+    entries: Sequence[LogEntry]
+    hashes: int  # after the last entry
+    lthash: bytes  # after the last entry
+    cosigned_note: bytes  # the last entry's checkpoint with the timestamp cosignature: served
     cosigned_at: int
     idempotency_key: str
     response: bytes
@@ -91,7 +99,7 @@ class HubStore(Protocol):
     # --- publishing ---
     def listed(self, list_id: str, signals: Sequence[str]) -> set[str]: ...
     def publication(self, key: str) -> tuple[str, bytes] | None: ...
-    def commit_publication(self, new: NewLeaf) -> None: ...
+    def commit_publication(self, new: NewPublication) -> None: ...
     def update_cosigned(self, list_id: str, size: int, note: bytes, cosigned_at: int) -> bool: ...
 
     # --- reading the log ---

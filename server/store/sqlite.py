@@ -9,9 +9,10 @@ module; the schema and its migrations are in ``server.store.schema``.
 
 Invariants (the ``HubStore`` contract, ``server.store.protocol``):
 
-* ``commit_publication`` writes a leaf, its checkpoint, the set changes, the
-  new LtHash and the idempotency record in one transaction: a crash leaves
-  either all of a publication or none of it.
+* ``commit_publication`` writes every leaf of a publication, their
+  checkpoints, the set changes, the new LtHash, the served note and the
+  idempotency record in one transaction: a crash leaves either all of a
+  publication or none of it.
 * ``(list_id, idx)`` and ``(list_id, size)`` are primary keys, so the store
   itself refuses a second leaf or a second root for one size.
 * A database failure is raised as ``StorageError``, after the transaction
@@ -32,7 +33,7 @@ from pathlib import Path
 from hashlist.errors import StorageError
 from hashlist.model import Report, Verdict
 from hashlist.sqlite import connect, migrate, transaction
-from server.store.protocol import ListRow, NewLeaf, ReportCounts
+from server.store.protocol import ListRow, NewPublication, ReportCounts
 from server.store.schema import MIGRATIONS
 
 _IN_CHUNK = 500  # well under SQLite's bound-parameter limit
@@ -124,30 +125,36 @@ class SqliteHubStore:
         r = self._reader().execute(q, (key,)).fetchone()
         return (r[0], bytes(r[1])) if r else None
 
-    def commit_publication(self, new: NewLeaf) -> None:
+    def commit_publication(self, new: NewPublication) -> None:
         with self._transaction() as db:
             size = db.execute("SELECT size FROM lists WHERE list_id=?", (new.list_id,)).fetchone()
-            if size is None or size[0] != new.version - 1:
+            versions = [e.version for e in new.entries]
+            if (
+                not versions
+                or size is None
+                or versions != list(range(size[0] + 1, size[0] + 1 + len(versions)))
+            ):
                 raise StorageError(f"list {new.list_id} moved on during publication")
-            db.execute(
-                "INSERT INTO leaves VALUES(?,?,?,?)",
-                (new.list_id, new.version - 1, new.leaf_hash, new.leaf),
-            )
-            db.execute(
-                "INSERT INTO checkpoints VALUES(?,?,?)", (new.list_id, new.version, new.log_note)
-            )
-            db.executemany(
-                "INSERT INTO members VALUES(?,?,?)",
-                ((new.list_id, s, new.version) for s in new.additions),
-            )
-            db.executemany(
-                "DELETE FROM members WHERE list_id=? AND signal=?",
-                ((new.list_id, s) for s in new.removals),
-            )
+            for e in new.entries:
+                db.execute(
+                    "INSERT INTO leaves VALUES(?,?,?,?)",
+                    (new.list_id, e.version - 1, e.leaf_hash, e.leaf),
+                )
+                db.execute(
+                    "INSERT INTO checkpoints VALUES(?,?,?)", (new.list_id, e.version, e.log_note)
+                )
+                db.executemany(
+                    "DELETE FROM members WHERE list_id=? AND signal=?",
+                    ((new.list_id, s) for s in e.removals),
+                )
+                db.executemany(
+                    "INSERT INTO members VALUES(?,?,?)",
+                    ((new.list_id, s, e.version) for s in e.additions),
+                )
             db.execute(
                 "UPDATE lists SET size=?, hashes=?, lthash=?, latest_note=?, cosigned_at=? "
                 "WHERE list_id=?",
-                (new.version, new.hashes, new.lthash, new.cosigned_note, new.cosigned_at,
+                (versions[-1], new.hashes, new.lthash, new.cosigned_note, new.cosigned_at,
                  new.list_id),
             )  # fmt: skip
             if new.idempotency_key:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from hashlist.audit import replay_history
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.errors import (
     HashlistError,
@@ -131,13 +133,24 @@ def test_bad_publish_input_is_invalid_argument_and_publishes_nothing(
     channel.close()
 
 
-def test_oversized_delta_is_refused(tmp_path: Path, pki: Path) -> None:
-    config, _ = hub_config(tmp_path, pki, max_delta_bytes=2000)
+def test_a_publication_over_one_delta_becomes_versions_committed_together(
+    tmp_path: Path, pki: Path
+) -> None:
+    config, trust = hub_config(tmp_path, pki, max_delta_bytes=2048, max_publish_hashes=1000)
+    signals = [f"md5:{i:032x}" for i in range(100)]
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("l")
-        with pytest.raises(InputError, match="over the 2000-byte limit"):
-            op.publish("l", [f"md5:{i:032x}" for i in range(100)])
-        assert op.status()[0].size == 0
+        r = op.publish("l", signals)
+        assert (r.first_version, r.added) == (1, 100)
+        assert r.version > 1  # 100 hashes do not fit in one 2,048-byte delta
+        leaves = [leaf for _, batch in op.leaves("l", 0, r.version) for leaf in batch]
+        assert all(len(leaf) <= 2048 for leaf in leaves)
+        replayed = replay_history("l", op.checkpoint("l"), leaves, trust=trust,
+                                  now=int(time.time()))  # fmt: skip
+        assert (replayed.size, replayed.hashes) == (r.version, 100)
+        with pytest.raises(InputError, match="at most 1,000 hashes"):
+            op.publish("l", [f"md5:{i:032x}" for i in range(1000, 2001)])
+        assert op.status()[0].size == r.version  # nothing of the refused one
 
 
 def test_identity_rules(hub: tuple[RunningHub, TrustRoot], pki: Path, tmp_path: Path) -> None:

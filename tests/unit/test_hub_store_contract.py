@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,15 @@ from hashlist.errors import StorageError
 from hashlist.model import Report, Verdict
 from hashlist.signals import SignalText
 from hashlist.sqlite import migrate, schema_version
-from server.store import MIGRATIONS, SCHEMA_VERSION, HubStore, ListRow, NewLeaf, SqliteHubStore
+from server.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    HubStore,
+    ListRow,
+    LogEntry,
+    NewPublication,
+    SqliteHubStore,
+)
 
 IMPLEMENTATIONS: dict[str, Callable[[Path], HubStore]] = {
     "sqlite": lambda folder: SqliteHubStore(folder / "hub.db"),
@@ -42,14 +50,21 @@ def _row(list_id: str = LIST) -> ListRow:
     return ListRow(list_id, 0, 0, b"\0" * 2048, b"note 0", 100)
 
 
-def _leaf(version: int, adds: list[SignalText], removes: list[SignalText] = (),  # type: ignore[assignment]
-          key: str = "", hashes: int = 0) -> NewLeaf:  # fmt: skip
-    return NewLeaf(
-        list_id=LIST, version=version, leaf=f"leaf {version}".encode(),
-        leaf_hash=bytes([version]) * 32, additions=adds, removals=list(removes),
-        hashes=hashes, lthash=bytes([version]) * 2048, log_note=f"log {version}".encode(),
-        cosigned_note=f"note {version}".encode(), cosigned_at=100 + version,
-        idempotency_key=key, response=f"answer {version}".encode(),
+def _entry(
+    version: int, adds: Sequence[SignalText], removes: Sequence[SignalText] = ()
+) -> LogEntry:
+    return LogEntry(version, f"leaf {version}".encode(), bytes([version]) * 32, list(adds),
+                    list(removes), f"log {version}".encode())  # fmt: skip
+
+
+def _leaf(version: int, adds: Sequence[SignalText], removes: Sequence[SignalText] = (),
+          key: str = "", hashes: int = 0, *more: LogEntry) -> NewPublication:  # fmt: skip
+    entries = [_entry(version, adds, removes), *more]
+    last = entries[-1].version
+    return NewPublication(
+        list_id=LIST, entries=entries, hashes=hashes, lthash=bytes([last]) * 2048,
+        cosigned_note=f"note {last}".encode(), cosigned_at=100 + last, idempotency_key=key,
+        response=f"answer {last}".encode(),
     )  # fmt: skip
 
 
@@ -86,6 +101,25 @@ def test_a_publication_commits_whole(store: HubStore) -> None:
     assert store.listed(LIST, [*MD5[:5]]) == {MD5[1], MD5[2], MD5[3]}
     assert store.publication("k1") == (LIST, b"answer 1")
     assert store.publication("unknown") is None
+
+
+def test_a_publication_of_several_entries_commits_whole(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    store.commit_publication(
+        _leaf(1, MD5[:2], [], "k", 3, _entry(2, [MD5[2]]), _entry(3, [], [MD5[0]]))
+    )
+    row = store.get_list(LIST)
+    assert row is not None
+    assert (row.size, row.latest_note) == (3, b"note 3")
+    assert list(store.leaves(LIST, 0, 3)) == [b"leaf 1", b"leaf 2", b"leaf 3"]
+    with store.snapshot(LIST) as view:
+        assert list(view.members()) == [(MD5[1], 1), (MD5[2], 2)]
+    # Entries that do not start at the list's size + 1, or skip one, are refused whole.
+    for wrong in (_leaf(5, [MD5[5]]), _leaf(4, [MD5[5]], [], "", 0, _entry(6, [MD5[6]]))):
+        with pytest.raises(StorageError):
+            store.commit_publication(wrong)
+    assert store.get_list(LIST).size == 3  # type: ignore[union-attr]
+    assert store.listed(LIST, MD5[5:7]) == set()
 
 
 def test_a_second_leaf_for_one_version_is_refused_and_nothing_is_written(store: HubStore) -> None:

@@ -1,0 +1,89 @@
+"""Reading a file of signals for publication: all of it checked before anything is sent.
+
+One signal (``kind:hex``) per line; blank lines and ``#`` comments are
+skipped; a line that is a JSON object (what ``hashlist hash`` prints)
+contributes its ``signals`` array. Every line is checked, and a file with
+any bad line is refused whole with an ``InputError`` that names the first
+``SHOWN_ERRORS`` bad lines by number and counts the rest, so a publication
+is never cut short by line 150,001. A binary or non-UTF-8 file is refused
+with the line where that shows. Lines are read one at a time: memory holds
+the signals, never the whole file twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from hashlist.errors import InputError, InvalidSignalError
+from hashlist.signals import SignalText, canonical
+
+SHOWN_ERRORS = 20
+MAX_LINE_BYTES = 1 << 20  # far longer than any line of hashes
+
+
+def read_signals(path: Path, stdin: IO[bytes] | None = None) -> list[SignalText]:
+    """The canonical signals of ``path`` ('-': ``stdin``), or ``InputError`` naming bad lines."""
+    name = "standard input" if str(path) == "-" else str(path)
+    if stdin is not None and str(path) == "-":
+        return parse_lines(stdin, name)
+    try:
+        with path.open("rb") as f:
+            return parse_lines(f, name)
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from e
+
+
+def parse_lines(lines: Iterable[bytes], name: str) -> list[SignalText]:
+    signals: list[SignalText] = []
+    problems: list[str] = []
+    bad = 0
+    for number, raw in enumerate(lines, 1):
+        try:
+            signals.extend(_signals_of(raw))
+        except InputError as e:
+            bad += 1
+            if len(problems) < SHOWN_ERRORS:
+                problems.append(f"  line {number}: {e}")
+    if bad:
+        more = f"\n  ... and {bad - len(problems)} more bad line(s)" if bad > len(problems) else ""
+        raise InputError(f"{name}: {bad} bad line(s), nothing was published:\n"
+                         + "\n".join(problems) + more)  # fmt: skip
+    return signals
+
+
+def _signals_of(raw: bytes) -> Iterator[SignalText]:
+    if len(raw) > MAX_LINE_BYTES:
+        raise InputError(f"a line of {len(raw):,} bytes: this is not a file of hashes")
+    if b"\0" in raw:
+        raise InputError("binary data: give a text file of kind:hex lines")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start + 1} of the line)") from e
+    if text.lstrip().startswith("{"):
+        yield from (_canonical(s) for s in _json_signals(text))
+        return
+    line = text.split("#", 1)[0].strip()
+    if line:
+        yield _canonical(line)
+
+
+def _canonical(text: str) -> SignalText:
+    try:
+        return canonical(text)
+    except InvalidSignalError as e:
+        raise InputError(str(e)) from e
+
+
+def _json_signals(text: str) -> list[str]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg}") from e
+    signals = record.get("signals") if isinstance(record, dict) else None
+    if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
+        raise InputError('a JSON line needs a "signals" array of kind:hex strings')
+    return signals
