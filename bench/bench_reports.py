@@ -45,6 +45,7 @@ def one_run(folder: Path, backlog: int, batch: int) -> tuple[float, float]:
         with HubClient(address, tls("operator")) as op, HubClient(address, tls("facebook")) as c:
             op.create_list(LIST)
             op.grant(LIST, "facebook")
+            op.publish(LIST, [f"pdq:{i:064x}" for i in range(backlog)])  # what is reported
             sender = OutboxSender(outbox, c, SystemClock(), batch=batch)
             began = time.perf_counter()
             while sender.drain_once():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hashlist.clock import Clock
@@ -115,7 +115,10 @@ class Matcher:
         signals: Sequence[str] = (),
         pdq_quality: int | None = None,
         content_id: str = "",
+        report: bool = True,
     ) -> CheckResult:
+        """Every listed hash the content matches; each match is reported to the hub once
+        per content id, unless ``report`` is false (a dry run)."""
         notes: list[str] = []
         if content is not None:
             hashes = hash_bytes(content, "the content")
@@ -139,14 +142,22 @@ class Matcher:
         now = self.clock.now()
         key = self.outbox.content_key(content_id)
         matches = [Match(lst, sig, q, d, v, new_id()) for lst, sig, q, d, v in found]
-        if matches:
-            self.outbox.add_reports(
+        if matches and report:
+            filed = self.outbox.add_reports(
                 [Report(m.report_id, m.list_id, m.signal, m.distance, m.version, key, now)
                  for m in matches], now,
             )  # fmt: skip
+            matches = [
+                replace(m, report_id=r.report_id) for m, r in zip(matches, filed, strict=True)
+            ]
             self.on_report()
+        elif matches:
+            matches = [replace(m, report_id="") for m in matches]  # a dry run files nothing
+            notes.append("dry run: nothing reported")
+        if matches:
             shown = ", ".join(f"{m.list_id}/{m.signal[:20]}.. d={m.distance}" for m in matches)
-            log.info("check: %d match(es): %s", len(matches), shown)
+            log.info("check: %d match(es)%s: %s", len(matches), "" if report else " (dry run)",
+                     shown)  # fmt: skip
         return CheckResult(tuple(matches), tuple(query), tuple(notes))
 
     def _find(self, query: Sequence[str], near_pdq: bool) -> list[tuple[str, str, str, int, int]]:

@@ -52,6 +52,7 @@ class Outbox:
     def __init__(self, path: Path, store: OutboxStore | None = None) -> None:
         self.store: OutboxStore = store or SqliteOutboxStore(path)
         self._secret = self.store.secret(secrets.token_bytes(32))
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
@@ -62,8 +63,28 @@ class Outbox:
             return ""
         return hmac.new(self._secret, content_id.encode(), hashlib.sha256).hexdigest()
 
-    def add_reports(self, reports: Sequence[Report], now: int) -> None:
-        self.store.add([(r.report_id, "report", _body(r), now) for r in reports])
+    def add_reports(self, reports: Sequence[Report], now: int) -> list[Report]:
+        """File ``reports``; returns them as filed. One content (by its keyed id) matching
+        one listed hash is reported once: a repeat returns the earlier report, unchanged."""
+        filed, rows = [], []
+        with self._lock:  # the look-up and the insert of one match key, together
+            for r in reports:
+                key = self._match_key(r)
+                earlier = self.store.report_for(key) if key else None
+                if earlier is not None:
+                    filed.append(dataclasses.replace(r, report_id=earlier))
+                    continue
+                rows.append((r.report_id, "report", _body(r), now, key))
+                filed.append(r)
+            if rows:
+                self.store.add(rows)
+        return filed
+
+    def _match_key(self, r: Report) -> str | None:
+        if not r.content_key:
+            return None  # without a content id, two checks may be two uploads
+        return hmac.new(self._secret, f"{r.content_key}|{r.list_id}|{r.signal}".encode(),
+                        hashlib.sha256).hexdigest()  # fmt: skip
 
     def add_verdict(self, report_id: str, verdict: str, now: int) -> Verdict:
         if verdict not in VERDICTS:
@@ -71,7 +92,7 @@ class Outbox:
         if not self.store.has_report(report_id):
             raise NotFoundError(f"no match with report id {report_id!r} on this node")
         v = Verdict(new_id(), report_id, verdict, now)
-        self.store.add([(v.verdict_id, "verdict", _body(v), now)])
+        self.store.add([(v.verdict_id, "verdict", _body(v), now, None)])
         return v
 
     def pending(self, limit: int) -> list[tuple[int, Report | Verdict]]:

@@ -36,6 +36,7 @@ class MatcherServicer(pb_grpc.MatcherServicer):
             signals=list(request.signals),
             pdq_quality=request.pdq_quality if request.HasField("pdq_quality") else None,
             content_id=request.content_id,
+            report=request.report if request.HasField("report") else True,
         )
         return check_result_to_proto(result)
 
@@ -91,10 +92,13 @@ class MatcherClient:
         signals: Sequence[str] = (),
         pdq_quality: int | None = None,
         content_id: str = "",
+        report: bool = True,
     ) -> CheckResult:
+        """``report=False``: a dry run, nothing is reported to the hub."""
         request = pb.CheckRequest(
-            content=content, signals=list(signals), pdq_quality=pdq_quality, content_id=content_id
-        )
+            content=content, signals=list(signals), pdq_quality=pdq_quality,
+            content_id=content_id, report=report,
+        )  # fmt: skip
         try:
             return check_result_from_proto(self._stub.Check(request, timeout=self.timeout))
         except grpc.RpcError as e:

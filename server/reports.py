@@ -31,9 +31,12 @@ _ID = re.compile(r"[0-9a-f]{32}")
 _KEY = re.compile(r"(?:[0-9a-f]{64})?")
 MAX_BATCH = 5000
 DEFAULT_REVIEW_THRESHOLD = 2
+EARLIEST = 1_577_836_800  # 2020-01-01: no node matched anything before hashlist existed
+CLOCK_SKEW = 300  # a node's clock may run this far ahead of the hub's
 
 
-def validate_report(r: Report) -> None:
+def validate_report(r: Report, now: int) -> None:
+    """Everything checkable from the report alone; the caller checks it against the list."""
     if not _ID.fullmatch(r.report_id):
         raise InputError(f"report id {r.report_id[:40]!r} is not 32 lowercase hex digits")
     validate_list_id(r.list_id)
@@ -41,15 +44,24 @@ def validate_report(r: Report) -> None:
         raise InputError(f"report {r.report_id}: signal is not in canonical kind:hex form")
     if not _KEY.fullmatch(r.content_key):
         raise InputError(f"report {r.report_id}: content_key must be an HMAC-SHA256 hex or empty")
-    if r.distance > 256 or r.version < 1:
-        raise InputError(f"report {r.report_id}: distance or version out of range")
+    if not 0 <= r.distance <= 256:
+        raise InputError(f"report {r.report_id}: distance {r.distance} is not in 0..256")
+    if not 1 <= r.version < 2**63:
+        raise InputError(f"report {r.report_id}: version {r.version} is out of range")
+    _plausible(r.matched_at, now, f"report {r.report_id}: matched_at")
 
 
-def validate_verdict(v: Verdict) -> None:
+def validate_verdict(v: Verdict, now: int) -> None:
     if not _ID.fullmatch(v.verdict_id) or not _ID.fullmatch(v.report_id):
         raise InputError("verdict and report ids are 32 lowercase hex digits")
     if v.verdict not in VERDICTS:
         raise InputError(f"verdict must be one of {', '.join(VERDICTS)}, got {v.verdict[:40]!r}")
+    _plausible(v.decided_at, now, f"verdict {v.verdict_id}: decided_at")
+
+
+def _plausible(when: int, now: int, what: str) -> None:
+    if not EARLIEST <= when <= now + CLOCK_SKEW:
+        raise InputError(f"{what} {when} is not a plausible time (the hub's clock says {now})")
 
 
 class ReportBook:
@@ -64,16 +76,43 @@ class ReportBook:
         self.access.authorize_report(who)
         if len(reports) + len(verdicts) > MAX_BATCH:
             raise InputError(f"at most {MAX_BATCH} reports and verdicts per batch")
+        now = self.clock.now()
         for r in reports:
-            validate_report(r)
+            validate_report(r, now)
         for v in verdicts:
-            validate_verdict(v)
-        for list_id in {r.list_id for r in reports}:
+            validate_verdict(v, now)
+        for list_id in sorted({r.list_id for r in reports}):
             self.access.authorize_read(who, list_id)
-        new = self.store.add_reports(who.name, reports, verdicts, self.clock.now())
+            self._check_listed(list_id, [r for r in reports if r.list_id == list_id])
+        self._check_reported(who, reports, verdicts)
+        new = self.store.add_reports(who.name, reports, verdicts, now)
         if any(new):
             log.info("%s reported %d new matches and %d new verdicts", who, *new)
         return new
+
+    def _check_listed(self, list_id: str, reports: Sequence[Report]) -> None:
+        """Each report names a version the list has reached and a hash it ever listed."""
+        size = self.access.list_row(list_id).size
+        ever = self.store.ever_listed(list_id, sorted({r.signal for r in reports}))
+        for r in reports:
+            if r.version > size:
+                raise InputError(f"report {r.report_id}: version {r.version} is beyond "
+                                 f"{list_id}'s {size}")  # fmt: skip
+            if r.signal not in ever:
+                raise InputError(
+                    f"report {r.report_id}: {r.signal[:40]}... was never on list {list_id}"
+                )
+
+    def _check_reported(
+        self, who: Identity, reports: Sequence[Report], verdicts: Sequence[Verdict]
+    ) -> None:
+        """A verdict is on a report of the same partner (in this batch or earlier)."""
+        here = {r.report_id for r in reports}
+        asked = sorted({v.report_id for v in verdicts} - here)
+        known = here | self.store.reports_of(who.name, asked)
+        for v in verdicts:
+            if v.report_id not in known:
+                raise InputError(f"verdict {v.verdict_id}: {who.name} made no report {v.report_id}")
 
     def matches(self, list_id: str, review_threshold: int) -> list[HashMatches]:
         self.access.list_row(list_id)

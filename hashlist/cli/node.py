@@ -41,6 +41,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="send the bytes for the node to hash (default: hash here, send only hashes)",
     )
+    p.add_argument("--no-report", dest="report", action="store_false",
+                   help="a dry run: answer, report nothing to the hub")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=_check)
 
@@ -108,10 +110,10 @@ def _check(args: argparse.Namespace) -> int:
                 continue
             if args.send_content:
                 answer = client.check(content=Path(result.name).read_bytes(),
-                                      content_id=args.content_id)  # fmt: skip
+                                      content_id=args.content_id, report=args.report)  # fmt: skip
             else:
                 answer = client.check(signals=result.signals, pdq_quality=result.pdq_quality,
-                                      content_id=args.content_id)  # fmt: skip
+                                      content_id=args.content_id, report=args.report)  # fmt: skip
             _print_check(result.name, answer, as_json=args.json)
     return exits.NEGATIVE if failed else exits.OK
 

@@ -833,6 +833,7 @@ class CheckRequest(_message.Message):
     SIGNALS_FIELD_NUMBER: _builtins.int
     PDQ_QUALITY_FIELD_NUMBER: _builtins.int
     CONTENT_ID_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
     """Either the image (or video) bytes, hashed on the node ..."""
     pdq_quality: _builtins.int
@@ -840,7 +841,14 @@ class CheckRequest(_message.Message):
     needs >= 50; unset means unknown and is treated as sufficient).
     """
     content_id: _builtins.str
-    """The platform's id for the content: stored and reported only as an HMAC."""
+    """The platform's id for the content: stored and reported only as an HMAC.
+    One content id matching one listed hash is reported once, however often
+    it is checked.
+    """
+    report: _builtins.bool
+    """False: a dry run (backfills, tests): the answer is the same, nothing is
+    reported to the hub. Unset means true.
+    """
     @_builtins.property
     def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """... or signals computed elsewhere, canonical kind:hex."""
@@ -852,14 +860,20 @@ class CheckRequest(_message.Message):
         signals: _abc.Iterable[_builtins.str] | None = ...,
         pdq_quality: _builtins.int | None = ...,
         content_id: _builtins.str = ...,
+        report: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "pdq_quality", b"pdq_quality"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "_report", b"_report", "pdq_quality", b"pdq_quality", "report", b"report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "content", b"content", "content_id", b"content_id", "pdq_quality", b"pdq_quality", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "_report", b"_report", "content", b"content", "content_id", b"content_id", "pdq_quality", b"pdq_quality", "report", b"report", "signals", b"signals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__pdq_quality: _TypeAlias = _typing.Literal["pdq_quality"]  # noqa: Y015
     _WhichOneofArgType__pdq_quality: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality"]  # noqa: Y015
+    _WhichOneofReturnType__report: _TypeAlias = _typing.Literal["report"]  # noqa: Y015
+    _WhichOneofArgType__report: _TypeAlias = _typing.Literal["_report", b"_report"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__pdq_quality) -> _WhichOneofReturnType__pdq_quality | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__report) -> _WhichOneofReturnType__report | None: ...
 
 Global___CheckRequest: _TypeAlias = CheckRequest  # noqa: Y015
 

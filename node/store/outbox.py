@@ -37,9 +37,17 @@ class SqliteOutboxStore:
             row = self._db.execute("SELECT value FROM meta WHERE key='content_key_secret'")
             return bytes.fromhex(row.fetchone()[0])
 
-    def add(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
+    def add(self, rows: Sequence[tuple[str, str, str, int, str | None]]) -> None:
         with self._lock, transaction(self._db, f"{_WHAT}: outbox rows not added") as db:
-            db.executemany("INSERT INTO outbox(id, kind, body, created_at) VALUES(?,?,?,?)", rows)
+            db.executemany(
+                "INSERT INTO outbox(id, kind, body, created_at, match_key) VALUES(?,?,?,?,?)", rows
+            )
+
+    def report_for(self, match_key: str) -> str | None:
+        with self._lock:
+            q = "SELECT id FROM outbox WHERE match_key=?"
+            row = self._db.execute(q, (match_key,)).fetchone()
+        return str(row[0]) if row else None
 
     def has_report(self, report_id: str) -> bool:
         with self._lock:

@@ -142,9 +142,13 @@ class OutboxStore(Protocol):
         """The node's content-key secret: ``fresh`` is stored if none is yet."""
         ...
 
-    def add(self, rows: Sequence[tuple[str, str, str, int]]) -> None:
-        """(id, kind 'report' or 'verdict', JSON body, created_at), in one transaction;
-        a duplicate id refuses the whole batch."""
+    def add(self, rows: Sequence[tuple[str, str, str, int, str | None]]) -> None:
+        """(id, kind 'report' or 'verdict', JSON body, created_at, match key or None), in one
+        transaction; a duplicate id or match key refuses the whole batch."""
+        ...
+
+    def report_for(self, match_key: str) -> str | None:
+        """The id of the report already filed under ``match_key``, if any."""
         ...
 
     def has_report(self, report_id: str) -> bool: ...

@@ -6,7 +6,9 @@ roots and evidence. Version 2 brings the outbox of match reports, which
 version 1 nodes created lazily from the outbox module (hence ``IF NOT
 EXISTS``). Version 3 records, per list, how the last contact with the hub
 went (``contact``: empty when it answered, else ``unreachable: ...`` or
-``refused: ...``) and since when.
+``refused: ...``) and since when. Version 4 keys each report by the content
+and the listed hash it is about, so checking the same content twice files
+one report.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE lists ADD COLUMN contact TEXT NOT NULL DEFAULT '';
     ALTER TABLE lists ADD COLUMN contact_since INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: one report per content and listed hash (a keyed hash of both; NULL when the
+    # platform gave no content id).
+    """
+    ALTER TABLE outbox ADD COLUMN match_key TEXT;
+    CREATE UNIQUE INDEX outbox_match ON outbox(match_key) WHERE match_key IS NOT NULL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

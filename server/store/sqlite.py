@@ -111,13 +111,21 @@ class SqliteHubStore:
     # --- publishing ---
 
     def listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
+        return self._among("members", "signal", list_id, signals)
+
+    def ever_listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
+        return self._among("ever_listed", "signal", list_id, signals)
+
+    def _among(self, table: str, column: str, key: str, values: Sequence[str]) -> set[str]:
+        """Those of ``values`` in ``table``'s ``column`` for ``key`` (fixed names only)."""
         db = self._reader()
         found: set[str] = set()
-        for i in range(0, len(signals), _IN_CHUNK):
-            chunk = signals[i : i + _IN_CHUNK]
+        owner = "partner" if table == "reports" else "list_id"
+        for i in range(0, len(values), _IN_CHUNK):
+            chunk = values[i : i + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            q = f"SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"  # noqa: S608
-            found.update(r[0] for r in db.execute(q, (list_id, *chunk)))
+            q = f"SELECT {column} FROM {table} WHERE {owner}=? AND {column} IN ({marks})"  # noqa: S608
+            found.update(r[0] for r in db.execute(q, (key, *chunk)))
         return found
 
     def publication(self, key: str) -> tuple[str, bytes] | None:
@@ -150,6 +158,10 @@ class SqliteHubStore:
                 db.executemany(
                     "INSERT INTO members VALUES(?,?,?)",
                     ((new.list_id, s, e.version) for s in e.additions),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO ever_listed VALUES(?,?)",
+                    ((new.list_id, s) for s in e.additions),
                 )
             db.execute(
                 "UPDATE lists SET size=?, hashes=?, lthash=?, latest_note=?, cosigned_at=? "
@@ -216,6 +228,9 @@ class SqliteHubStore:
                  for v in verdicts],
             )  # fmt: skip
             return new_reports, db.total_changes - before - new_reports
+
+    def reports_of(self, partner: str, report_ids: Sequence[str]) -> set[str]:
+        return self._among("reports", "report_id", partner, report_ids)
 
     def report_counts(self, list_id: str) -> ReportCounts:
         db = self._reader()

@@ -8,8 +8,10 @@ outbox and its sender, and the local Matcher gRPC service on a Unix socket.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from hashlib import md5
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from hashlist.errors import (
     UnavailableError,
 )
 from hashlist.hashing import hash_bytes
+from hashlist.model import Report, Verdict
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from node.config import NodeConfig
 from node.matcher import Matcher, MatchSettings
@@ -305,3 +308,65 @@ def test_matcher_refuses_a_routable_address(rig: Rig) -> None:
         running_matcher(rig.node.matcher, "0.0.0.0:0", max_message_bytes=1 << 20),
     ):
         pass
+
+
+def test_one_content_matching_one_hash_is_reported_once(rig: Rig) -> None:
+    listed_images(rig, range(1))
+    edited = edited_copy(synthetic_image(0))
+    first = rig.node.matcher.check(content=edited, content_id="fb-9")
+    again = rig.node.matcher.check(content=edited, content_id="fb-9")
+    assert first.matches
+    assert [m.report_id for m in again.matches] == [m.report_id for m in first.matches]
+    other = rig.node.matcher.check(content=edited, content_id="fb-10")  # another upload
+    assert {m.report_id for m in other.matches}.isdisjoint(m.report_id for m in first.matches)
+    assert rig.node.matcher.outbox.backlog() == 2 * len(first.matches)
+
+
+def test_a_dry_run_answers_and_reports_nothing(rig: Rig) -> None:
+    listed_images(rig, range(1))
+    answer = rig.node.matcher.check(content=edited_copy(synthetic_image(0)), report=False)
+    assert answer.matches
+    assert all(m.report_id == "" for m in answer.matches)
+    assert "dry run: nothing reported" in answer.notes
+    assert rig.node.matcher.outbox.backlog() == 0
+
+
+def _report(listed: str, **changes: Any) -> Report:
+    report_id = md5(listed.encode()).hexdigest()  # an id, not security
+    return replace(Report(report_id, LIST, listed, 0, 1, "", int(time.time())), **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"version": 2**63}, "out of range"),
+        ({"version": 2**64 - 1}, "out of range"),
+        ({"version": 5}, "beyond"),
+        ({"matched_at": 0}, "not a plausible time"),
+        ({"matched_at": 4_000_000_000}, "not a plausible time"),
+        ({"signal": "md5:" + "e" * 32}, "was never on list"),
+    ],
+)
+def test_an_implausible_report_is_refused_and_not_stored(
+    rig: Rig, changes: dict[str, Any], problem: str
+) -> None:
+    listed = "md5:" + "d" * 32
+    rig.publish([listed])
+    with pytest.raises(InputError, match=problem):
+        rig.node.hub_client.submit([_report(listed, **changes)], [])
+    assert rig.operator.matches(LIST) == []
+
+
+def test_a_retracted_hash_can_still_be_reported_and_a_verdict_needs_its_report(rig: Rig) -> None:
+    listed = "md5:" + "d" * 32
+    rig.publish([listed])
+    rig.publish([], [listed])  # retracted: it was on the list, a late report is fine
+    report = _report(listed)
+    assert rig.node.hub_client.submit([report], []) == (1, 0)
+    stray = Verdict("f" * 32, "0" * 32, "removed", int(time.time()))
+    with pytest.raises(InputError, match="made no report"):
+        rig.node.hub_client.submit([], [stray])
+    verdict = Verdict("e" * 32, report.report_id, "removed", int(time.time()))
+    assert rig.node.hub_client.submit([], [verdict]) == (0, 1)
+    [seen] = rig.operator.matches(LIST)
+    assert (seen.removed, seen.not_violating) == (1, 0)

@@ -254,8 +254,8 @@ def test_the_content_key_secret_is_chosen_once(outbox: OutboxStore) -> None:
 
 
 def test_outbox_rows_are_delivered_in_order_and_settled(outbox: OutboxStore) -> None:
-    outbox.add([("r1", "report", "{1}", 1), ("r2", "report", "{2}", 1)])
-    outbox.add([("v1", "verdict", "{3}", 2)])
+    outbox.add([("r1", "report", "{1}", 1, None), ("r2", "report", "{2}", 1, None)])
+    outbox.add([("v1", "verdict", "{3}", 2, None)])
     assert outbox.has_report("r1")
     assert not outbox.has_report("v1")  # a verdict, not a report
     pending = outbox.pending(10)
@@ -270,10 +270,19 @@ def test_outbox_rows_are_delivered_in_order_and_settled(outbox: OutboxStore) -> 
     assert [body for _, _, body in outbox.pending(10)] == ["{3}"]
 
 
-def test_a_batch_with_a_duplicate_id_adds_nothing(outbox: OutboxStore) -> None:
-    outbox.add([("r1", "report", "{1}", 1)])
+def test_a_match_key_names_one_report(outbox: OutboxStore) -> None:
+    outbox.add([("r1", "report", "{1}", 1, "key-a")])
+    assert outbox.report_for("key-a") == "r1"
+    assert outbox.report_for("key-b") is None
     with pytest.raises(StorageError):
-        outbox.add([("r2", "report", "{2}", 1), ("r1", "report", "{again}", 1)])
+        outbox.add([("r2", "report", "{2}", 1, "key-a")])
+    assert outbox.backlog() == 1
+
+
+def test_a_batch_with_a_duplicate_id_adds_nothing(outbox: OutboxStore) -> None:
+    outbox.add([("r1", "report", "{1}", 1, None)])
+    with pytest.raises(StorageError):
+        outbox.add([("r2", "report", "{2}", 1, None), ("r1", "report", "{again}", 1, None)])
     assert outbox.backlog() == 1
 
 
@@ -292,7 +301,7 @@ def test_a_database_of_the_previous_schema_opens_and_keeps_its_data(tmp_path: Pa
     try:
         assert store.version_of(LIST, MD5[0]) == 1
         assert outbox.secret(b"\0" * 32) == bytes.fromhex("ab" * 32)
-        outbox.add([("r1", "report", "{}", 1)])
+        outbox.add([("r1", "report", "{}", 1, None)])
         assert outbox.backlog() == 1
     finally:
         outbox.close()
