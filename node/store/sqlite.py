@@ -32,10 +32,10 @@ from hashlist.delta import Delta
 from hashlist.errors import StorageError
 from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
-from hashlist.sqlite import connect, migrate, transaction
+from hashlist.sqlite import connect, migrate, schema_version, transaction
 from hashlist.verify import TrustedState
 from node.store.protocol import NEAR_PREFIXES, Evidence, ListRecord, ReplicaObserver
-from node.store.schema import MIGRATIONS
+from node.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _IN_CHUNK = 500
 _WHAT = "node database"
@@ -54,7 +54,13 @@ class SqliteReplicaReader:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._conn()  # fail now, not at the first question, if the file is unusable
+        version = schema_version(self._conn())  # fail now, not at the first question
+        if readonly and version != SCHEMA_VERSION:
+            raise StorageError(
+                f"{_WHAT} {path} is still being created (the node is starting)" if version == 0
+                else f"{_WHAT} {path} has schema {version}, this hashlist reads {SCHEMA_VERSION}:"
+                " the node is migrating it, or has not run since hashlist was upgraded"
+            )  # fmt: skip
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
