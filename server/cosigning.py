@@ -62,16 +62,16 @@ class Cosigner:
         return done
 
     def add_witness_cosignature(self, list_id: str, size: int, line: bytes) -> bool:
-        """Serve a witness's cosignature line with the checkpoint, if still at ``size``."""
+        """Serve a witness's cosignature line with the checkpoint, if still at ``size``.
+
+        Not announced here: the witness submitter announces each checkpoint once
+        its witnesses have answered (``server.witness_submitter``)."""
         with self.lock:
             row = self.store.get_list(list_id)
             if row is None or row.size != size:
                 return False
             note = cosigned_note(row.latest_note, [line])
-            if not self.store.update_cosigned(list_id, size, note, row.cosigned_at):
-                return False
-            self.broadcaster.announce(list_id, note)
-        return True
+            return self.store.update_cosigned(list_id, size, note, row.cosigned_at)
 
     def _resign(self, row: ListRow) -> bytes:
         """``row``'s note signed by exactly the current log keys (after a key rollover).

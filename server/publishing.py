@@ -12,8 +12,9 @@ Publishing, in order (``Publisher.publish``):
    with the log keys and cosign the last, and commit every leaf, checkpoint
    and set change with the idempotency record in one transaction: a large
    publication becomes visible whole or not at all;
-4. only then extend the in-memory tree, announce the last checkpoint to
-   subscribers and tell the listeners (the witness submitter). One lock and
+4. only then extend the in-memory tree and announce the last checkpoint to
+   subscribers (through the witness submitter when witnesses are configured,
+   so that it is announced once, with their cosignatures). One lock and
    the store's primary keys make two roots for one size impossible, however
    many operators publish at once.
 
@@ -60,7 +61,9 @@ class Publisher:
         self.broadcaster = broadcaster
         self.lock = lock  # shared with the cosigner: one writer of each list's served note
         self.max_delta_bytes = max_delta_bytes
-        self.listeners: list[Callable[[], None]] = []  # told of each new checkpoint size
+        # How a new checkpoint reaches subscribers: at once, unless the witness
+        # submitter takes this over to announce it once, with its cosignatures.
+        self.announce: Callable[[str, int, bytes], None] = self._announce_now
 
     def create_list(self, list_id: str) -> bool:
         validate_list_id(list_id)
@@ -71,7 +74,7 @@ class Publisher:
             created = self.store.create_list(row, log_note)
             if created:
                 self.trees.add_list(list_id)
-                self._announce(list_id, note)
+                self.announce(list_id, 0, note)
                 log.info("created list %s", list_id)
         return created
 
@@ -132,7 +135,7 @@ class Publisher:
         with self.trees.extending():  # readers never see the store ahead of the tree
             self.store.commit_publication(new)
             self.trees.append(row.list_id, hashes)
-        self._announce(row.list_id, note)
+        self.announce(row.list_id, result.version, note)
         log.info(
             "published %s versions %d..%d: +%d -%d (%d already listed, %d not listed left out)",
             row.list_id, result.first_version, result.version, added, removed,
@@ -140,10 +143,8 @@ class Publisher:
         )  # fmt: skip
         return result
 
-    def _announce(self, list_id: str, note: bytes) -> None:
+    def _announce_now(self, list_id: str, size: int, note: bytes) -> None:
         self.broadcaster.announce(list_id, note)
-        for listener in self.listeners:
-            listener()
 
     def _replay(self, key: str, list_id: str) -> PublishResult | None:
         stored = self.store.publication(key)

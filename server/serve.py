@@ -130,6 +130,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             for url in config.witnesses
         ],
         config.witness_retry_seconds,
+        announce_seconds=config.witness_timeout_seconds,
     )
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)

@@ -1,9 +1,14 @@
 """Submitting every new checkpoint to the configured witnesses.
 
-One thread per witness. Publishing only wakes them (``notify`` is a
-publisher listener): a slow or absent witness never delays a publication, it
-only delays that witness's cosignature, and a node whose trust root needs it
-waits (``QuorumError``) rather than applying an unwitnessed checkpoint.
+One thread per witness. Publishing only wakes them: a slow or absent
+witness never delays a publication, it only delays that witness's
+cosignature, and a node whose trust root needs it waits (``QuorumError``,
+pending) rather than applying an unwitnessed checkpoint.
+
+Each new checkpoint is announced to subscribers once (``_Announcements``):
+when every witness has answered for it (cosigned, refused or unreachable), or
+``announce_seconds`` after it was signed, whichever comes first. A witness
+line that arrives after that is news to quorum nodes and is announced too.
 
 For each list a thread remembers the size the witness last cosigned (it
 starts from 0 and learns the truth from the witness's first 409), proves
@@ -30,12 +35,22 @@ _CONFLICT_RETRIES = 3
 
 
 class WitnessSubmitter:
-    def __init__(self, hub: Hub, clients: Sequence[WitnessClient], retry_seconds: float) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        clients: Sequence[WitnessClient],
+        retry_seconds: float,
+        announce_seconds: float,
+    ) -> None:
         self.hub = hub
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
-        self._workers = [_Worker(hub, c, self._stop) for c in clients]
-        hub.publisher.listeners.append(self.notify)
+        self._announcements = _Announcements(hub, len(clients), announce_seconds)
+        self._workers = [
+            _Worker(hub, c, self._stop, self._announcements, i) for i, c in enumerate(clients)
+        ]
+        if clients:
+            hub.publisher.announce = self._published
         self._threads = [
             threading.Thread(target=self._run, args=(w,), name=f"witness-{i}", daemon=True)
             for i, w in enumerate(self._workers)
@@ -44,6 +59,10 @@ class WitnessSubmitter:
     def start(self) -> None:
         for t in self._threads:
             t.start()
+
+    def _published(self, list_id: str, size: int, note: bytes) -> None:
+        self._announcements.expect(list_id, size)
+        self.notify()
 
     def notify(self) -> None:
         for w in self._workers:
@@ -65,11 +84,53 @@ class WitnessSubmitter:
                 log.exception("witness %s: submission round failed", worker.client.url)
 
 
+class _Announcements:
+    """Announces each new checkpoint once its witnesses answered, or at its deadline."""
+
+    def __init__(self, hub: Hub, witnesses: int, deadline: float) -> None:
+        self.hub, self.witnesses, self.deadline = hub, witnesses, deadline
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], set[int]] = {}
+
+    def expect(self, list_id: str, size: int) -> None:
+        with self._lock:
+            self._pending[(list_id, size)] = set()
+        timer = threading.Timer(self.deadline, self._settle, args=(list_id, size, False))
+        timer.daemon = True
+        timer.start()
+
+    def answered(self, list_id: str, size: int, witness: int, *, cosigned: bool) -> None:
+        with self._lock:
+            got = self._pending.get((list_id, size))
+            if got is not None:
+                got.add(witness)
+            complete = got is not None and len(got) >= self.witnesses
+        if complete or (got is None and cosigned):  # a late cosignature is news too
+            self._settle(list_id, size, late=got is None)
+
+    def _settle(self, list_id: str, size: int, late: bool) -> None:
+        with self._lock:
+            if self._pending.pop((list_id, size), None) is None and not late:
+                return  # announced already
+        row = self.hub.store.get_list(list_id)
+        if row is not None and row.size == size:  # else a newer checkpoint supersedes it
+            self.hub.broadcaster.announce(list_id, row.latest_note)
+
+
 class _Worker:
-    def __init__(self, hub: Hub, client: WitnessClient, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        client: WitnessClient,
+        stop: threading.Event,
+        announcements: _Announcements,
+        index: int,
+    ) -> None:
         self.hub = hub
         self.client = client
         self.stop = stop
+        self.announcements = announcements
+        self.index = index
         self.wake = threading.Event()
         self.wake.set()  # a first round at start-up
         self.known: dict[str, int] = {}  # list -> size the witness last cosigned
@@ -82,12 +143,17 @@ class _Worker:
             if self.done.get(row.list_id) == row.size:
                 continue
             try:
-                self._submit(row.list_id, row.size, row.latest_note)
+                cosigned = self._submit(row.list_id, row.size, row.latest_note)
             except UnavailableError as e:
                 log.warning("%s; will retry", e)
+                for later in self.hub.store.lists():  # do not hold announcements back
+                    self.announcements.answered(later.list_id, later.size, self.index,
+                                                cosigned=False)  # fmt: skip
                 return  # the witness is down: the next round tries every list again
+            self.announcements.answered(row.list_id, row.size, self.index, cosigned=cosigned)
 
-    def _submit(self, list_id: str, size: int, note: bytes) -> None:
+    def _submit(self, list_id: str, size: int, note: bytes) -> bool:
+        """Whether the witness's cosignature is now served with the checkpoint."""
         for _ in range(_CONFLICT_RETRIES):
             old = self.known.get(list_id, 0)
             if old > size:
@@ -95,7 +161,7 @@ class _Worker:
                 log.error("witness %s cosigned %s up to %d, beyond this hub's %d: "
                           "the hub's history went back", url, list_id, old, size)  # fmt: skip
                 self.done[list_id] = size
-                return
+                return False
             proof = self.hub.reader.consistency_proof(list_id, old, size) if 0 < old < size else []
             try:
                 line = self.client.add_checkpoint(AddCheckpoint(old, tuple(proof), note))
@@ -107,9 +173,11 @@ class _Worker:
             except HashlistError as e:
                 log.error("witness refused %s version %d: %s", list_id, size, e)
                 self.done[list_id] = size
-                return
+                return False
             self.known[list_id] = self.done[list_id] = size
-            if self.hub.cosigner.add_witness_cosignature(list_id, size, line):
+            added = self.hub.cosigner.add_witness_cosignature(list_id, size, line)
+            if added:
                 log.info("witness %s cosigned %s version %d", self.client.url, list_id, size)
-            return
+            return added
         log.error("witness %s kept answering 409 for %s", self.client.url, list_id)
+        return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ from hashlist.errors import (
     HashlistError,
     InputError,
     NotFoundError,
+    UnavailableError,
     WitnessConflictError,
 )
 from hashlist.log import ListLog
@@ -224,3 +227,39 @@ def _until(ok: Callable[[], bool], seconds: float = 15.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def test_a_witnessed_publication_is_announced_once_with_its_cosignature(
+    tmp_path: Path, pki: Path
+) -> None:
+    signer = Signer.generate("witness.example", COSIGNATURE_V1)
+    hub_cfg, trust = hub_config(tmp_path / "hub", pki)
+    wcfg = witness_config(tmp_path / "w", pki, signer, trust)
+    with running_witness(wcfg) as wport:
+        hub_cfg = dataclasses.replace(
+            hub_cfg, witnesses=(f"https://127.0.0.1:{wport}",), witness_ca=(pki / "ca.pem",),
+            witness_retry_seconds=0.2,
+        )  # fmt: skip
+        with hub_running(hub_cfg) as running, client(running.port, pki, "operator") as op:
+            op.create_list(LIST)
+            op.grant(LIST, "facebook")
+            with client(running.port, pki, "facebook") as fb:
+                stream = fb.subscribe([LIST])
+                notes: list[bytes] = []
+
+                def read() -> None:
+                    with contextlib.suppress(UnavailableError):  # cancelled at the end
+                        notes.extend(n for _, n in stream)
+
+                reader = threading.Thread(target=read)
+                reader.start()
+                time.sleep(1.0)  # the current note arrives first
+                op.publish(LIST, ["md5:" + "1" * 32])
+                time.sleep(2.0)  # the witness answers within this
+                stream.cancel()
+                reader.join()
+    sizes = [verify_checkpoint(n, trust, trust.origin(LIST)).checkpoint.size for n in notes]
+    assert sizes.count(1) == 1, sizes  # announced once ...
+    [announced] = [n for n, size in zip(notes, sizes, strict=True) if size == 1]
+    _, verified = open_note(announced, [signer.verifier()])
+    assert signer.verifier() in verified  # ... with the witness's cosignature
