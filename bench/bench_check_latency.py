@@ -73,6 +73,10 @@ def report(label: str, latencies: list[float], errors: list[str], seconds: float
         print(f"#   error: {e}")
 
 
+def _log(fed: Federation) -> str:
+    return (fed.workdir / "facebook.log").read_text()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hashes", type=int, default=1_000_000)
@@ -101,11 +105,13 @@ def main() -> None:
                 started = time.perf_counter()
                 result = op.publish(LIST, random_signals(hashes, "md5"))
             fed.wait_all_at(("facebook",), LIST, result.version, timeout=600)
-            log = (fed.workdir / "facebook.log").read_text()
-            kind = "from a snapshot" if f"snapshot at version {result.version}" in log else "leaves"
+            elapsed = time.perf_counter() - started
+            line = f"version {result.version}"
+            wait_until(lambda line=line: line in _log(fed), 10, "the node's log line")
+            kind = "from a snapshot" if f"snapshot at {line}" in _log(fed) else "leaves"
             print(f"# {label}: {hashes:,} hashes as versions {result.first_version}.."
                   f"{result.version} ({kind})")  # fmt: skip
-            report(label, *checker.window(), time.perf_counter() - started)
+            report(label, *checker.window(), elapsed)
         checker.stop.set()
         checker.thread.join()
 

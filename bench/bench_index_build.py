@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import header, row
 from hashlist.clock import SystemClock
-from node.matcher import Matcher, MatchSettings
+from node.matcher import MatchSettings, open_matcher
 from node.store import SqliteNodeStore
 
 LIST = "takeitdown"
@@ -60,7 +60,7 @@ def main() -> None:
     loads = []
     matcher = None
     for _ in range(args.runs):
-        matcher = Matcher(path, (LIST,), SystemClock(), MatchSettings(background_merge=False))
+        matcher = open_matcher(path, (LIST,), SystemClock(), MatchSettings(background_merge=False))
         t = time.perf_counter()
         matcher.load()
         loads.append(time.perf_counter() - t)

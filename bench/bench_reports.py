@@ -30,7 +30,7 @@ LIST = "takeitdown"
 
 def one_run(folder: Path, backlog: int, batch: int) -> tuple[float, float]:
     dev = dev_hub(folder)
-    outbox = Outbox(folder / "node.db")
+    outbox = Outbox(folder / "node.outbox.db")
     now = int(time.time())
     fill = time.perf_counter()
     for start in range(0, backlog, 10_000):

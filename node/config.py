@@ -99,6 +99,11 @@ class NodeConfig:
         return f"unix:{self.database.resolve().with_suffix('.sock')}"
 
 
+def outbox_path(database: Path) -> Path:
+    """``facebook.db`` -> ``facebook.outbox.db``."""
+    return database.with_name(f"{database.stem}.outbox{database.suffix or '.db'}")
+
+
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 

@@ -24,7 +24,7 @@ from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig, with_local_policy
 from node.instance import NodeLock, OwnedSocket
-from node.matcher import Matcher, MatchSettings
+from node.matcher import MatchSettings, open_matcher
 from node.outbox import OutboxSender
 from node.replica_check import run_checks
 from node.service import running_matcher
@@ -63,8 +63,9 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
 
 
 def _run(config: NodeConfig, clock: Clock) -> None:
-    matcher = Matcher(config.database, config.lists, clock, match_settings(config))
-    store = SqliteNodeStore(config.database, observer=matcher)
+    store = SqliteNodeStore(config.database)  # creates and migrates the replica
+    matcher = open_matcher(config.database, config.lists, clock, match_settings(config))
+    store.observer = matcher
     trust = effective_trust(config, store)
     matcher.load()
     client = HubClient(

@@ -28,10 +28,11 @@ from hashlist.errors import InputError
 from hashlist.hashing import PDQ_MIN_QUALITY, hash_bytes
 from hashlist.model import CheckResult, Match, Report, Verdict
 from hashlist.signals import SignalKind, canonical
+from node.config import outbox_path
 from node.index import NearIndex
 from node.outbox import Outbox, new_id
 from node.rwlock import RWLock
-from node.store import SqliteReplicaReader
+from node.store import ReplicaReader, SqliteReplicaReader
 
 log = logging.getLogger(__name__)
 _LOAD_CHUNK = 100_000
@@ -47,19 +48,28 @@ class MatchSettings:
     background_merge: bool = True
 
 
+def open_matcher(
+    database: Path, lists: Sequence[str], clock: Clock, settings: MatchSettings
+) -> Matcher:
+    """The Matcher of the node whose replica is ``database`` (which must exist: open the
+    ``SqliteNodeStore`` first), with its outbox file beside it."""
+    outbox = Outbox(outbox_path(database), legacy=database)
+    return Matcher(SqliteReplicaReader(database), outbox, lists, clock, settings)
+
+
 class Matcher:
     def __init__(
-        self, database: Path, lists: Sequence[str], clock: Clock, settings: MatchSettings
+        self,
+        replica: ReplicaReader,
+        outbox: Outbox,
+        lists: Sequence[str],
+        clock: Clock,
+        settings: MatchSettings,
     ) -> None:
-        self.database, self.lists, self.clock, self.settings = (
-            database,
-            tuple(lists),
-            clock,
-            settings,
-        )
+        """``replica``: a read-only view of the node's replica; the Matcher closes both."""
+        self.replica, self.outbox = replica, outbox
+        self.lists, self.clock, self.settings = tuple(lists), clock, settings
         self.lock = RWLock()
-        self.outbox = Outbox(database)  # creates and migrates the file if it is new
-        self.replica = SqliteReplicaReader(database)
         self.on_report: Callable[[], None] = lambda: None
         radii = {SignalKind.PDQ: settings.pdq_radius, SignalKind.PHASH: settings.phash_radius}
         self.indexes = {

@@ -46,11 +46,14 @@ def new_id() -> str:
 class Outbox:
     """The node's outbox: reports and verdicts waiting for the hub; safe to share between threads.
 
-    ``store`` defaults to the outbox rows of the node database at ``path``.
+    ``store`` defaults to the SQLite outbox file at ``path`` (which imports, once,
+    the outbox a first-release node kept in its replica ``legacy``).
     """
 
-    def __init__(self, path: Path, store: OutboxStore | None = None) -> None:
-        self.store: OutboxStore = store or SqliteOutboxStore(path)
+    def __init__(
+        self, path: Path, store: OutboxStore | None = None, *, legacy: Path | None = None
+    ) -> None:
+        self.store: OutboxStore = store or SqliteOutboxStore(path, legacy=legacy)
         self._secret = self.store.secret(secrets.token_bytes(32))
         self._lock = threading.Lock()
 

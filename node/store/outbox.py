@@ -1,30 +1,85 @@
-"""The outbox rows in the node's database (the ``OutboxStore`` of ``node.store.protocol``).
+"""The outbox of reports and verdicts (the ``OutboxStore`` of ``node.store.protocol``).
 
-Its own connection, so an upload check that records a match never waits on
-the sync loop's Python-level state; SQLite's own lock still orders the
-writes. The schema is migrated by whichever of this and ``SqliteNodeStore``
-opens the file first: both run ``hashlist.sqlite.migrate`` with the same
-migrations, which is idempotent.
+Its own SQLite file, beside the replica (``NodeConfig.outbox_database``): an
+upload check that files a report never waits for the replica's write lock,
+however large the step the sync loop is committing. It is also a different
+lifecycle (rows are delivered, then kept for the record) from the replica,
+which is rebuilt from the hub at will.
+
+Nodes of the first release kept the outbox inside the replica's file. When
+a new outbox file is created beside such a replica (``legacy``), its rows and
+the content-key secret are imported once, in one transaction, so keyed
+content ids and pending reports carry over; the old table is left alone.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from hashlist.errors import StorageError
 from hashlist.sqlite import connect, migrate, transaction
-from node.store.schema import MIGRATIONS
 
-_WHAT = "node database"
+_WHAT = "node outbox database"
+# Ordered migrations (``hashlist.sqlite.migrate``); never edit a released one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: rows for the hub; one report per content and listed hash (a keyed hash of
+    # both; NULL when the platform gave no content id).
+    """
+    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE outbox(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('report', 'verdict')),
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        refused TEXT,
+        match_key TEXT);
+    CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_at IS NULL AND refused IS NULL;
+    CREATE UNIQUE INDEX outbox_match ON outbox(match_key) WHERE match_key IS NOT NULL;
+    """,
+)
 
 
 class SqliteOutboxStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, legacy: Path | None = None) -> None:
         self._db = connect(path, _WHAT)
         self._lock = threading.Lock()
+        self._what = f"{_WHAT} {path}"
         with self._lock:
-            migrate(self._db, f"{_WHAT} {path}", MIGRATIONS)
+            migrate(self._db, self._what, MIGRATIONS)
+            if legacy is not None and legacy.is_file():
+                self._import(legacy)
+
+    def _import(self, legacy: Path) -> None:
+        """The outbox rows and secret a first-release node kept in its replica, once."""
+        done = self._db.execute("SELECT 1 FROM meta WHERE key='legacy_imported'").fetchone()
+        if done:
+            return
+        try:
+            self._db.execute("ATTACH DATABASE ? AS legacy", (f"file:{legacy}?mode=ro",))
+        except sqlite3.Error as e:
+            raise StorageError(f"{self._what}: cannot read {legacy} to import its outbox") from e
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM legacy.sqlite_master")}
+            with transaction(self._db, f"{self._what}: importing the outbox of {legacy}") as db:
+                if "outbox" in tables:
+                    db.execute(
+                        "INSERT OR IGNORE INTO outbox(id, kind, body, created_at, delivered_at, "
+                        "refused) SELECT id, kind, body, created_at, delivered_at, refused "
+                        "FROM legacy.outbox ORDER BY seq"
+                    )
+                if "meta" in tables:
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta SELECT key, value FROM legacy.meta "
+                        "WHERE key='content_key_secret'"
+                    )
+                db.execute("INSERT INTO meta VALUES('legacy_imported', '1')")
+        finally:
+            self._db.execute("DETACH DATABASE legacy")
 
     def close(self) -> None:
         self._db.close()
@@ -38,7 +93,7 @@ class SqliteOutboxStore:
             return bytes.fromhex(row.fetchone()[0])
 
     def add(self, rows: Sequence[tuple[str, str, str, int, str | None]]) -> None:
-        with self._lock, transaction(self._db, f"{_WHAT}: outbox rows not added") as db:
+        with self._lock, transaction(self._db, f"{self._what}: outbox rows not added") as db:
             db.executemany(
                 "INSERT INTO outbox(id, kind, body, created_at, match_key) VALUES(?,?,?,?,?)", rows
             )

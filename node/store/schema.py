@@ -2,13 +2,11 @@
 
 Never edit a released migration: add one. Version 1 is the schema of the
 first release: the verified state per list, the replica, accepted trust
-roots and evidence. Version 2 brings the outbox of match reports, which
-version 1 nodes created lazily from the outbox module (hence ``IF NOT
-EXISTS``). Version 3 records, per list, how the last contact with the hub
+roots and evidence (version 1 nodes also kept their outbox here, created
+lazily; it now has its own file, ``node.store.outbox``, which imports those
+rows once). Version 2 records, per list, how the last contact with the hub
 went (``contact``: empty when it answered, else ``unreachable: ...`` or
-``refused: ...``) and since when. Version 4 keys each report by the content
-and the listed hash it is about, so checking the same content twice files
-one report.
+``refused: ...``) and since when.
 """
 
 from __future__ import annotations
@@ -35,29 +33,10 @@ MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY, list_id TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
         trusted_note BLOB NOT NULL, conflicting_note BLOB NOT NULL, seen_at INTEGER NOT NULL);
     """,
-    # 2: the outbox of reports and verdicts for the hub.
-    """
-    CREATE TABLE IF NOT EXISTS outbox(
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL CHECK (kind IN ('report', 'verdict')),
-        body TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        delivered_at INTEGER,
-        refused TEXT);
-    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(seq)
-        WHERE delivered_at IS NULL AND refused IS NULL;
-    """,
-    # 3: how the last contact with the hub went, per list, for a truthful status.
+    # 2: how the last contact with the hub went, per list, for a truthful status.
     """
     ALTER TABLE lists ADD COLUMN contact TEXT NOT NULL DEFAULT '';
     ALTER TABLE lists ADD COLUMN contact_since INTEGER NOT NULL DEFAULT 0;
-    """,
-    # 4: one report per content and listed hash (a keyed hash of both; NULL when the
-    # platform gave no content id).
-    """
-    ALTER TABLE outbox ADD COLUMN match_key TEXT;
-    CREATE UNIQUE INDEX outbox_match ON outbox(match_key) WHERE match_key IS NOT NULL;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

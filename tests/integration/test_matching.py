@@ -8,6 +8,7 @@ outbox and its sender, and the local Matcher gRPC service on a Unix socket.
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -30,8 +31,8 @@ from hashlist.errors import (
 from hashlist.hashing import hash_bytes
 from hashlist.model import Report, Verdict
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
-from node.config import NodeConfig
-from node.matcher import Matcher, MatchSettings
+from node.config import NodeConfig, outbox_path
+from node.matcher import Matcher, MatchSettings, open_matcher
 from node.outbox import Outbox, OutboxSender
 from node.service import MatcherClient, running_matcher
 from node.store import SqliteNodeStore
@@ -90,10 +91,11 @@ def make_node(tmp: Path, pki: Path, port: int, trust_path: Path, **settings: Any
     )  # fmt: skip
     from node.daemon import effective_trust
 
-    matcher = Matcher(
+    store = SqliteNodeStore(config.database)
+    matcher = open_matcher(
         config.database, config.lists, SystemClock(), MatchSettings(background_merge=False)
     )
-    store = SqliteNodeStore(config.database, observer=matcher)
+    store.observer = matcher
     matcher.load()
     recorder = Recorder()
     hub = client(port, pki, "facebook", interceptors=[recorder])
@@ -183,7 +185,7 @@ def test_bad_input_is_refused_with_a_reason(rig: Rig) -> None:
 
 def test_index_is_rebuilt_from_the_replica_at_start(rig: Rig) -> None:
     images = listed_images(rig, range(2))
-    fresh = Matcher(rig.node.matcher.database, (LIST,), SystemClock(), MatchSettings())
+    fresh = open_matcher(rig.tmp / "node.db", (LIST,), SystemClock(), MatchSettings())
     try:
         fresh.load()
         assert fresh.check(content=edited_copy(synthetic_image(0))).matches
@@ -216,7 +218,8 @@ def _report_from_outbox(node: Node, report_id: str) -> Any:
 
     from hashlist.model import Report
 
-    row = node.store.db.execute("SELECT body FROM outbox WHERE id=?", (report_id,)).fetchone()
+    with sqlite3.connect(outbox_path(node.store.path)) as db:
+        row = db.execute("SELECT body FROM outbox WHERE id=?", (report_id,)).fetchone()
     return Report(**json.loads(row[0]))
 
 
@@ -238,7 +241,8 @@ def test_only_granted_partners_report(rig: Rig) -> None:
     rig.node.matcher.check(content=edited_copy(synthetic_image(0)))
     rig.operator.grant(LIST, "facebook", granted=False)
     assert rig.node.sender.drain_once() > 0  # settled: refused for good, not retried forever
-    row = rig.node.store.db.execute("SELECT refused FROM outbox").fetchone()
+    with sqlite3.connect(outbox_path(rig.node.store.path)) as db:
+        row = db.execute("SELECT refused FROM outbox").fetchone()
     assert "may not read" in row[0]
 
 
@@ -277,7 +281,7 @@ def test_reports_survive_an_outage_and_a_node_restart(rig: Rig) -> None:
             rig.node.sender.drain_once()
     assert rig.node.matcher.outbox.backlog() == queued
     # The node restarts (a new outbox on the same file), the hub comes back.
-    reopened = Outbox(rig.node.matcher.database)
+    reopened = Outbox(outbox_path(rig.tmp / "node.db"))
     sender = OutboxSender(reopened, rig.node.hub_client, FixedClock(0), batch=1)
     while sender.drain_once():
         pass
@@ -370,3 +374,28 @@ def test_a_retracted_hash_can_still_be_reported_and_a_verdict_needs_its_report(r
     assert rig.node.hub_client.submit([], [verdict]) == (0, 1)
     [seen] = rig.operator.matches(LIST)
     assert (seen.removed, seen.not_violating) == (1, 0)
+
+
+def test_each_checkpoint_is_verified_once_per_step(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlist.checkpoint
+    import hashlist.snapshot
+    import node.sync
+
+    calls: list[bytes] = []
+    real = hashlist.checkpoint.verify_checkpoint
+
+    def counting(note: bytes, *args: Any) -> Any:
+        calls.append(note)
+        return real(note, *args)
+
+    for module in (node.sync, hashlist.snapshot):
+        monkeypatch.setattr(module, "verify_checkpoint", counting)
+    rig.operator.publish(LIST, ["md5:" + "1" * 32])  # an empty replica: bootstrap
+    rig.node.sync()
+    assert len(calls) == 1
+    rig.operator.publish(LIST, ["md5:" + "2" * 32])  # one version behind: leaves
+    rig.node.sync()
+    assert len(calls) == 2
+    assert calls[0] != calls[1]

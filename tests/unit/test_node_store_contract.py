@@ -57,7 +57,7 @@ IMPLEMENTATIONS: dict[str, Callable[[Path], Stores]] = {
     ),
 }
 OUTBOXES: dict[str, Callable[[Path], OutboxStore]] = {
-    "sqlite": lambda folder: SqliteOutboxStore(folder / "node.db"),
+    "sqlite": lambda folder: SqliteOutboxStore(folder / "node.outbox.db"),
 }
 
 
@@ -290,22 +290,37 @@ def test_a_batch_with_a_duplicate_id_adds_nothing(outbox: OutboxStore) -> None:
 
 
 def test_a_database_of_the_previous_schema_opens_and_keeps_its_data(tmp_path: Path) -> None:
+    """A first-release replica: its rows stay, its outbox and secret move to the new file."""
     path = tmp_path / "v1.db"
     db = sqlite3.connect(path, isolation_level=None)
     assert migrate(db, "test", MIGRATIONS, upto=1) == 1
     db.execute("INSERT INTO members VALUES(?,?,?)", (LIST, MD5[0], 1))
     db.execute("INSERT INTO meta VALUES('content_key_secret', ?)", ("ab" * 32,))
+    db.executescript(FIRST_RELEASE_OUTBOX)
+    db.execute("INSERT INTO outbox(id, kind, body, created_at) VALUES('r0','report','{}',1)")
     db.close()
     store = SqliteNodeStore(path)
-    outbox = SqliteOutboxStore(path)  # the outbox table is version 2's
+    outbox = SqliteOutboxStore(tmp_path / "v1.outbox.db", legacy=path)
     try:
         assert store.version_of(LIST, MD5[0]) == 1
-        assert outbox.secret(b"\0" * 32) == bytes.fromhex("ab" * 32)
+        assert outbox.secret(b"\0" * 32) == bytes.fromhex("ab" * 32)  # keyed ids carry over
+        assert [(kind, body) for _, kind, body in outbox.pending(5)] == [("report", "{}")]
         outbox.add([("r1", "report", "{}", 1, None)])
-        assert outbox.backlog() == 1
     finally:
         outbox.close()
         store.close()
+    again = SqliteOutboxStore(tmp_path / "v1.outbox.db", legacy=path)  # imported once only
+    assert again.backlog() == 2
+    again.close()
     check = sqlite3.connect(path)
     assert schema_version(check) == SCHEMA_VERSION
     check.close()
+
+
+# The outbox table as the first release created it inside the replica's file.
+FIRST_RELEASE_OUTBOX = """
+CREATE TABLE outbox(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('report', 'verdict')), body TEXT NOT NULL,
+    created_at INTEGER NOT NULL, delivered_at INTEGER, refused TEXT);
+"""
