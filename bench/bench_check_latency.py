@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from bench.common import header, row
@@ -77,6 +78,10 @@ def _log(fed: Federation) -> str:
     return (fed.workdir / "facebook.log").read_text()
 
 
+def _logged(fed: Federation, text: str) -> bool:
+    return text in _log(fed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hashes", type=int, default=1_000_000)
@@ -107,7 +112,7 @@ def main() -> None:
             fed.wait_all_at(("facebook",), LIST, result.version, timeout=600)
             elapsed = time.perf_counter() - started
             line = f"version {result.version}"
-            wait_until(lambda line=line: line in _log(fed), 10, "the node's log line")
+            wait_until(partial(_logged, fed, line), 10, "the node's log line")
             kind = "from a snapshot" if f"snapshot at {line}" in _log(fed) else "leaves"
             print(f"# {label}: {hashes:,} hashes as versions {result.first_version}.."
                   f"{result.version} ({kind})")  # fmt: skip
