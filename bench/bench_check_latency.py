@@ -78,8 +78,9 @@ def _log(fed: Federation) -> str:
     return (fed.workdir / "facebook.log").read_text()
 
 
-def _logged(fed: Federation, text: str) -> bool:
-    return text in _log(fed)
+def _logged(fed: Federation, texts: tuple[str, ...]) -> bool:
+    log = _log(fed)
+    return any(t in log for t in texts)
 
 
 def main() -> None:
@@ -111,9 +112,9 @@ def main() -> None:
                 result = op.publish(LIST, random_signals(hashes, "md5"))
             fed.wait_all_at(("facebook",), LIST, result.version, timeout=600)
             elapsed = time.perf_counter() - started
-            line = f"version {result.version}"
-            wait_until(partial(_logged, fed, line), 10, "the node's log line")
-            kind = "from a snapshot" if f"snapshot at {line}" in _log(fed) else "leaves"
+            snapshot, leaves = f"snapshot at version {result.version} ", f"..{result.version}, "
+            wait_until(partial(_logged, fed, (snapshot, leaves)), 10, "the node's log line")
+            kind = "from a snapshot" if snapshot in _log(fed) else "leaves"
             print(f"# {label}: {hashes:,} hashes as versions {result.first_version}.."
                   f"{result.version} ({kind})")  # fmt: skip
             report(label, *checker.window(), elapsed)

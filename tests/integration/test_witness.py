@@ -210,8 +210,17 @@ def test_hub_gets_its_checkpoints_witnessed_and_a_quorum_node_waits_for_them(
         with node_syncer(tmp_path / "node", pki, running.port, need_witness, clock) as (
             syncer, store,
         ):  # fmt: skip
+            refreshes: list[int] = []
+            real_refresh = syncer.refresh_trust
+
+            def counted() -> bool:
+                refreshes.append(1)
+                return real_refresh()
+
+            syncer.refresh_trust = counted  # type: ignore[method-assign]
             assert syncer.sync(LIST) is False
-            assert store.record(LIST).alarm == ""  # pending its witness: not an alarm
+            assert store.record(LIST).alarm == ""  # pending its witness: not an alarm ...
+            assert refreshes == []  # ... and no reason to look for a new trust root
             assert store.state(LIST).size == 1
             # The witness comes back (same port): the hub retries and the node moves on.
             wcfg_back = dataclasses.replace(wcfg, listen=f"127.0.0.1:{wport_gone}")
