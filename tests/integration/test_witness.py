@@ -24,6 +24,7 @@ from hashlist.errors import (
 )
 from hashlist.log import ListLog
 from hashlist.note import COSIGNATURE_V1, Signer, cosignature_timestamp, open_note
+from hashlist.trustroot import TrustRoot
 from hashlist.witness_client import WitnessClient
 from hashlist.witness_protocol import (
     AddCheckpoint,
@@ -33,8 +34,10 @@ from hashlist.witness_protocol import (
     http_status,
     parse_add_checkpoint,
 )
+from server.config import HubConfig
 from tests.conftest import HUB, Keys
 from tests.support import client, hub_config, hub_running, node_syncer, witness_config
+from witness.config import WitnessConfig
 from witness.server import running_witness
 from witness.store import WitnessStore
 
@@ -181,19 +184,30 @@ def test_server_cosigns_refuses_keeps_evidence_and_survives_a_restart(
         assert conflict.value.size == 3
 
 
+def _witnessed_hub(
+    tmp_path: Path, pki: Path
+) -> tuple[Signer, TrustRoot, WitnessConfig, Callable[[int], HubConfig]]:
+    """A witness's key and config, and the config of a hub it witnesses on a given port."""
+    signer = Signer.generate("witness.example", COSIGNATURE_V1)
+    hub_cfg, trust = hub_config(tmp_path / "hub", pki)
+
+    def witnessed_by(port: int) -> HubConfig:
+        return dataclasses.replace(
+            hub_cfg, witnesses=(f"https://127.0.0.1:{port}",), witness_ca=(pki / "ca.pem",),
+            witness_retry_seconds=0.2,
+        )  # fmt: skip
+
+    return signer, trust, witness_config(tmp_path / "w", pki, signer, trust), witnessed_by
+
+
 def test_hub_gets_its_checkpoints_witnessed_and_a_quorum_node_waits_for_them(
     tmp_path: Path, pki: Path
 ) -> None:
-    signer = Signer.generate("witness.example", COSIGNATURE_V1)
-    hub_cfg, trust = hub_config(tmp_path / "hub", pki)
-    wcfg = witness_config(tmp_path / "w", pki, signer, trust)
+    signer, trust, wcfg, witnessed_by = _witnessed_hub(tmp_path, pki)
     need_witness = dataclasses.replace(trust, witness_keys=(signer.verifier(),), witness_quorum=1)
     clock = SystemClock()
     with running_witness(wcfg) as wport:
-        hub_cfg = dataclasses.replace(
-            hub_cfg, witnesses=(f"https://127.0.0.1:{wport}",), witness_ca=(pki / "ca.pem",),
-            witness_retry_seconds=0.2,
-        )  # fmt: skip
+        hub_cfg = witnessed_by(wport)
         with hub_running(hub_cfg) as running, client(running.port, pki, "operator") as op:
             op.create_list(LIST)
             op.grant(LIST, "facebook")
@@ -241,32 +255,27 @@ def _until(ok: Callable[[], bool], seconds: float = 15.0) -> None:
 def test_a_witnessed_publication_is_announced_once_with_its_cosignature(
     tmp_path: Path, pki: Path
 ) -> None:
-    signer = Signer.generate("witness.example", COSIGNATURE_V1)
-    hub_cfg, trust = hub_config(tmp_path / "hub", pki)
-    wcfg = witness_config(tmp_path / "w", pki, signer, trust)
-    with running_witness(wcfg) as wport:
-        hub_cfg = dataclasses.replace(
-            hub_cfg, witnesses=(f"https://127.0.0.1:{wport}",), witness_ca=(pki / "ca.pem",),
-            witness_retry_seconds=0.2,
-        )  # fmt: skip
-        with hub_running(hub_cfg) as running, client(running.port, pki, "operator") as op:
-            op.create_list(LIST)
-            op.grant(LIST, "facebook")
-            with client(running.port, pki, "facebook") as fb:
-                stream = fb.subscribe([LIST])
-                notes: list[bytes] = []
+    signer, trust, wcfg, witnessed_by = _witnessed_hub(tmp_path, pki)
+    with running_witness(wcfg) as wport, hub_running(witnessed_by(wport)) as running:
+        op = client(running.port, pki, "operator")
+        op.create_list(LIST)
+        op.grant(LIST, "facebook")
+        with client(running.port, pki, "facebook") as fb:
+            stream = fb.subscribe([LIST])
+            notes: list[bytes] = []
 
-                def read() -> None:
-                    with contextlib.suppress(UnavailableError):  # cancelled at the end
-                        notes.extend(n for _, n in stream)
+            def read() -> None:
+                with contextlib.suppress(UnavailableError):  # cancelled at the end
+                    notes.extend(n for _, n in stream)
 
-                reader = threading.Thread(target=read)
-                reader.start()
-                time.sleep(1.0)  # the current note arrives first
-                op.publish(LIST, ["md5:" + "1" * 32])
-                time.sleep(2.0)  # the witness answers within this
-                stream.cancel()
-                reader.join()
+            reader = threading.Thread(target=read)
+            reader.start()
+            time.sleep(1.0)  # the current note arrives first
+            op.publish(LIST, ["md5:" + "1" * 32])
+            time.sleep(2.0)  # the witness answers within this
+            stream.cancel()
+            reader.join()
+        op.close()
     sizes = [verify_checkpoint(n, trust, trust.origin(LIST)).checkpoint.size for n in notes]
     assert sizes.count(1) == 1, sizes  # announced once ...
     [announced] = [n for n, size in zip(notes, sizes, strict=True) if size == 1]
