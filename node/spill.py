@@ -5,15 +5,21 @@ temporary file beside the replica, so it lives on the same disk and a full
 disk shows up here first), then replays it into the replica in one short
 transaction. Memory stays bounded by one batch whatever the list's size.
 
-Format: one ``signal<TAB>version`` line per row, written only from signals
-``SnapshotVerifier.feed`` returned as canonical. The file is removed when the
-``with`` block ends, whatever happens.
+Format: one record per batch the hub sent, written only from signals
+``SnapshotVerifier.feed`` returned as canonical: an 8-byte header (the
+number of rows, the length of the text), the signals as ASCII joined by
+newlines, then the versions as unsigned 64-bit integers. Reading back is a
+split and an array per batch, not a parse per row. The file is removed when
+the ``with`` block ends, whatever happens.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import sys
 import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +27,8 @@ from typing import IO
 
 from hashlist.errors import StorageError
 from hashlist.signals import SignalText
+
+_HEADER = struct.Struct("<II")  # rows, text bytes
 
 
 class Spill:
@@ -32,7 +40,7 @@ class Spill:
         except OSError as e:
             raise StorageError(f"cannot stage a snapshot beside {beside}: {e.strerror}") from e
         self.path = Path(name)
-        self._file: IO[str] = os.fdopen(fd, "w+", encoding="ascii")
+        self._file: IO[bytes] = os.fdopen(fd, "w+b")
         self.rows = 0
 
     def __enter__(self) -> Spill:
@@ -45,19 +53,31 @@ class Spill:
         self.path.unlink(missing_ok=True)
 
     def write(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+        text = "\n".join(signals).encode("ascii")
+        numbers = array("Q", versions)
+        if sys.byteorder != "little":
+            numbers.byteswap()
         try:
-            self._file.writelines(f"{s}\t{v}\n" for s, v in zip(signals, versions, strict=True))
+            self._file.write(_HEADER.pack(len(signals), len(text)))
+            self._file.write(text)
+            self._file.write(numbers.tobytes())
         except OSError as e:
             raise StorageError(f"cannot stage a snapshot in {self.path}: {e.strerror}") from e
         self.rows += len(signals)
 
-    def rows_back(self) -> Iterator[tuple[SignalText, int]]:
-        """Every row written, in order (call once, after the last ``write``)."""
+    def batches(self) -> Iterator[tuple[list[SignalText], array[int]]]:
+        """Every batch written, in order (call once, after the last ``write``)."""
         try:
             self._file.flush()
             self._file.seek(0)
+            while head := self._file.read(_HEADER.size):
+                rows, length = _HEADER.unpack(head)
+                text = self._file.read(length).decode("ascii")
+                numbers = array("Q")
+                numbers.frombytes(self._file.read(8 * rows))
+                if sys.byteorder != "little":
+                    numbers.byteswap()
+                signals = [SignalText(s) for s in text.split("\n")] if rows else []
+                yield signals, numbers
         except OSError as e:
             raise StorageError(f"cannot read back {self.path}: {e.strerror}") from e
-        for line in self._file:
-            signal, _, version = line.rstrip("\n").partition("\t")
-            yield SignalText(signal), int(version)

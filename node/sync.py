@@ -228,7 +228,8 @@ class Syncer:
                              spill.rows, header.count, spill.rows / (logged - started))  # fmt: skip
             new = verifier.finish()
             with self.store.replace(state.list_id, now) as tx:  # no network inside
-                tx.insert(spill.rows_back())
+                for signals, versions in spill.batches():
+                    tx.insert(signals, versions)
                 tx.commit(new)
         log.info("list %s: bootstrapped from a verified snapshot at version %d (%d hashes)",
                  state.list_id, new.size, header.count)  # fmt: skip

@@ -14,7 +14,7 @@ any other implementation must pass the same contract suite
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -107,7 +107,10 @@ class ReplicaStep(Protocol):
     fails with ``StorageError``."""
 
     def apply(self, delta: Delta) -> None: ...
-    def insert(self, rows: Iterable[tuple[SignalText, int]]) -> None: ...
+    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+        """Rows of a replica being replaced (``signals[i]`` listed in ``versions[i]``)."""
+        ...
+
     def commit(self, state: TrustedState) -> None: ...
 
 

@@ -22,9 +22,10 @@ search never sees the replica and the index disagree.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -275,9 +276,12 @@ class Step:
             [s for s in delta.removals if s.startswith(NEAR_PREFIXES)],
         ))  # fmt: skip
 
-    def insert(self, rows: Iterable[tuple[SignalText, int]]) -> None:
+    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+        if len(signals) != len(versions):
+            raise StorageError(f"{len(signals)} signals but {len(versions)} versions to insert")
         self.db.executemany(
-            "INSERT INTO members VALUES(?,?,?)", ((self.list_id, s, v) for s, v in rows)
+            "INSERT INTO members VALUES(?,?,?)",
+            zip(itertools.repeat(self.list_id), signals, versions, strict=False),
         )
 
     def commit(self, state: TrustedState) -> None:

@@ -7,7 +7,7 @@ it); ``hashlist.sqlite.migrate`` applies them.
 Never edit a released migration: add one. Version 1 is the schema of the
 first release; version 2 brings the report tables, which version 1 hubs
 created lazily from the reports module (hence ``IF NOT EXISTS``); version 3
-remembers every signal ever listed (reports must name one).
+remembers retracted signals (a report must name a hash that is or was listed).
 """
 
 from __future__ import annotations
@@ -50,13 +50,12 @@ MIGRATIONS: tuple[str, ...] = (
         verdict TEXT NOT NULL, decided_at INTEGER NOT NULL, received_at INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS verdicts_by_report ON verdicts(report_id, partner);
     """,
-    # 3: every signal ever listed, so that a report is accepted only for a hash
-    # that is or was on its list (hashes retracted before this version are not
-    # known here: the backfill can only see the current set).
+    # 3: every signal retracted from a list: with the current set, what a report
+    # may name (a hash that is or was on its list). Retractions made before this
+    # version are not known here.
     """
-    CREATE TABLE ever_listed(
+    CREATE TABLE retracted(
         list_id TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
-    INSERT INTO ever_listed SELECT list_id, signal FROM members;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -114,7 +114,9 @@ class SqliteHubStore:
         return self._among("members", "signal", list_id, signals)
 
     def ever_listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
-        return self._among("ever_listed", "signal", list_id, signals)
+        listed = self._among("members", "signal", list_id, signals)
+        others = [s for s in signals if s not in listed]
+        return listed | self._among("retracted", "signal", list_id, others) if others else listed
 
     def _among(self, table: str, column: str, key: str, values: Sequence[str]) -> set[str]:
         """Those of ``values`` in ``table``'s ``column`` for ``key`` (fixed names only)."""
@@ -160,8 +162,8 @@ class SqliteHubStore:
                     ((new.list_id, s, e.version) for s in e.additions),
                 )
                 db.executemany(
-                    "INSERT OR IGNORE INTO ever_listed VALUES(?,?)",
-                    ((new.list_id, s) for s in e.additions),
+                    "INSERT OR IGNORE INTO retracted VALUES(?,?)",
+                    ((new.list_id, s) for s in e.removals),
                 )
             db.execute(
                 "UPDATE lists SET size=?, hashes=?, lthash=?, latest_note=?, cosigned_at=? "

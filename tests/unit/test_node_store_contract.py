@@ -150,7 +150,7 @@ def test_replace_starts_from_an_empty_replica(store: ReplicaStore, observer: Rec
         tx.apply(_delta(1, MD5[:3]))
         tx.commit(_state(1))
     with store.replace(LIST, now=2) as tx:
-        tx.insert([(MD5[4], 3), (PDQ[2], 5)])
+        tx.insert([MD5[4], PDQ[2]], [3, 5])
         tx.commit(_state(5))
     assert sorted(store.signals(LIST)) == [MD5[4], PDQ[2]]
     assert store.version_of(LIST, PDQ[2]) == 5
