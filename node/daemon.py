@@ -23,6 +23,7 @@ from hashlist.errors import HashlistError
 from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig, with_local_policy
+from node.follow import Follower
 from node.instance import NodeLock, OwnedSocket
 from node.matcher import MatchSettings, open_matcher
 from node.outbox import OutboxSender
@@ -75,22 +76,23 @@ def _run(config: NodeConfig, clock: Clock) -> None:
         max_message_bytes=config.max_message_bytes,
     )
     syncer = Syncer(config, trust, store, client, clock)
+    follower = Follower(syncer)
     sender = OutboxSender(matcher.outbox, client, clock, batch=config.report_batch)
     matcher.on_report = sender.wake.set
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
-        syncer.shutdown()
+        follower.shutdown()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker = threading.Thread(target=syncer.run, name="sync")
+    worker = threading.Thread(target=follower.run, name="sync")
     outbox = threading.Thread(target=sender.run, name="outbox")
     watch = SqliteReplicaReader(config.database)  # read-only; never inside the sync transaction
     checker = threading.Thread(
         target=run_checks,
-        args=(watch, config.lists, syncer.request_repair, config.replica_check_seconds,
-              syncer.stop),
+        args=(watch, config.lists, follower.request_repair, config.replica_check_seconds,
+              follower.stop),
         name="replica-check",
         daemon=True,
     )  # fmt: skip
@@ -105,10 +107,10 @@ def _run(config: NodeConfig, clock: Clock) -> None:
         log.info("node %s following %s from %s; matcher on %s",
                  config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
         try:
-            _watch(worker, stopping=syncer.stop, watch=watch, config=config, trust=trust,
+            _watch(worker, stopping=follower.stop, watch=watch, config=config, trust=trust,
                    clock=clock)  # fmt: skip
         finally:
-            syncer.shutdown()
+            follower.shutdown()
             sender.shutdown()
             worker.join()
             outbox.join()

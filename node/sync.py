@@ -1,4 +1,4 @@
-"""The node's sync loop (ARCHITECTURE.md, "Node sync, step by step").
+"""One verified step of the node's sync (ARCHITECTURE.md, "Node sync, step by step").
 
 For each followed list, on every checkpoint the hub pushes (and once per
 list at each (re)connection):
@@ -15,22 +15,18 @@ list at each (re)connection):
    naming the attack; on equivocation keep both notes as evidence and stop
    applying that list for good (an operator must look). A newer checkpoint
    still waiting for its witnesses' cosignatures is pending, not an alarm;
-5. reconnect with exponential backoff and full jitter when the hub goes away,
-   keep asking for lists the hub refuses, and record per list how the last
-   contact went, for ``node status``.
+5. the long-running loop around these steps (reconnecting, refused lists,
+   repairs, never ending on its own) is ``node.follow``.
 
-Whatever fails (the disk is full, an unexpected error), the loop records an
-alarm, keeps the last verified state being served, backs off and tries
-again: it never ends on its own. The hub is reached only through the
-``HubLog`` interface and the clock through ``Clock``: tests substitute either.
+The hub is reached only through the ``HubLog`` interface and the clock
+through ``Clock``: tests substitute either.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
@@ -38,17 +34,11 @@ from hashlist.clock import Clock
 from hashlist.delta import Delta
 from hashlist.errors import (
     EquivocationError,
-    HashlistError,
     MalformedDeltaError,
-    NotFoundError,
-    PermissionDeniedError,
     QuorumError,
-    UnauthenticatedError,
-    UnavailableError,
     UnknownKeyError,
     VerificationError,
 )
-from hashlist.retry import Backoff
 from hashlist.rotation import walk
 from hashlist.signals import SignalText
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
@@ -59,7 +49,6 @@ from node.spill import Spill
 from node.store import ReplicaStore
 
 log = logging.getLogger(__name__)
-_REFUSALS = (PermissionDeniedError, UnauthenticatedError, NotFoundError)
 
 
 class HubLog(Protocol):
@@ -99,12 +88,6 @@ class Syncer:
         self.store = store
         self.hub = hub
         self.clock = clock
-        self.stop = threading.Event()
-        self._backoff = Backoff(config.reconnect_base_seconds, config.reconnect_cap_seconds)
-        self._subscription: Subscription | None = None
-        self._lock = threading.Lock()
-        self._contact: dict[str, str] = {}  # what was last recorded, to write only changes
-        self._repairs: set[str] = set()  # lists whose rows failed the digest check
 
     # --- one list, one step ---
 
@@ -124,7 +107,7 @@ class Syncer:
                 note = self.hub.checkpoint(list_id)
             self._advance(record.state, note)
         except VerificationError as e:
-            if isinstance(e, UnknownKeyError) and retry and self._refresh_trust():
+            if isinstance(e, UnknownKeyError) and retry and self.refresh_trust_safely():
                 return self.sync(list_id, note, retry=False)
             self._not_applied(list_id, record.state.size, note, e)
             return False
@@ -253,137 +236,22 @@ class Syncer:
                     ", ".join(v.name for v in trust.log_keys))  # fmt: skip
         return True
 
-    def _refresh_trust(self) -> bool:
+    def refresh_trust_safely(self) -> bool:
+        """``refresh_trust``, with a refused version logged instead of raised."""
         try:
             return self.refresh_trust()
         except VerificationError as e:
             log.error("refused a new trust-root version: %s: %s", type(e).__name__, e)
             return False
 
-    # --- the loop ---
-
-    def request_repair(self, list_id: str) -> None:
-        """The rows of ``list_id`` fail the digest check: re-bootstrap it at the next wake."""
-        with self._lock:
-            self._repairs.add(list_id)
-            if self._subscription is not None:
-                self._subscription.cancel()
-
-    def _repair(self) -> None:
-        with self._lock:
-            pending, self._repairs = self._repairs, set()
-        for list_id in pending:
-            state = self.store.state(list_id)
-            alarm = "CorruptReplicaError: the rows do not hash to the verified state digest"
-            self.store.set_alarm(list_id, alarm)
-            log.critical("list %s: %s; repairing from the hub's snapshot", list_id, alarm)
-            if state.size:
-                self._bootstrap(state)  # its commit clears the alarm
-
-    def _sync_all(self, lists: Sequence[str]) -> list[str]:
-        """Sync every list once; returns those the hub serves (the others are recorded)."""
-        followed = []
-        for list_id in lists:
-            try:
-                self.sync(list_id)
-            except _REFUSALS as e:
-                self._set_contact(list_id, f"refused: {type(e).__name__}: {e}")
-                log.error("list %s: the hub refuses it: %s", list_id, e)
-                continue
-            self._set_contact(list_id, "")
-            followed.append(list_id)
-        return followed
-
-    def _set_contact(self, list_id: str, contact: str) -> None:
-        if self._contact.get(list_id) != contact:
-            self.store.set_contact(list_id, contact, self.clock.now())
-            self._contact[list_id] = contact
-
-    def run(self) -> None:
-        """Follow every list until ``stop`` is set; never returns on its own."""
-        lists = list(self.config.lists)
-        attempt = 0
-        while not self.stop.is_set():
-            try:
-                problem = self._round(lists)
-            except Exception as e:  # even a failing handler must not end the loop
-                problem = f"InternalError: {type(e).__name__}: {e}"
-                log.exception("sync failed unexpectedly")
-            if problem is None:
-                attempt = 0
-                continue
-            if self.stop.is_set():
-                break
-            delay = self._backoff.delay(attempt)
-            attempt += 1
-            log.warning("hub %s: %s; trying again in %.1f s", self.config.hub, problem, delay)
-            self.stop.wait(delay)
-
-    def _round(self, lists: Sequence[str]) -> str | None:
-        """Sync every list and follow the hub's pushes; returns what went wrong, if anything."""
-        try:
-            self._repair()
-            self._refresh_trust()
-            followed = self._sync_all(lists)
-            if followed:
-                self._follow(followed, refused=len(followed) < len(lists))
-                return None
-            return "the hub refuses every list"
-        except UnavailableError as e:
-            for list_id in lists:
-                self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
-            return str(e)
-        except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
-            return f"{type(e).__name__}: {e}"
-        except HashlistError as e:  # e.g. StorageError: the disk is full
-            problem = f"{type(e).__name__}: {e}"
-        except Exception as e:  # a bug must not end the loop behind a live Matcher
-            problem = f"InternalError: {type(e).__name__}: {e}"
-            log.exception("sync failed unexpectedly")
-        log.error("sync failed, keeping the last verified state: %s", problem)
-        for list_id in lists:
-            self._best_effort(self.store.set_alarm, list_id, problem)
-        return problem
-
-    def _follow(self, followed: list[str], *, refused: bool) -> None:
-        """Apply every pushed checkpoint until the stream ends (or a refused list is due)."""
-        with self._lock:
-            if self.stop.is_set() or self._repairs:
-                return
-            self._subscription = stream = self.hub.subscribe(followed)
-        retry_at = time.monotonic() + self.config.refused_retry_seconds
-        try:
-            for list_id, note in stream:
-                if self.stop.is_set():
-                    return
-                if list_id in followed:
-                    self.sync(list_id, note)
-                if refused and time.monotonic() > retry_at:
-                    return  # ask for the refused lists again
-        except UnavailableError:
-            if self.stop.is_set() or self._repairs:
-                return  # cancelled on purpose
-            raise
-        finally:
-            with self._lock:
-                self._subscription = None
-        if not self.stop.is_set() and not self._repairs:
-            raise UnavailableError("subscription ended")
-
-    @staticmethod
-    def _best_effort(write: Callable[[str, str], None], *args: str) -> None:
-        """A write that may fail for the very reason being recorded (a full disk)."""
-        try:
-            write(*args)
-        except Exception as e:  # recording is best effort: the loop goes on
-            log.error("could not record it in the replica: %s: %s", type(e).__name__, e)
-
-    def shutdown(self) -> None:
-        """Ask ``run`` to return soon (from a signal handler or another thread)."""
-        with self._lock:
-            self.stop.set()
-            if self._subscription is not None:
-                self._subscription.cancel()
+    def repair(self, list_id: str) -> None:
+        """Re-bootstrap a list whose rows failed the digest check (the commit clears the alarm)."""
+        state = self.store.state(list_id)
+        alarm = "CorruptReplicaError: the rows do not hash to the verified state digest"
+        self.store.set_alarm(list_id, alarm)
+        log.critical("list %s: %s; repairing from the hub's snapshot", list_id, alarm)
+        if state.size:
+            self._bootstrap(state)
 
 
 def _size_of(note: bytes | None) -> str:

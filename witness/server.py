@@ -45,6 +45,7 @@ from witness.config import WitnessConfig
 from witness.store import WitnessStore
 
 _STORAGE_FAILED = b"the witness's storage failed; its operator has the details\n"
+_MAX_DISCARD_BYTES = 1 << 20  # how much of a refused body is read and dropped
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,20 @@ class _Handler(BaseHTTPRequestHandler):
         elif int(length) > self.server.witness.config.max_request_bytes:
             self.close_connection = True
             self._reply(413, b"request too large\n")
+            self._discard(int(length))
         else:
             self._reply(*self._add_checkpoint(self.rfile.read(int(length))))
+
+    def _discard(self, length: int) -> None:
+        """Read and drop a refused body, up to a bound, so the client can finish sending
+        and read the 413 instead of a reset connection (a lingering close); a larger
+        body is cut off."""
+        left = min(length, _MAX_DISCARD_BYTES)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
 
     def _add_checkpoint(self, body: bytes) -> tuple[int, bytes, str]:
         w = self.server.witness

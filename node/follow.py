@@ -1,0 +1,167 @@
+"""The node's long-running sync loop: follow every list until stopped, never end on its own.
+
+Each round syncs every list once (``Syncer.sync``), then follows the hub's
+pushed checkpoints until the stream ends. Along the way it
+
+* reconnects with exponential backoff and full jitter when the hub goes away;
+* keeps asking, every ``refused_retry_seconds``, for lists the hub refuses,
+  while following the others;
+* records per list how the last contact went (``node status`` reads it);
+* repairs a list whose rows failed the digest check (``request_repair``,
+  from ``node.replica_check``), in this thread, the replica's only writer.
+
+Whatever fails (the disk is full, an unexpected error), the loop records an
+alarm, keeps the last verified state being served, backs off and tries
+again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from hashlist.errors import (
+    HashlistError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from hashlist.retry import Backoff
+from node.sync import Subscription, Syncer
+
+log = logging.getLogger(__name__)
+_REFUSALS = (PermissionDeniedError, UnauthenticatedError, NotFoundError)
+
+
+class Follower:
+    def __init__(self, syncer: Syncer) -> None:
+        self.syncer = syncer
+        self.config = syncer.config
+        self.stop = threading.Event()
+        self._backoff = Backoff(self.config.reconnect_base_seconds,
+                                self.config.reconnect_cap_seconds)  # fmt: skip
+        self._subscription: Subscription | None = None
+        self._lock = threading.Lock()
+        self._contact: dict[str, str] = {}  # what was last recorded, to write only changes
+        self._repairs: set[str] = set()  # lists whose rows failed the digest check
+
+    def request_repair(self, list_id: str) -> None:
+        """The rows of ``list_id`` fail the digest check: re-bootstrap it at the next wake."""
+        with self._lock:
+            self._repairs.add(list_id)
+            if self._subscription is not None:
+                self._subscription.cancel()
+
+    def _repair(self) -> None:
+        with self._lock:
+            pending, self._repairs = self._repairs, set()
+        for list_id in pending:
+            self.syncer.repair(list_id)
+
+    def _sync_all(self, lists: Sequence[str]) -> list[str]:
+        """Sync every list once; returns those the hub serves (the others are recorded)."""
+        followed = []
+        for list_id in lists:
+            try:
+                self.syncer.sync(list_id)
+            except _REFUSALS as e:
+                self._set_contact(list_id, f"refused: {type(e).__name__}: {e}")
+                log.error("list %s: the hub refuses it: %s", list_id, e)
+                continue
+            self._set_contact(list_id, "")
+            followed.append(list_id)
+        return followed
+
+    def _set_contact(self, list_id: str, contact: str) -> None:
+        if self._contact.get(list_id) != contact:
+            self.syncer.store.set_contact(list_id, contact, self.syncer.clock.now())
+            self._contact[list_id] = contact
+
+    def run(self) -> None:
+        """Follow every list until ``stop`` is set; never returns on its own."""
+        lists = list(self.config.lists)
+        attempt = 0
+        while not self.stop.is_set():
+            try:
+                problem = self._round(lists)
+            except Exception as e:  # even a failing handler must not end the loop
+                problem = f"InternalError: {type(e).__name__}: {e}"
+                log.exception("sync failed unexpectedly")
+            if problem is None:
+                attempt = 0
+                continue
+            if self.stop.is_set():
+                break
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            log.warning("hub %s: %s; trying again in %.1f s", self.config.hub, problem, delay)
+            self.stop.wait(delay)
+
+    def _round(self, lists: Sequence[str]) -> str | None:
+        """Sync every list and follow the hub's pushes; returns what went wrong, if anything."""
+        try:
+            self._repair()
+            self.syncer.refresh_trust_safely()
+            followed = self._sync_all(lists)
+            if followed:
+                self._follow(followed, refused=len(followed) < len(lists))
+                return None
+            return "the hub refuses every list"
+        except UnavailableError as e:
+            for list_id in lists:
+                self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
+            return str(e)
+        except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
+            return f"{type(e).__name__}: {e}"
+        except HashlistError as e:  # e.g. StorageError: the disk is full
+            problem = f"{type(e).__name__}: {e}"
+        except Exception as e:  # a bug must not end the loop behind a live Matcher
+            problem = f"InternalError: {type(e).__name__}: {e}"
+            log.exception("sync failed unexpectedly")
+        log.error("sync failed, keeping the last verified state: %s", problem)
+        for list_id in lists:
+            self._best_effort(self.syncer.store.set_alarm, list_id, problem)
+        return problem
+
+    def _follow(self, followed: list[str], *, refused: bool) -> None:
+        """Apply every pushed checkpoint until the stream ends (or a refused list is due)."""
+        with self._lock:
+            if self.stop.is_set() or self._repairs:
+                return
+            self._subscription = stream = self.syncer.hub.subscribe(followed)
+        retry_at = time.monotonic() + self.config.refused_retry_seconds
+        try:
+            for list_id, note in stream:
+                if self.stop.is_set():
+                    return
+                if list_id in followed:
+                    self.syncer.sync(list_id, note)
+                if refused and time.monotonic() > retry_at:
+                    return  # ask for the refused lists again
+        except UnavailableError:
+            if self.stop.is_set() or self._repairs:
+                return  # cancelled on purpose
+            raise
+        finally:
+            with self._lock:
+                self._subscription = None
+        if not self.stop.is_set() and not self._repairs:
+            raise UnavailableError("subscription ended")
+
+    @staticmethod
+    def _best_effort(write: Callable[[str, str], None], *args: str) -> None:
+        """A write that may fail for the very reason being recorded (a full disk)."""
+        try:
+            write(*args)
+        except Exception as e:  # recording is best effort: the loop goes on
+            log.error("could not record it in the replica: %s: %s", type(e).__name__, e)
+
+    def shutdown(self) -> None:
+        """Ask ``run`` to return soon (from a signal handler or another thread)."""
+        with self._lock:
+            self.stop.set()
+            if self._subscription is not None:
+                self._subscription.cancel()
