@@ -11,7 +11,6 @@ import re
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,11 @@ LIST = "takeitdown"
 
 
 @pytest.fixture
-def fed(tmp_path: Path) -> Iterator[Federation]:
-    with Federation(tmp_path / "fed", recosign_seconds=1.0) as f:
-        f.start_hub()
-        with f.operator() as op:
-            op.create_list(LIST)
-            for partner in ("facebook", "instagram", "yubo"):
-                op.grant(LIST, partner)
-        yield f
+def fed(federation: Federation) -> Federation:
+    with federation.operator() as op:
+        for partner in ("facebook", "instagram", "yubo"):
+            op.grant(LIST, partner)
+    return federation
 
 
 def _rows(fed: Federation, partner: str) -> tuple[set[str], bytes, int]:

@@ -24,12 +24,8 @@ LIST = "takeitdown"
 
 
 @pytest.fixture
-def fed(tmp_path: Path) -> Iterator[Federation]:
-    with Federation(tmp_path / "fed", recosign_seconds=1.0) as f:
-        f.start_hub()
-        with f.operator() as op:
-            op.create_list(LIST)
-        yield f
+def fed(federation: Federation) -> Federation:
+    return federation
 
 
 def _cli(fed: Federation, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
