@@ -56,6 +56,11 @@ class UnavailableError(ServiceError):
     """The peer could not be reached or did not answer in time."""
 
 
+class ResourceExhaustedError(ServiceError):
+    """The peer refused for lack of capacity (a cap or a rate limit): not retried at
+    once, only after the caller's own backoff. Maps to gRPC ``RESOURCE_EXHAUSTED``."""
+
+
 # --- Storage ---
 
 

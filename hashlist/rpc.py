@@ -46,6 +46,8 @@ STATUS_TABLE: tuple[tuple[type[errors.HashlistError], PublicStatus], ...] = (
      PublicStatus(grpc.StatusCode.PERMISSION_DENIED, "permission denied", True)),
     (errors.NotFoundError,
      PublicStatus(grpc.StatusCode.NOT_FOUND, "not found", True)),
+    (errors.ResourceExhaustedError,
+     PublicStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, "resource exhausted", True)),
     (errors.UnavailableError,
      PublicStatus(grpc.StatusCode.UNAVAILABLE, "a service it depends on is unavailable; "
                   "try again later", False)),
@@ -136,16 +138,12 @@ _FROM_STATUS: dict[grpc.StatusCode, type[errors.HashlistError]] = {
     grpc.StatusCode.NOT_FOUND: errors.NotFoundError,
     grpc.StatusCode.UNAVAILABLE: errors.UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.UnavailableError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.UnavailableError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhaustedError,
     grpc.StatusCode.CANCELLED: errors.UnavailableError,
 }
-RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-    }
-)
+# Only what a moment may change: a refusal (bad input, a cap, a rate limit) is
+# answered again the same way, so a call is never repeated for it.
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 def error_from_rpc(e: grpc.RpcError, what: str) -> errors.HashlistError:
@@ -154,7 +152,7 @@ def error_from_rpc(e: grpc.RpcError, what: str) -> errors.HashlistError:
     details = e.details() if isinstance(e, grpc.Call) else str(e)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):
         return errors.OversizedResponseError(
-            f"{what}: the hub sent an oversized message: {details}"
+            f"{what}: a message was over the size limit ({details})"
         )
     kind = _FROM_STATUS.get(code, errors.HashlistError)
     return kind(f"{what}: {details or code.name}")

@@ -6,7 +6,8 @@
        is not healthy, evidence does not prove a split view
   2    bad usage or input: arguments (argparse exits 2 too), a file, a
        configuration or key, a name that does not exist on the hub
-  3    a peer (the hub, a witness, the node's Matcher) could not be reached
+  3    a peer (the hub, a witness, the node's Matcher) could not be reached, or
+       is at capacity (try again later)
   4    undecided: ``audit compare`` could not compare every pair
   5    refused: the peer does not accept this certificate for this call
   6    internal or storage error (the details are in the log or on stderr)
@@ -48,6 +49,7 @@ VERIFICATION_STATUSES: tuple[tuple[type[errors.VerificationError], int], ...] = 
 STATUSES: tuple[tuple[type[errors.HashlistError], int], ...] = (
     *VERIFICATION_STATUSES,
     (errors.UnavailableError, UNAVAILABLE),
+    (errors.ResourceExhaustedError, UNAVAILABLE),  # at capacity: try again later
     (errors.UnauthenticatedError, REFUSED),
     (errors.PermissionDeniedError, REFUSED),
     (errors.NotFoundError, USAGE),
