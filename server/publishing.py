@@ -23,6 +23,7 @@ An idempotency key replays the stored answer of the publication it made.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -36,6 +37,7 @@ from hashlist.log import PlannedDelta, canonical_request, plan_deltas
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, hash_leaf
 from hashlist.model import SHOWN_LEFT_OUT, PublishResult
+from hashlist.signals import SignalText
 from server.broadcast import Broadcaster
 from server.signing import HubSigning
 from server.store import HubStore, ListRow, LogEntry, NewPublication
@@ -92,8 +94,9 @@ class Publisher:
         adds, removes = canonical_request(additions, removals)
         if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InputError(f"idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters")
+        digest = request_digest(list_id, adds, removes)
         with self.lock:
-            if idempotency_key and (earlier := self._replay(idempotency_key, list_id)):
+            if idempotency_key and (earlier := self._replay(idempotency_key, list_id, digest)):
                 return earlier
             row = self.store.get_list(list_id)
             assert row is not None  # lists are never deleted
@@ -108,11 +111,12 @@ class Publisher:
                 row.latest_note, first_version=row.size, already_listed_count=len(already),
                 not_listed_count=len(missing),
             )  # fmt: skip
-            return self._append(row, plans, result, idempotency_key) if plans else result
+            return self._append(row, plans, result, idempotency_key, digest) if plans else result
 
     def _append(
-        self, row: ListRow, plans: list[PlannedDelta], result: PublishResult, key: str
-    ) -> PublishResult:
+        self, row: ListRow, plans: list[PlannedDelta], result: PublishResult, key: str,
+        digest: bytes,
+    ) -> PublishResult:  # fmt: skip
         now = self.clock.now()
         hashes = [hash_leaf(p.leaf) for p in plans]
         roots = self.trees.roots_with(row.list_id, hashes)
@@ -130,7 +134,7 @@ class Publisher:
         new = NewPublication(
             list_id=row.list_id, entries=entries, hashes=row.hashes + added - removed,
             lthash=plans[-1].lthash, cosigned_note=note, cosigned_at=now, idempotency_key=key,
-            response=encode_result(result),
+            response=encode_result(result), request_digest=digest,
         )  # fmt: skip
         with self.trees.extending():  # readers never see the store ahead of the tree
             self.store.commit_publication(new)
@@ -146,13 +150,27 @@ class Publisher:
     def _announce_now(self, list_id: str, size: int, note: bytes) -> None:
         self.broadcaster.announce(list_id, note)
 
-    def _replay(self, key: str, list_id: str) -> PublishResult | None:
+    def _replay(self, key: str, list_id: str, digest: bytes) -> PublishResult | None:
         stored = self.store.publication(key)
         if stored is None:
             return None
-        if stored[0] != list_id:
-            raise InputError(f"idempotency key {key!r} was already used for list {stored[0]!r}")
-        return decode_result(stored[1])
+        used_for, response, earlier = stored
+        if used_for != list_id:
+            raise InputError(f"idempotency key {key!r} was already used for list {used_for!r}")
+        if earlier and earlier != digest:
+            raise InputError(f"idempotency key {key!r} was already used for another publication: "
+                             "a retry must send the same hashes")  # fmt: skip
+        return decode_result(response)
+
+
+def request_digest(list_id: str, adds: set[SignalText], removes: set[SignalText]) -> bytes:
+    """What an idempotency key stands for: the list and the canonical request, hashed."""
+    h = hashlib.sha256(f"{list_id}\n".encode())
+    for s in sorted(adds):
+        h.update(f"add {s}\n".encode())
+    for s in sorted(removes):
+        h.update(f"remove {s}\n".encode())
+    return h.digest()
 
 
 def encode_result(result: PublishResult) -> bytes:

@@ -104,7 +104,9 @@ def _trust(args: argparse.Namespace, hub: HubClient | None = None) -> TrustRoot:
 
 def _replay(args: argparse.Namespace) -> int:
     from auditor.replay import replay_list
+    from hashlist.delta import validate_list_id
 
+    validate_list_id(args.list_id)  # before it becomes a path under --audit-dir
     with hub_client(args) as hub:
         try:
             report = replay_list(hub, _trust(args, hub), args.list_id, args.audit_dir,
@@ -132,7 +134,9 @@ def _replay_text(r: ReplayReport) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from auditor.replay import export_list
+    from hashlist.delta import validate_list_id
 
+    validate_list_id(args.list_id)  # before it becomes a path under --audit-dir
     with hub_client(args) as hub:
         size = export_list(hub, _trust(args, hub), args.list_id, args.audit_dir, args.out)
     print(f"{args.list_id}: {size} versions exported to {args.out}")

@@ -64,6 +64,7 @@ class NewPublication:
     cosigned_at: int
     idempotency_key: str
     response: bytes
+    request_digest: bytes = b""  # SHA-256 of the canonical request the key was used for
 
 
 class SnapshotView(Protocol):
@@ -102,7 +103,10 @@ class HubStore(Protocol):
         """Those of ``signals`` that are or once were on the list."""
         ...
 
-    def publication(self, key: str) -> tuple[str, bytes] | None: ...
+    def publication(self, key: str) -> tuple[str, bytes, bytes] | None:
+        """(list id, stored response, request digest or b"") of an idempotency key."""
+        ...
+
     def commit_publication(self, new: NewPublication) -> None: ...
     def update_cosigned(self, list_id: str, size: int, note: bytes, cosigned_at: int) -> bool: ...
 

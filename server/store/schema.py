@@ -7,7 +7,8 @@ it); ``hashlist.sqlite.migrate`` applies them.
 Never edit a released migration: add one. Version 1 is the schema of the
 first release; version 2 brings the report tables, which version 1 hubs
 created lazily from the reports module (hence ``IF NOT EXISTS``); version 3
-remembers retracted signals (a report must name a hash that is or was listed).
+remembers retracted signals (a report must name a hash that is or was listed);
+version 4 the digest of the request each idempotency key was used for.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE retracted(
         list_id TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+    """,
+    # 4: what each idempotency key was used for, so a key reused for another
+    # request is refused (records made before this version have none).
+    """
+    ALTER TABLE publications ADD COLUMN request_digest BLOB;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -130,10 +130,10 @@ class SqliteHubStore:
             found.update(r[0] for r in db.execute(q, (key, *chunk)))
         return found
 
-    def publication(self, key: str) -> tuple[str, bytes] | None:
-        q = "SELECT list_id, response FROM publications WHERE idempotency_key=?"
+    def publication(self, key: str) -> tuple[str, bytes, bytes] | None:
+        q = "SELECT list_id, response, request_digest FROM publications WHERE idempotency_key=?"
         r = self._reader().execute(q, (key,)).fetchone()
-        return (r[0], bytes(r[1])) if r else None
+        return (r[0], bytes(r[1]), bytes(r[2] or b"")) if r else None
 
     def commit_publication(self, new: NewPublication) -> None:
         with self._transaction() as db:
@@ -173,8 +173,8 @@ class SqliteHubStore:
             )  # fmt: skip
             if new.idempotency_key:
                 db.execute(
-                    "INSERT INTO publications VALUES(?,?,?)",
-                    (new.idempotency_key, new.list_id, new.response),
+                    "INSERT INTO publications VALUES(?,?,?,?)",
+                    (new.idempotency_key, new.list_id, new.response, new.request_digest),
                 )
 
     def update_cosigned(self, list_id: str, size: int, note: bytes, cosigned_at: int) -> bool:

@@ -76,6 +76,21 @@ def test_idempotent_publish_makes_one_version(hub: tuple[RunningHub, TrustRoot],
             op.publish("other", MD5[:1], idempotency_key="batch-1")
 
 
+def test_an_idempotency_key_reused_for_other_hashes_is_refused(
+    hub: tuple[RunningHub, TrustRoot], pki: Path
+) -> None:
+    running, _ = hub
+    with client(running.port, pki, "operator") as op:
+        op.publish("takeitdown", MD5[:3], idempotency_key="batch-1")
+        with pytest.raises(InputError, match="already used for another publication"):
+            op.publish("takeitdown", MD5[3:5], idempotency_key="batch-1")
+        # Order and spelling do not make another request: the same hashes replay.
+        again = op.publish("takeitdown", [s.upper() for s in reversed(MD5[:3])],
+                           idempotency_key="batch-1")  # fmt: skip
+        assert again.replayed
+        assert op.status()[0].size == 1  # nothing of the second payload was published
+
+
 def test_concurrent_publishers_never_fork(hub: tuple[RunningHub, TrustRoot], pki: Path) -> None:
     running, trust = hub
     notes: list[bytes] = []

@@ -48,3 +48,19 @@ def test_node_status_on_a_missing_database_is_a_usage_error_and_creates_nothing(
     assert main(["node", "status", "--config", str(config)]) == exits.USAGE
     assert "no node database" in capsys.readouterr().err
     assert not (tmp_path / "typo.db").exists()
+
+
+@pytest.mark.parametrize("command", ["replay", "export"])
+def test_a_list_id_never_becomes_a_path_outside_the_audit_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    audit = tmp_path / "work" / "audit"
+    audit.mkdir(parents=True)
+    argv = ["audit", command, "--list", "../escaped", f"--audit-dir={audit}",
+            "--hub=127.0.0.1:1", f"--trust-root={tmp_path / 'trust.toml'}"]  # fmt: skip
+    if command == "export":
+        argv.append(f"--out={tmp_path / 'bundle'}")
+    assert main(argv) == exits.USAGE
+    assert "list id '../escaped' is not valid" in capsys.readouterr().err
+    assert not (tmp_path / "work" / "escaped").exists()
+    assert list(audit.iterdir()) == []

@@ -99,7 +99,7 @@ def test_a_publication_commits_whole(store: HubStore) -> None:
     assert list(store.leaves(LIST, 1, 2)) == [b"leaf 2"]
     assert list(store.leaf_hashes(LIST)) == [b"\1" * 32, b"\2" * 32]
     assert store.listed(LIST, [*MD5[:5]]) == {MD5[1], MD5[2], MD5[3]}
-    assert store.publication("k1") == (LIST, b"answer 1")
+    assert store.publication("k1") == (LIST, b"answer 1", b"")
     assert store.publication("unknown") is None
 
 
@@ -199,7 +199,7 @@ def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -
     try:
         assert again.get_list(LIST).size == 1  # type: ignore[union-attr]
         assert again.is_granted(LIST, "yubo")
-        assert again.publication("k") == (LIST, b"answer 1")
+        assert again.publication("k") == (LIST, b"answer 1", b"")
     finally:
         again.close()
 
