@@ -6,9 +6,10 @@ The reporting partner is taken from the client certificate, never from the
 message, and a verdict counts only when the same partner made the report.
 
 ``matches(list_id)`` answers, per listed hash: matches per partner, and the
-latest verdict of each report counted as ``removed`` or ``not_violating``;
-a hash with at least ``review_threshold`` not-violating verdicts is flagged
-for the operator to review (and perhaps retract).
+latest verdict of each report counted as ``removed`` or ``not_violating``.
+A hash is flagged for the operator to review (and perhaps retract) when at
+least ``review_threshold`` *distinct partners* found it not violating: one
+partner alone, however many reports it files, cannot get a hash flagged.
 """
 
 from __future__ import annotations
@@ -122,10 +123,11 @@ class ReportBook:
         for signal, partner, n in counts.per_partner:
             partners.setdefault(signal, []).append((partner, n))
         decided = {(s, v): n for s, v, n in counts.verdicts}
+        dissent = dict(counts.dissenters)
         out = []
         for signal, who in partners.items():
             removed = decided.get((signal, "removed"), 0)
             not_violating = decided.get((signal, "not_violating"), 0)
             out.append(HashMatches(signal, tuple(who), removed, not_violating,
-                                   not_violating >= threshold))  # fmt: skip
+                                   dissent.get(signal, 0) >= threshold))  # fmt: skip
         return sorted(out, key=lambda h: (not h.review, -sum(n for _, n in h.partners), h.signal))

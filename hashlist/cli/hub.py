@@ -65,7 +65,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--review-threshold",
         type=int,
         default=0,
-        help="flag at this many not_violating verdicts (default: the hub's, 2)",
+        help="flag when this many distinct partners found it not violating (default 2)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per hash")
     client_args(p)

@@ -86,6 +86,8 @@ class ReportCounts:
 
     per_partner: Sequence[tuple[str, str, int]]  # (signal, partner, reports)
     verdicts: Sequence[tuple[str, str, int]]  # (signal, verdict, reports whose latest it is)
+    # (signal, distinct partners with a report whose latest verdict is not_violating)
+    dissenters: Sequence[tuple[str, int]] = ()
 
 
 class HubStore(Protocol):

@@ -244,9 +244,10 @@ class SqliteHubStore:
                 (list_id,),
             ).fetchall()
             verdicts = db.execute(_LATEST_VERDICTS, (list_id,)).fetchall()
+            dissenters = db.execute(_DISSENTERS, (list_id,)).fetchall()
         finally:
             db.execute("COMMIT")
-        return ReportCounts(per_partner, verdicts)
+        return ReportCounts(per_partner, verdicts, dissenters)
 
 
 class _Snapshot:
@@ -274,14 +275,18 @@ def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
 
 
 # The latest verdict of each report, counted only if the reporting partner
-# made it; then counted per listed hash and verdict.
-_LATEST_VERDICTS = """
-SELECT r.signal, v.verdict, count(*)
+# made it; then counted per listed hash and verdict (_LATEST_VERDICTS), or the
+# partners whose latest verdict is not_violating counted per hash (_DISSENTERS).
+_LATEST = """
 FROM reports r
 JOIN verdicts v ON v.report_id = r.report_id AND v.partner = r.partner
 WHERE r.list_id = ?
   AND v.rowid = (SELECT v2.rowid FROM verdicts v2
                  WHERE v2.report_id = r.report_id AND v2.partner = r.partner
                  ORDER BY v2.decided_at DESC, v2.rowid DESC LIMIT 1)
-GROUP BY r.signal, v.verdict
 """
+_LATEST_VERDICTS = f"SELECT r.signal, v.verdict, count(*) {_LATEST} GROUP BY r.signal, v.verdict"
+_DISSENTERS = (
+    f"SELECT r.signal, count(DISTINCT r.partner) {_LATEST} "
+    "AND v.verdict = 'not_violating' GROUP BY r.signal"
+)

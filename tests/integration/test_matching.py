@@ -33,7 +33,7 @@ from hashlist.model import Report, Verdict
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from node.config import NodeConfig, outbox_path
 from node.matcher import Matcher, MatchSettings, open_matcher
-from node.outbox import Outbox, OutboxSender
+from node.outbox import Outbox, OutboxSender, new_id
 from node.service import MatcherClient, running_matcher
 from node.store import SqliteNodeStore
 from node.sync import Syncer
@@ -223,17 +223,24 @@ def _report_from_outbox(node: Node, report_id: str) -> Any:
     return Report(**json.loads(row[0]))
 
 
-def test_several_not_violating_verdicts_flag_a_hash_for_review(rig: Rig) -> None:
+def test_one_partner_alone_cannot_flag_a_hash_but_two_partners_can(rig: Rig) -> None:
     listed_images(rig, range(1))
     edited = edited_copy(synthetic_image(0))
-    for _ in range(2):
-        for m in rig.node.matcher.check(content=edited).matches:
+    for upload in ("fb-1", "fb-2"):  # one partner, two reports, two not_violating verdicts
+        for m in rig.node.matcher.check(content=edited, content_id=upload).matches:
             rig.node.matcher.verdict(m.report_id, "not_violating")
     while rig.node.sender.drain_once():
         pass
+    assert not [h for h in rig.operator.matches(LIST) if h.review]
+    # A second partner finds the same listed hash not violating.
+    signal = next(h.signal for h in rig.operator.matches(LIST) if h.signal.startswith("pdq:"))
+    rig.operator.grant(LIST, "instagram")
+    now = int(time.time())
+    report = Report(new_id(), LIST, signal, 4, 1, "", now)
+    with client(rig.port, rig.pki, "instagram") as ig:
+        ig.submit([report], [Verdict(new_id(), report.report_id, "not_violating", now)])
     flagged = [h for h in rig.operator.matches(LIST) if h.review]
-    assert flagged
-    assert all(h.not_violating >= 2 for h in flagged)
+    assert [h.signal for h in flagged] == [signal]
 
 
 def test_only_granted_partners_report(rig: Rig) -> None:
