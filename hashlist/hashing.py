@@ -33,9 +33,8 @@ import pdqhash
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hashlist.errors import InputError
-from hashlist.signals import SignalText
+from hashlist.signals import PDQ_MIN_QUALITY, SignalText
 
-PDQ_MIN_QUALITY = 50
 """Below this quality a PDQ hash is too flat to near-match (Meta's default)."""
 _READ_CHUNK = 1 << 20
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from hashlist.errors import InputError, InvalidSignalError
-from hashlist.signals import SignalText, canonical
+from hashlist.signals import PDQ_MIN_QUALITY, SignalText, canonical
 
 SHOWN_ERRORS = 20
 MAX_LINE_BYTES = 1 << 20  # far longer than any line of hashes
@@ -86,4 +86,10 @@ def _json_signals(text: str) -> list[str]:
     signals = record.get("signals") if isinstance(record, dict) else None
     if not isinstance(signals, list) or not all(isinstance(s, str) for s in signals):
         raise InputError('a JSON line needs a "signals" array of kind:hex strings')
+    quality = record.get("pdq_quality")
+    if isinstance(quality, int) and quality < PDQ_MIN_QUALITY:
+        raise InputError(
+            f"pdq quality {quality} is below {PDQ_MIN_QUALITY}: the image is too featureless "
+            "to list (it would near-match unrelated uploads); hash another copy of it"
+        )
     return signals

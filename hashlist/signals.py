@@ -98,6 +98,20 @@ def parse_signal(text: str) -> Signal:
     return Signal(kind, bytes.fromhex(digits))
 
 
+PDQ_MIN_QUALITY = 50
+"""Below this PDQ quality an image is too featureless to near-match (Meta's guidance)."""
+
+TRIVIAL: frozenset[str] = frozenset({
+    "md5:d41d8cd98f00b204e9800998ecf8427e",  # the empty file
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # the empty file
+    "pdq:" + "0" * 64,  # PDQ of no information at all
+    "phash:" + "0" * 16,  # pHash of a flat image ...
+    "phash:8" + "0" * 15,  # ... as imagehash computes it (the DC bit alone)
+})  # fmt: skip
+"""Hashes of trivially common content: listed, they would match every empty or blank
+upload, so a hub refuses to add them (removing one stays possible)."""
+
+
 def canonical(text: str) -> SignalText:
     """The canonical form of ``text``, or ``InvalidSignalError``."""
     return parse_signal(text).text

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from hashlist.clock import Clock
 from hashlist.errors import InputError
-from hashlist.hashing import PDQ_MIN_QUALITY, hash_bytes
+from hashlist.hashing import hash_bytes
 from hashlist.model import CheckResult, Match, Report, Verdict
-from hashlist.signals import SignalKind, canonical
+from hashlist.signals import PDQ_MIN_QUALITY, SignalKind, canonical
 from node.config import outbox_path
 from node.index import NearIndex
 from node.outbox import Outbox, new_id

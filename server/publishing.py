@@ -37,7 +37,7 @@ from hashlist.log import PlannedDelta, canonical_request, plan_deltas
 from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, hash_leaf
 from hashlist.model import SHOWN_LEFT_OUT, PublishResult
-from hashlist.signals import SignalText
+from hashlist.signals import TRIVIAL, SignalText
 from server.broadcast import Broadcaster
 from server.signing import HubSigning
 from server.store import HubStore, ListRow, LogEntry, NewPublication
@@ -92,6 +92,11 @@ class Publisher:
                 f"unknown list {list_id!r}: create it first (hashlist hub create-list)"
             )
         adds, removes = canonical_request(additions, removals)
+        if trivial := sorted(adds & TRIVIAL):
+            raise InputError(
+                f"refusing to list {len(trivial)} hash(es) of trivially common content (the empty "
+                f"file, a blank image) that would match every such upload: {', '.join(trivial[:5])}"
+            )
         if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InputError(f"idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters")
         digest = request_digest(list_id, adds, removes)

@@ -255,3 +255,22 @@ def test_internals_never_cross_the_wire(
     assert secret in caplog.text
     assert "invalid argument: " in str(bad.value)
     assert "md5:zz" in str(bad.value)
+
+
+@pytest.mark.parametrize(
+    "trivial",
+    [
+        "md5:d41d8cd98f00b204e9800998ecf8427e",  # what `hashlist hash` gives an empty file
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "pdq:" + "0" * 64,
+        "phash:8000000000000000",  # a blank image's pHash
+    ],
+)
+def test_hashes_of_trivially_common_content_are_not_listed(
+    hub: tuple[RunningHub, TrustRoot], pki: Path, trivial: str
+) -> None:
+    running, _ = hub
+    with client(running.port, pki, "operator") as op:
+        with pytest.raises(InputError, match="trivially common content"):
+            op.publish("takeitdown", [MD5[0], trivial])
+        assert op.status()[0].size == 0  # nothing of that publication

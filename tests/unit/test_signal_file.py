@@ -70,3 +70,14 @@ def test_json_lines_from_hashlist_hash_and_canonical_forms(tmp_path: Path) -> No
 def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
         read_signals(tmp_path / "typo.txt")
+
+
+def test_a_hashed_image_of_low_pdq_quality_is_refused(tmp_path: Path) -> None:
+    """What `hashlist hash` prints for a blank image: its pdq would near-match anything."""
+    path = tmp_path / "hashes.jsonl"
+    path.write_text(
+        '{"file": "ok.jpg", "pdq_quality": 100, "signals": ["md5:' + "a" * 32 + '"]}\n'
+        '{"file": "blank.png", "pdq_quality": 0, "signals": ["md5:' + "b" * 32 + '"]}\n'
+    )
+    with pytest.raises(InputError, match="line 2: pdq quality 0 is below 50"):
+        read_signals(path)
