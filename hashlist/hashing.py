@@ -33,10 +33,12 @@ import pdqhash
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hashlist.errors import InputError
-from hashlist.signals import PDQ_MIN_QUALITY, SignalText
+from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
 
-"""Below this quality a PDQ hash is too flat to near-match (Meta's default)."""
 _READ_CHUNK = 1 << 20
+_DRAFT_SIDE = 1024
+"""A JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps at least
+this many pixels on each side: PDQ and pHash look at 64x64 and 32x32 anyway."""
 
 
 class HashingError(InputError):
@@ -76,19 +78,21 @@ class FileHashes:
         return out
 
 
-def hash_file(path: Path) -> FileHashes:
+def hash_file(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileHashes:
     try:
         with path.open("rb") as f:
-            return _hash_stream(str(path), f)
+            return _hash_stream(str(path), f, max_pixels)
     except OSError as e:
         raise HashingError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
-def hash_bytes(data: bytes, name: str = "<bytes>") -> FileHashes:
-    return _hash_stream(name, io.BytesIO(data))
+def hash_bytes(
+    data: bytes, name: str = "<bytes>", *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> FileHashes:
+    return _hash_stream(name, io.BytesIO(data), max_pixels)
 
 
-def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
+def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     for chunk in iter(lambda: f.read(_READ_CHUNK), b""):
         md5.update(chunk)
@@ -96,7 +100,9 @@ def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
     f.seek(0)
     exact = FileHashes(name, md5.hexdigest(), sha256.hexdigest())
     try:
-        rgb = _open_rgb(f)
+        rgb = _open_rgb(f, name, max_pixels)
+    except HashingError:
+        raise
     except UnidentifiedImageError as e:
         f.seek(0)
         if _looks_like_image(f.read(16)):
@@ -106,7 +112,7 @@ def _hash_stream(name: str, f: BinaryIO) -> FileHashes:
         return dataclasses.replace(
             exact, note="not an image Pillow can decode: md5 and sha256 only"
         )
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as e:
         raise HashingError(f"{name}: cannot decode image: {e}") from e
     pdq, quality = pdq_of(rgb)
     phash = str(imagehash.phash(Image.fromarray(rgb)))
@@ -131,11 +137,21 @@ def pdq_of(rgb: np.ndarray) -> tuple[str, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
 
 
-def _open_rgb(f: BinaryIO) -> np.ndarray:
+def _open_rgb(f: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
     with warnings.catch_warnings():
-        # A merely large image is a warning in Pillow; only bombs are refused.
+        # Our own budget, checked below before anything is decoded, is the limit.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(f) as opened:
+        with Image.open(f) as opened:  # reads the header only
+            width, height = opened.size
+            if opened.format == "JPEG" and min(width, height) >= 2 * _DRAFT_SIDE:
+                scale = min(8, min(width, height) // _DRAFT_SIDE)
+                opened.draft("RGB", (width // scale, height // scale))  # a reduced DCT decode
+            pixels = opened.size[0] * opened.size[1]
+            if pixels > max_pixels:
+                raise HashingError(
+                    f"{name}: an image of {width} x {height} pixels is over this hashlist's "
+                    f"budget of {max_pixels:,} pixels: refused rather than decoded"
+                )
             opened.load()
             return to_rgb8(ImageOps.exif_transpose(opened))
 
@@ -175,10 +191,12 @@ def _gray_to_rgb(g: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def hash_files(paths: list[Path]) -> Iterator[FileHashes | HashingError]:
+def hash_files(
+    paths: list[Path], *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Iterator[FileHashes | HashingError]:
     """Each file's hashes, or its error; one bad file never stops the rest."""
     for p in paths:
         try:
-            yield hash_file(p)
+            yield hash_file(p, max_pixels=max_pixels)
         except HashingError as e:
             yield e

@@ -101,6 +101,11 @@ def parse_signal(text: str) -> Signal:
 PDQ_MIN_QUALITY = 50
 """Below this PDQ quality an image is too featureless to near-match (Meta's guidance)."""
 
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Images with more pixels (after a reduced JPEG decode) are refused by hashing: a
+37 KB PNG can claim 13,000 x 13,000 and cost gigabytes; Pillow's own bomb limit is
+178 million."""
+
 TRIVIAL: frozenset[str] = frozenset({
     "md5:d41d8cd98f00b204e9800998ecf8427e",  # the empty file
     "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # the empty file

@@ -11,6 +11,7 @@ from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
+from hashlist.signals import DEFAULT_MAX_PIXELS
 from hashlist.trustroot import TrustRoot
 
 
@@ -65,6 +66,11 @@ class NodeConfig:
     """Content whose PDQ quality is below this is not near-matched by PDQ."""
     max_check_bytes: int = 64 * 1024 * 1024
     """Largest content a Check may carry; larger is refused by the transport."""
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+    """Images with more pixels are refused, not decoded (a large JPEG is first decoded
+    at a reduced scale); Pillow's own limit is 178 million."""
+    max_concurrent_decodes: int = 2
+    """Checks with content decode at most this many images at once; the rest wait."""
     report_batch: int = 500
     """Reports and verdicts per delivery to the hub."""
 
@@ -88,6 +94,8 @@ class NodeConfig:
             raise ConfigError("pdq_radius must be in [0, 255] and phash_radius in [0, 63]")
         if not 0 <= self.pdq_min_quality <= 100:
             raise ConfigError("pdq_min_quality must be in [0, 100]")
+        if self.max_image_pixels < 1 or self.max_concurrent_decodes < 1:
+            raise ConfigError("max_image_pixels and max_concurrent_decodes must be positive")
         if self.report_batch < 1 or self.max_check_bytes < 1024:
             raise ConfigError("report_batch must be >= 1 and max_check_bytes >= 1024")
         check_local_address(self.matcher_address)

@@ -55,6 +55,8 @@ def match_settings(config: NodeConfig) -> MatchSettings:
         pdq_radius=config.pdq_radius,
         phash_radius=config.phash_radius,
         pdq_min_quality=config.pdq_min_quality,
+        max_image_pixels=config.max_image_pixels,
+        max_concurrent_decodes=config.max_concurrent_decodes,
     )
 
 

@@ -18,6 +18,7 @@ lookups, so a retracted hash stops matching in the step that retracts it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from hashlist.clock import Clock
 from hashlist.errors import InputError
 from hashlist.hashing import hash_bytes
 from hashlist.model import CheckResult, Match, Report, Verdict
-from hashlist.signals import PDQ_MIN_QUALITY, SignalKind, canonical
+from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
 from node.config import outbox_path
 from node.index import NearIndex
 from node.outbox import Outbox, new_id
@@ -46,6 +47,8 @@ class MatchSettings:
     pdq_min_quality: int = PDQ_MIN_QUALITY
     index_buffer: int = 4096
     background_merge: bool = True
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+    max_concurrent_decodes: int = 2
 
 
 def open_matcher(
@@ -70,6 +73,8 @@ class Matcher:
         self.replica, self.outbox = replica, outbox
         self.lists, self.clock, self.settings = tuple(lists), clock, settings
         self.lock = RWLock()
+        # Decoding is what costs memory: at most this many at once, the rest wait.
+        self._decodes = threading.BoundedSemaphore(settings.max_concurrent_decodes)
         self.on_report: Callable[[], None] = lambda: None
         radii = {SignalKind.PDQ: settings.pdq_radius, SignalKind.PHASH: settings.phash_radius}
         self.indexes = {
@@ -131,7 +136,10 @@ class Matcher:
         per content id, unless ``report`` is false (a dry run)."""
         notes: list[str] = []
         if content is not None:
-            hashes = hash_bytes(content, "the content")
+            with self._decodes:
+                hashes = hash_bytes(
+                    content, "the content", max_pixels=self.settings.max_image_pixels
+                )
             query: list[str] = list(hashes.signals)
             pdq_quality = hashes.pdq_quality
             if hashes.pdq is None:

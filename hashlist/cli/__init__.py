@@ -27,13 +27,14 @@ from pathlib import Path
 
 from hashlist.cli import audit, exits, hub, keys, node, witness
 from hashlist.errors import HashlistError
+from hashlist.signals import DEFAULT_MAX_PIXELS
 
 
 def _hash(args: argparse.Namespace) -> int:
     from hashlist.hashing import HashingError, hash_files
 
     failed = 0
-    for result in hash_files([Path(p) for p in args.files]):
+    for result in hash_files([Path(p) for p in args.files], max_pixels=args.max_pixels):
         if isinstance(result, HashingError):
             failed += 1
             print(f"hashlist hash: {result}", file=sys.stderr)
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_commands(sub)
     p = sub.add_parser("hash", help="hash files on this machine (nothing is sent anywhere)")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse larger images ({DEFAULT_MAX_PIXELS:,} pixels)")  # fmt: skip
     p.set_defaults(func=_hash)
     p = sub.add_parser("demo", help="run a hub, a witness and three nodes; publish, verify, stop")
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
