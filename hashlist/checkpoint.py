@@ -7,8 +7,9 @@ so one body has one meaning.
 
 ``verify_checkpoint`` is pure: it opens the signed note with the trust root's
 keys, requires a valid log-key signature, checks the origin and the witness
-quorum, and reports the newest valid cosignature time. Freshness against a
-clock is the caller's (``verify.py``), with the time passed in.
+quorum, and reports each valid cosignature's time (the hub's timestamp key's
+and each witness's). Freshness against a clock is the caller's
+(``verify.check_time``), with the time passed in.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from hashlist.errors import MalformedNoteError, OriginMismatchError, QuorumError, UnknownKeyError
 from hashlist.merkle import HASH_SIZE
 from hashlist.note import (
-    COSIGNATURE_V1,
     ED25519,
+    Note,
     NoteSignature,
     Signer,
     cosignature_timestamp,
@@ -72,6 +73,9 @@ class VerifiedCheckpoint:
     log_keys: tuple[str, ...]  # names of the log keys that signed
     witnesses: tuple[str, ...]  # names of witnesses whose cosignatures verified
     cosigned_at: int | None  # newest valid cosignature timestamp (timestamp key or witness)
+    timestamped_at: int | None = None  # the hub's own timestamp key's cosignature, if any
+    witness_times: tuple[tuple[str, int], ...] = ()  # each valid witness cosignature's time
+    bad_witnesses: tuple[tuple[str, str], ...] = ()  # (witness, why its line was not counted)
 
 
 def sign_checkpoint(checkpoint: Checkpoint, log_signers: list[Signer]) -> bytes:
@@ -94,25 +98,56 @@ def cosign(note: bytes, cosigners: list[Signer], timestamp: int) -> bytes:
 
 
 def verify_checkpoint(note: bytes, trust: TrustRoot, origin: str) -> VerifiedCheckpoint:
-    """Verify a signed checkpoint for ``origin`` against ``trust``; see the module docstring."""
-    opened, verified = open_note(note, trust.verifiers())
+    """Verify a signed checkpoint for ``origin`` against ``trust``; see the module docstring.
+
+    The log keys and the hub's timestamp key are held strictly: one of their
+    signatures failing refuses the note. A witness's line that fails is not
+    counted and is named in ``bad_witnesses``: one witness cannot make a
+    checkpoint that has its quorum from the others unusable.
+    """
+    hub_keys = [*trust.log_keys, trust.timestamp_key]
+    opened, verified = open_note(note, hub_keys)
     log_keys = tuple(v.name for v in verified if v.sig_type == ED25519 and v in trust.log_keys)
     if not log_keys:
         raise UnknownKeyError(f"checkpoint for {origin} is not signed by a trusted log key")
     checkpoint = Checkpoint.parse(opened.text)
     if checkpoint.origin != origin:
         raise OriginMismatchError(f"checkpoint is for {checkpoint.origin!r}, expected {origin!r}")
-    witnesses = tuple(v.name for v in verified if v in trust.witness_keys)
-    if len(witnesses) < trust.witness_quorum:
+    witness_times, bad = _witness_lines(opened, trust)
+    if len(witness_times) < trust.witness_quorum:
         raise QuorumError(
-            f"checkpoint has {len(witnesses)} valid witness cosignature(s), "
+            f"checkpoint has {len(witness_times)} valid witness cosignature(s), "
             f"the trust root requires {trust.witness_quorum}"
         )
-    times = [cosignature_timestamp(s) for v, s in verified.items() if v.sig_type == COSIGNATURE_V1]
+    stamp = verified.get(trust.timestamp_key)
+    timestamped_at = cosignature_timestamp(stamp) if stamp is not None else None
+    times = [t for _, t in witness_times] + ([timestamped_at] if timestamped_at else [])
     return VerifiedCheckpoint(
         checkpoint=checkpoint,
         note=note,
         log_keys=log_keys,
-        witnesses=witnesses,
+        witnesses=tuple(name for name, _ in witness_times),
         cosigned_at=max(times) if times else None,
+        timestamped_at=timestamped_at,
+        witness_times=witness_times,
+        bad_witnesses=bad,
     )
+
+
+def _witness_lines(
+    opened: Note, trust: TrustRoot
+) -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, str], ...]]:
+    """(valid witness cosignatures with their times, witnesses whose line failed)."""
+    keys = {(v.name, v.key_id): v for v in trust.witness_keys}
+    good: dict[str, int] = {}
+    bad: dict[str, str] = {}
+    for sig in opened.signatures:
+        key = keys.get((sig.name, sig.key_id))
+        if key is None or key.name in good:
+            continue
+        if key.verify(opened.text, sig.signature):
+            good[key.name] = cosignature_timestamp(sig)
+            bad.pop(key.name, None)
+        else:
+            bad[key.name] = "its cosignature does not verify"
+    return tuple(good.items()), tuple(bad.items())

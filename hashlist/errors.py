@@ -112,6 +112,11 @@ class QuorumError(VerificationError):
     until its witnesses answer, so a node treats it as pending."""
 
 
+class BadWitnessError(VerificationError):
+    """A witness's cosignature did not verify, or is dated in the future: it was not
+    counted (the checkpoint may still have its quorum from the other witnesses)."""
+
+
 class OriginMismatchError(VerificationError):
     """A checkpoint for another log than the one being followed."""
 

@@ -40,6 +40,7 @@ from hashlist.errors import (
     DigestMismatchError,
     EquivocationError,
     FutureTimestampError,
+    QuorumError,
     RollbackError,
     StaleCheckpointError,
 )
@@ -226,26 +227,53 @@ def check_history(state: TrustedState, cp: Checkpoint, note: bytes) -> None:
 def check_time(
     state: TrustedState, verified: VerifiedCheckpoint, trust: TrustRoot, now: int
 ) -> int:
-    """The checkpoint's newest cosignature time, if fresh enough; else a typed error.
+    """The time the checkpoint is fresh as of, if fresh enough; else a typed error.
 
-    Only the very checkpoint already trusted (same size, so same root once
-    ``check_history`` passed) keeps the newer of the stored and the new time: a
-    new checkpoint is judged by its own cosignatures alone.
+    The hub's own timestamp dated beyond the allowed skew refuses the
+    checkpoint. A witness's cosignature dated beyond it is not counted (its
+    clock is wrong, not the log). With a witness quorum, the checkpoint is as
+    fresh as its quorum-th newest witness cosignature (and the hub's own
+    timestamp): a hub that keeps re-timestamping an old checkpoint while its
+    witnesses have moved on goes stale. Only the very checkpoint already
+    trusted (same size, so same root once ``check_history`` passed) keeps the
+    newer of the stored and the new time.
     """
-    cosigned_at = verified.cosigned_at
-    if cosigned_at is None:
+    limit = now + trust.max_clock_skew_seconds
+    hub = verified.timestamped_at
+    if hub is not None and hub > limit:
+        raise FutureTimestampError(
+            f"the hub's cosignature is dated {hub - now} s in the future "
+            f"(allowed skew {trust.max_clock_skew_seconds} s)"
+        )
+    witnessed = sorted((t for _, t in verified.witness_times if t <= limit), reverse=True)
+    quorum = trust.witness_quorum
+    if len(witnessed) < quorum:
+        raise QuorumError(
+            f"{len(witnessed)} witness cosignature(s) dated within the allowed clock skew, "
+            f"the trust root requires {quorum}"
+        )
+    if quorum:
+        times = [witnessed[quorum - 1], *([hub] if hub is not None else [])]
+        cosigned_at = min(times)
+    elif hub is not None or witnessed:
+        cosigned_at = max([*witnessed, *([hub] if hub is not None else [])])
+    else:
         raise StaleCheckpointError(
             "checkpoint carries no valid cosignature, so its age is unknown", age_seconds=now
-        )
-    if cosigned_at > now + trust.max_clock_skew_seconds:
-        raise FutureTimestampError(
-            f"cosignature dated {cosigned_at - now} s in the future "
-            f"(allowed skew {trust.max_clock_skew_seconds} s)"
         )
     same = verified.checkpoint.size == state.size
     newest = max(cosigned_at, state.cosigned_at) if same else cosigned_at
     check_fresh(replace(state, cosigned_at=newest), trust, now)
     return newest
+
+
+def ignored_witnesses(verified: VerifiedCheckpoint, trust: TrustRoot, now: int) -> list[str]:
+    """The witnesses whose lines this checkpoint carried but that were not counted, and why."""
+    limit = now + trust.max_clock_skew_seconds
+    out = [f"{name}: {why}" for name, why in verified.bad_witnesses]
+    out += [f"{name}: its cosignature is dated {t - now} s in the future"
+            for name, t in verified.witness_times if t > limit]  # fmt: skip
+    return out
 
 
 def _check_applies(delta: Delta, list_id: str, version: int, listed: Listed) -> None:

@@ -33,6 +33,7 @@ from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from hashlist.clock import Clock
 from hashlist.delta import Delta
 from hashlist.errors import (
+    BadWitnessError,
     EquivocationError,
     MalformedDeltaError,
     QuorumError,
@@ -43,7 +44,7 @@ from hashlist.rotation import walk
 from hashlist.signals import SignalText
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
-from hashlist.verify import StepVerifier, TrustedState
+from hashlist.verify import StepVerifier, TrustedState, ignored_witnesses
 from node.config import NodeConfig, with_local_policy
 from node.spill import Spill
 from node.store import ReplicaStore
@@ -119,13 +120,19 @@ class Syncer:
         behind = verified.checkpoint.size - state.size
         if behind > 0 and (state.size == 0 or behind > self.config.snapshot_threshold_leaves):
             self._bootstrap(state, verified)
-            return
-        try:
-            self._step(state, verified)
-        except _StepTooLargeError:
-            log.info("list %s: more than %d bytes behind; catching up from a snapshot",
-                     state.list_id, self.config.max_step_bytes)  # fmt: skip
-            self._bootstrap(state, verified)
+        else:
+            try:
+                self._step(state, verified)
+            except _StepTooLargeError:
+                log.info("list %s: more than %d bytes behind; catching up from a snapshot",
+                         state.list_id, self.config.max_step_bytes)  # fmt: skip
+                self._bootstrap(state, verified)
+        # Applied on the strength of the quorum; a witness that was not counted is
+        # still something to look at.
+        if ignored := ignored_witnesses(verified, self.trust, self.clock.now()):
+            alarm = f"{BadWitnessError.__name__}: not counted: {'; '.join(ignored)}"
+            log.warning("list %s: %s", state.list_id, alarm)
+            self.store.set_alarm(state.list_id, alarm)
 
     def _not_applied(
         self, list_id: str, size: int, note: bytes | None, e: VerificationError

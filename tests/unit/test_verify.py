@@ -27,7 +27,13 @@ from hashlist.lthash import LtHash16
 from hashlist.merkle import MerkleTree
 from hashlist.note import Note, parse_note
 from hashlist.signals import SignalText
-from hashlist.verify import TrustedState, VerifiedUpdate, check_fresh, verify_update
+from hashlist.verify import (
+    TrustedState,
+    VerifiedUpdate,
+    check_fresh,
+    ignored_witnesses,
+    verify_update,
+)
 from tests.conftest import Keys
 
 LIST = "takeitdown"
@@ -292,3 +298,56 @@ def test_a_new_checkpoint_does_not_inherit_the_stored_freshness(keys: Keys, log:
     # Size 2 cosigned long ago must not pass as fresh because size 1 was fresh.
     with pytest.raises(StaleCheckpointError):
         node.verify(log.signed_checkpoint(NOW), log.leaves[1:], now=NOW + 1000)
+
+
+def _witnessed_at(keys: Keys, log: ListLog, hub_time: int, *witness_times: int) -> bytes:
+    """``log``'s checkpoint cosigned by the hub at ``hub_time`` and witness i at time i."""
+    note = sign_checkpoint(log.checkpoint(), [keys.log])
+    note = cosign(note, [keys.timestamp], hub_time)
+    for witness, when in zip(keys.witnesses, witness_times, strict=False):
+        note = cosign(note, [witness], when)
+    return note
+
+
+def test_one_witness_with_a_bad_line_does_not_sink_a_quorum_from_the_others(keys: Keys) -> None:
+    node = Follower(keys, quorum=1)
+    log = _log(keys)
+    log.append([A])
+    note = parse_note(_witnessed_at(keys, log, NOW, NOW, NOW))
+    broken = keys.witnesses[0].name
+    forged = [
+        replace(s, signature=s.signature[:-1] + bytes([s.signature[-1] ^ 1]))
+        if s.name == broken else s
+        for s in note.signatures
+    ]  # fmt: skip
+    forged_note = Note(note.text, tuple(forged)).encode()
+    node.follow(forged_note, log.leaves)  # the other witness is the quorum
+    verified = verify_checkpoint(forged_note, node.trust, node.trust.origin(LIST))
+    assert verified.witnesses == (keys.witnesses[1].name,)
+    assert ignored_witnesses(verified, node.trust, NOW) == [
+        f"{broken}: its cosignature does not verify"
+    ]
+
+
+def test_a_witness_clock_running_ahead_is_not_counted_nor_fatal(keys: Keys) -> None:
+    node = Follower(keys, quorum=1, skew=300)
+    log = _log(keys)
+    log.append([A])
+    fast = _witnessed_at(keys, log, NOW, NOW + 600, NOW)  # witness 1's clock: 10 min fast
+    node.follow(fast, log.leaves)
+    verified = verify_checkpoint(fast, node.trust, node.trust.origin(LIST))
+    [ignored] = ignored_witnesses(verified, node.trust, NOW)
+    assert ignored == f"{keys.witnesses[0].name}: its cosignature is dated 600 s in the future"
+    alone = _witnessed_at(keys, log, NOW, NOW + 600)  # and no other witness: not enough
+    with pytest.raises(QuorumError, match="within the allowed clock skew"):
+        Follower(keys, quorum=1, skew=300).verify(alone, log.leaves)
+
+
+def test_a_hub_freezing_a_witnessed_checkpoint_goes_stale(keys: Keys) -> None:
+    """The hub keeps re-timestamping; its witnesses' cosignatures of it age."""
+    node = Follower(keys, quorum=1, max_age=60)
+    log = _log(keys)
+    log.append([A])
+    with pytest.raises(StaleCheckpointError, match="235 s old"):
+        node.verify(_witnessed_at(keys, log, NOW, NOW - 235), log.leaves)
+    node.follow(_witnessed_at(keys, log, NOW, NOW - 30), log.leaves)  # recently witnessed
