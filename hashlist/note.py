@@ -193,9 +193,10 @@ class Note:
         return self.text + b"\n" + "".join(s.line() for s in self.signatures).encode()
 
     def replacing(self, signatures: Sequence[NoteSignature]) -> Note:
-        """This note with ``signatures`` added, each replacing any earlier one by its name."""
-        names = {s.name for s in signatures}
-        kept = [s for s in self.signatures if s.name not in names]
+        """This note with ``signatures`` added, each replacing an earlier one by the same
+        key (name and key id): a line merely named like another key replaces nothing."""
+        keys = {(s.name, s.key_id) for s in signatures}
+        kept = [s for s in self.signatures if (s.name, s.key_id) not in keys]
         return Note(self.text, (*kept, *signatures))
 
 

@@ -39,6 +39,7 @@ from hashlist.checkpoint import Checkpoint
 from hashlist.errors import (
     BadProofError,
     BadSignatureError,
+    BadWitnessError,
     HashlistError,
     InputError,
     MalformedNoteError,
@@ -47,7 +48,16 @@ from hashlist.errors import (
     WitnessConflictError,
 )
 from hashlist.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from hashlist.note import NoteSignature, Signer, open_note, parse_note, parse_signature_line
+from hashlist.note import (
+    COSIGNATURE_V1,
+    NoteSignature,
+    Signer,
+    Verifier,
+    cosignature_timestamp,
+    open_note,
+    parse_note,
+    parse_signature_line,
+)
 from hashlist.trustroot import TrustRoot
 
 MAX_PROOF_HASHES = 64  # a consistency proof of any 2^63-leaf tree is shorter
@@ -173,6 +183,40 @@ def _verify_signed(note: bytes, logs: Mapping[str, TrustRoot]) -> Checkpoint:
     except TrustRootError as e:
         raise NotFoundError(f"this witness does not follow the log {checkpoint.origin!r}") from e
     return checkpoint
+
+
+MAX_COSIGNATURE_LINE = 512
+"""A cosignature/v1 line is about 120 bytes; a witness's reply beyond this is refused."""
+
+
+def check_cosignature(
+    reply: bytes, note: bytes, witness: Verifier, *, now: int, skew: int
+) -> bytes:
+    """``reply`` as a cosignature line the hub may serve with ``note``, or ``BadWitnessError``.
+
+    Pure. A witness's answer is used only if it is one line, within the size
+    bound, by exactly that witness's configured key (name and key id), a
+    valid ``cosignature/v1`` over exactly the checkpoint sent, dated within
+    ``skew`` of ``now``.
+    """
+    if len(reply) > MAX_COSIGNATURE_LINE:
+        raise BadWitnessError(f"{witness.name} replied {len(reply)} bytes, not one cosignature")
+    try:
+        sig = parse_signature_line(reply.decode("utf-8").rstrip("\n"))
+    except (UnicodeDecodeError, MalformedNoteError) as e:
+        raise BadWitnessError(f"{witness.name} replied with no cosignature line: {e}") from e
+    if (sig.name, sig.key_id) != (witness.name, witness.key_id):
+        raise BadWitnessError(f"{witness.name} replied with a line for another key, {sig.name!r}")
+    if witness.sig_type != COSIGNATURE_V1 or not witness.verify(parse_note(note).text,
+                                                                  sig.signature):  # fmt: skip
+        raise BadWitnessError(f"{witness.name}'s cosignature does not verify for this checkpoint")
+    when = cosignature_timestamp(sig)
+    if abs(when - now) > skew:
+        raise BadWitnessError(
+            f"{witness.name}'s cosignature is dated {when - now:+d} s from the hub's clock "
+            f"(allowed skew {skew} s)"
+        )
+    return reply.rstrip(b"\n") + b"\n"
 
 
 def cosigned_note(note: bytes, lines: Sequence[bytes]) -> bytes:

@@ -8,7 +8,8 @@ from typing import Any
 
 from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES
-from hashlist.errors import ConfigError
+from hashlist.errors import ConfigError, KeyFormatError
+from hashlist.note import COSIGNATURE_V1, Verifier
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 
 
@@ -42,6 +43,11 @@ class HubConfig:
     witnesses: tuple[str, ...] = ()
     """``https://`` URLs of C2SP tlog-witnesses to submit every new checkpoint to;
     their cosignatures are served with the checkpoint."""
+    witness_keys: tuple[str, ...] = ()
+    """Each witness's cosignature/v1 verifier key (as ``hashlist keygen --cosigner`` prints
+    it), in the order of ``witnesses``: a reply is served only if it verifies under it."""
+    witness_max_skew_seconds: int = 300
+    """A witness's cosignature dated further from the hub's clock is not served."""
     witness_ca: tuple[Path, ...] = ()
     """CA files for the witnesses' HTTPS certificates; empty: the system's store."""
     witness_timeout_seconds: float = 10.0
@@ -71,6 +77,17 @@ class HubConfig:
             raise ConfigError("max_delta_bytes must fit in max_message_bytes")
         if any(not w.startswith("https://") for w in self.witnesses):
             raise ConfigError("witnesses must be https:// URLs")
+        if len(self.witness_keys) != len(self.witnesses):
+            raise ConfigError(
+                f"{len(self.witnesses)} witness(es) but {len(self.witness_keys)} witness_keys: "
+                "give each witness's verifier key, in the same order"
+            )
+        for key in self.witness_keys:
+            try:
+                if Verifier.from_string(key).sig_type != COSIGNATURE_V1:
+                    raise ConfigError(f"witness key {key[:40]}... is not a cosignature/v1 key")
+            except KeyFormatError as e:
+                raise ConfigError(f"witness_keys: {e}") from e
         if self.witness_timeout_seconds <= 0 or self.witness_retry_seconds <= 0:
             raise ConfigError("witness_timeout_seconds and witness_retry_seconds must be positive")
         if self.max_publish_hashes < 1 or self.max_delta_bytes < 1024:

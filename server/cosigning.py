@@ -14,6 +14,7 @@ import logging
 import threading
 
 from hashlist.clock import Clock
+from hashlist.errors import MalformedNoteError
 from hashlist.note import Note, parse_note, sign_note
 from hashlist.witness_protocol import cosigned_note
 from server.broadcast import Broadcaster
@@ -44,7 +45,21 @@ class Cosigner:
         make every list's note the current one for subscribers."""
         with self.lock:
             for row in self.store.lists():
-                self.broadcaster.announce(row.list_id, self._resign(row))
+                try:
+                    note = self._resign(row)
+                except MalformedNoteError as e:
+                    note = self._rebuild(row, e)
+                self.broadcaster.announce(row.list_id, note)
+
+    def _rebuild(self, row: ListRow, why: MalformedNoteError) -> bytes:
+        """A stored note the hub's own limits refuse: serve its log-signed checkpoint again,
+        freshly cosigned (witness lines are submitted again)."""
+        now = self.clock.now()
+        note = self.signing.cosign(self.store.log_note(row.list_id, row.size), now)
+        self.store.update_cosigned(row.list_id, row.size, note, now)
+        log.error("list %s: the stored note of version %d was unusable (%s); serving its "
+                  "log-signed checkpoint again", row.list_id, row.size, why)  # fmt: skip
+        return note
 
     def recosign(self) -> int:
         """Re-cosign every list's current checkpoint now; returns how many."""
@@ -71,6 +86,12 @@ class Cosigner:
             if row is None or row.size != size:
                 return False
             note = cosigned_note(row.latest_note, [line])
+            try:
+                parse_note(note)  # within the limits every verifier applies
+            except MalformedNoteError as e:
+                log.error("list %s: not serving a witness line: the note would be refused: %s",
+                          list_id, e)  # fmt: skip
+                return False
             return self.store.update_cosigned(list_id, size, note, row.cosigned_at)
 
     def _resign(self, row: ListRow) -> bytes:

@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import ConfigError, MalformedNoteError
-from hashlist.note import COSIGNATURE_V1, ED25519, parse_note
+from hashlist.note import COSIGNATURE_V1, ED25519, Verifier, parse_note
 from hashlist.rpc import server_credentials, server_options
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import parse_trust_root
@@ -126,11 +126,15 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     witnessing = WitnessSubmitter(
         hub,
         [
-            WitnessClient(url, config.witness_ca, timeout=config.witness_timeout_seconds)
-            for url in config.witnesses
+            (
+                WitnessClient(url, config.witness_ca, timeout=config.witness_timeout_seconds),
+                Verifier.from_string(key),
+            )
+            for url, key in zip(config.witnesses, config.witness_keys, strict=True)
         ],
         config.witness_retry_seconds,
         announce_seconds=config.witness_timeout_seconds,
+        max_skew_seconds=config.witness_max_skew_seconds,
     )
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)

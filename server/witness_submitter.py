@@ -10,6 +10,10 @@ when every witness has answered for it (cosigned, refused or unreachable), or
 ``announce_seconds`` after it was signed, whichever comes first. A witness
 line that arrives after that is news to quorum nodes and is announced too.
 
+Every reply is checked before it is used (``check_cosignature``: one line by
+exactly that witness's configured key, valid for the checkpoint sent, dated
+within the hub's skew); a bad one is logged, counted and never stored.
+
 For each list a thread remembers the size the witness last cosigned (it
 starts from 0 and learns the truth from the witness's first 409), proves
 consistency from there with the hub's own tree, and hands the returned
@@ -25,9 +29,15 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from hashlist.errors import HashlistError, UnavailableError, WitnessConflictError
+from hashlist.errors import (
+    BadWitnessError,
+    HashlistError,
+    UnavailableError,
+    WitnessConflictError,
+)
+from hashlist.note import Verifier
 from hashlist.witness_client import WitnessClient
-from hashlist.witness_protocol import AddCheckpoint
+from hashlist.witness_protocol import AddCheckpoint, check_cosignature
 from server.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -38,18 +48,29 @@ class WitnessSubmitter:
     def __init__(
         self,
         hub: Hub,
-        clients: Sequence[WitnessClient],
+        witnesses: Sequence[tuple[WitnessClient, Verifier]],
         retry_seconds: float,
         announce_seconds: float,
+        max_skew_seconds: int = 300,
     ) -> None:
+        """``witnesses``: each witness's client and the key its replies must verify under."""
         self.hub = hub
         self.retry_seconds = retry_seconds
         self._stop = threading.Event()
-        self._announcements = _Announcements(hub, len(clients), announce_seconds)
+        self._announcements = _Announcements(hub, len(witnesses), announce_seconds)
         self._workers = [
-            _Worker(hub, c, self._stop, self._announcements, i) for i, c in enumerate(clients)
+            _Worker(
+                hub,
+                client,
+                key,
+                stop=self._stop,
+                announcements=self._announcements,
+                index=i,
+                max_skew_seconds=max_skew_seconds,
+            )
+            for i, (client, key) in enumerate(witnesses)
         ]
-        if clients:
+        if witnesses:
             hub.publisher.announce = self._published
         self._threads = [
             threading.Thread(target=self._run, args=(w,), name=f"witness-{i}", daemon=True)
@@ -122,15 +143,21 @@ class _Worker:
         self,
         hub: Hub,
         client: WitnessClient,
+        key: Verifier,
+        *,
         stop: threading.Event,
         announcements: _Announcements,
         index: int,
+        max_skew_seconds: int,
     ) -> None:
         self.hub = hub
         self.client = client
+        self.key = key
         self.stop = stop
         self.announcements = announcements
         self.index = index
+        self.max_skew_seconds = max_skew_seconds
+        self.bad_replies = 0  # replies refused: logged, counted, never stored
         self.wake = threading.Event()
         self.wake.set()  # a first round at start-up
         self.known: dict[str, int] = {}  # list -> size the witness last cosigned
@@ -175,6 +202,14 @@ class _Worker:
                 self.done[list_id] = size
                 return False
             self.known[list_id] = self.done[list_id] = size
+            try:
+                now = self.hub.cosigner.clock.now()
+                line = check_cosignature(line, note, self.key, now=now, skew=self.max_skew_seconds)
+            except BadWitnessError as e:
+                self.bad_replies += 1
+                log.error("witness %s: reply for %s version %d not used: %s", self.client.url,
+                          list_id, size, e)  # fmt: skip
+                return False
             added = self.hub.cosigner.add_witness_cosignature(list_id, size, line)
             if added:
                 log.info("witness %s cosigned %s version %d", self.client.url, list_id, size)

@@ -53,6 +53,7 @@ class Federation:
         log_key = Signer.generate(f"{HUB_NAME}/log", ED25519)
         ts_key = Signer.generate(f"{HUB_NAME}/timestamp", COSIGNATURE_V1)
         witness_key = Signer.generate("witness.example", COSIGNATURE_V1)
+        self.witness_verifier = str(witness_key.verifier())
         keys = (("log", log_key), ("timestamp", ts_key), ("witness", witness_key))
         for name, key in keys:
             path = self.workdir / "keys" / f"{name}.key"
@@ -89,6 +90,7 @@ class Federation:
             self.witness_port = self._start("witness", "witness", [])
             with (self.workdir / "hub.toml").open("a") as f:
                 f.write(f'witnesses = ["https://127.0.0.1:{self.witness_port}"]\n'
+                        f'witness_keys = ["{self.witness_verifier}"]\n'
                         f'witness_ca = ["{self.certs / "ca.pem"}"]\n'
                         "witness_retry_seconds = 1.0\n")  # fmt: skip
         listen = ["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else []

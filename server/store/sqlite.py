@@ -193,6 +193,13 @@ class SqliteHubStore:
         for (h,) in self._reader().execute(q, (list_id,)):
             yield bytes(h)
 
+    def log_note(self, list_id: str, size: int) -> bytes:
+        q = "SELECT note FROM checkpoints WHERE list_id=? AND size=?"
+        r = self._reader().execute(q, (list_id, size)).fetchone()
+        if r is None:
+            raise StorageError(f"no log-signed checkpoint of size {size} for {list_id}")
+        return bytes(r[0])
+
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[bytes]:
         q = "SELECT data FROM leaves WHERE list_id=? AND idx>=? AND idx<? ORDER BY idx"
         for (data,) in self._reader().execute(q, (list_id, start, end)):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from hashlist.checkpoint import verify_checkpoint
+from hashlist.checkpoint import cosign, verify_checkpoint
 from hashlist.clock import FixedClock, SystemClock
 from hashlist.errors import (
     BadProofError,
     BadSignatureError,
+    BadWitnessError,
     HashlistError,
     InputError,
     NotFoundError,
@@ -30,6 +31,7 @@ from hashlist.witness_protocol import (
     AddCheckpoint,
     Witnessed,
     add_checkpoint,
+    check_cosignature,
     cosigned_note,
     http_status,
     parse_add_checkpoint,
@@ -194,7 +196,7 @@ def _witnessed_hub(
     def witnessed_by(port: int) -> HubConfig:
         return dataclasses.replace(
             hub_cfg, witnesses=(f"https://127.0.0.1:{port}",), witness_ca=(pki / "ca.pem",),
-            witness_retry_seconds=0.2,
+            witness_keys=(str(signer.verifier()),), witness_retry_seconds=0.2,
         )  # fmt: skip
 
     return signer, trust, witness_config(tmp_path / "w", pki, signer, trust), witnessed_by
@@ -281,3 +283,37 @@ def test_a_witnessed_publication_is_announced_once_with_its_cosignature(
     [announced] = [n for n, size in zip(notes, sizes, strict=True) if size == 1]
     _, verified = open_note(announced, [signer.verifier()])
     assert signer.verifier() in verified  # ... with the witness's cosignature
+
+
+def _reply(witness: Signer, note: bytes, when: int) -> bytes:
+    """What an honest witness answers for ``note``, at time ``when``."""
+    return cosign(note, [witness], when).rsplit(b"\n", 2)[-2] + b"\n"
+
+
+@pytest.mark.parametrize("lie", ["log key's name", "other checkpoint", "clock ahead",
+                                 "huge", "not a line", "another key"])  # fmt: skip
+def test_the_hub_uses_no_lying_witness_reply(keys: Keys, lie: str) -> None:
+    log = _grown(keys, 2)
+    note = log.signed_checkpoint(NOW)
+    witness = keys.witnesses[0]
+    assert check_cosignature(_reply(witness, note, NOW), note, witness.verifier(), now=NOW,
+                             skew=300)  # the honest reply is used  # fmt: skip
+    other = _grown(keys, 3).signed_checkpoint(NOW)
+    reply = {
+        "log key's name": _reply(Signer.generate(keys.log.name, COSIGNATURE_V1), note, NOW),
+        "other checkpoint": _reply(witness, other, NOW),
+        "clock ahead": _reply(witness, note, NOW + 600),
+        "huge": b"\xe2\x80\x94 witness1.example " + b"A" * 70_000 + b"\n",
+        "not a line": b"<html>oops</html>",
+        "another key": _reply(keys.witnesses[1], note, NOW),
+    }[lie]
+    with pytest.raises(BadWitnessError):
+        check_cosignature(reply, note, witness.verifier(), now=NOW, skew=300)
+
+
+def test_a_line_named_like_the_log_key_never_replaces_its_signature(keys: Keys) -> None:
+    note = _grown(keys, 2).signed_checkpoint(NOW)
+    impostor = Signer.generate(keys.log.name, COSIGNATURE_V1)  # same name, another key
+    joined = cosigned_note(note, [_reply(impostor, note, NOW)])
+    trust = keys.trust()
+    assert verify_checkpoint(joined, trust, trust.origin(LIST)).log_keys == (keys.log.name,)
