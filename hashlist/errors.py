@@ -68,6 +68,11 @@ class StorageError(HashlistError):
     """A database that cannot be opened, is of another schema, or is inconsistent."""
 
 
+class CorruptReplicaError(StorageError):
+    """A node's rows disagree with the state it verified: the file was changed outside
+    the node (or damaged). The list is repaired from the hub."""
+
+
 # --- Configuration ---
 
 

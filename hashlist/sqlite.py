@@ -36,7 +36,7 @@ def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connect
             if not path.is_file():
                 raise StorageError(f"{what} {path} does not exist")
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_SECONDS,
                 isolation_level=None, check_same_thread=False,
             )  # fmt: skip
             conn.execute("PRAGMA query_only=1")
@@ -49,6 +49,11 @@ def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connect
     except sqlite3.Error as e:
         raise StorageError(f"cannot open {what} {path}: {e}") from e
     return conn
+
+
+def readonly_uri(path: Path) -> str:
+    """A ``mode=ro`` URI for ``path``, quoted: a ``#`` or ``?`` in a name stays in the name."""
+    return f"{path.resolve().as_uri()}?mode=ro"
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from node.matcher import MatchSettings, open_matcher
 from node.outbox import OutboxSender
 from node.replica_check import run_checks
 from node.service import running_matcher
+from node.spill import remove_stale_spills
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
 from node.sync import Syncer
 
@@ -62,6 +63,7 @@ def match_settings(config: NodeConfig) -> MatchSettings:
 
 def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
     with NodeLock(config.database):
+        remove_stale_spills(config.database)  # left by a node killed mid-bootstrap
         _run(config, clock or SystemClock())
 
 
@@ -99,30 +101,32 @@ def _run(config: NodeConfig, clock: Clock) -> None:
         daemon=True,
     )  # fmt: skip
     socket = OwnedSocket(config.matcher_address)
-    with running_matcher(
-        matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
-    ) as address:
-        socket.bound()
-        worker.start()
-        outbox.start()
-        checker.start()
-        log.info("node %s following %s from %s; matcher on %s",
-                 config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
-        try:
-            _watch(worker, stopping=follower.stop, watch=watch, config=config, trust=trust,
-                   clock=clock)  # fmt: skip
-        finally:
-            follower.shutdown()
-            sender.shutdown()
-            worker.join()
-            outbox.join()
-            checker.join(timeout=5)
-    socket.remove()
-    client.close()
-    store.close()
-    watch.close()
-    matcher.close()
-    log.info("node stopped")
+    try:
+        with running_matcher(
+            matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
+        ) as address:
+            socket.bound()
+            worker.start()
+            outbox.start()
+            checker.start()
+            log.info("node %s following %s from %s; matcher on %s",
+                     config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
+            try:
+                _watch(worker, stopping=follower.stop, watch=watch, config=config,
+                       trust=trust, clock=clock)  # fmt: skip
+            finally:
+                follower.shutdown()
+                sender.shutdown()
+                worker.join()
+                outbox.join()
+                checker.join(timeout=5)
+    finally:  # whatever ended the node: release everything it holds
+        socket.remove()
+        client.close()
+        store.close()
+        watch.close()
+        matcher.close()
+        log.info("node stopped")
 
 
 def _watch(

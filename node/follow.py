@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from hashlist.errors import (
+    CorruptReplicaError,
     HashlistError,
     NotFoundError,
     PermissionDeniedError,
@@ -56,24 +57,55 @@ class Follower:
                 self._subscription.cancel()
 
     def _repair(self) -> None:
+        """Repair every list asked for; a list stays asked for until its repair succeeded."""
         with self._lock:
-            pending, self._repairs = self._repairs, set()
+            pending = sorted(self._repairs)
         for list_id in pending:
-            self.syncer.repair(list_id)
+            alarm = (f"{CorruptReplicaError.__name__}: the rows do not match the verified state; "
+                     "repairing from the hub")  # fmt: skip
+            log.critical("list %s: %s", list_id, alarm)
+            self._best_effort(self.syncer.store.set_alarm, list_id, alarm)
+            self.syncer.repair(list_id)  # raises (the hub away, say): tried again next round
+            with self._lock:
+                self._repairs.discard(list_id)
 
-    def _sync_all(self, lists: Sequence[str]) -> list[str]:
-        """Sync every list once; returns those the hub serves (the others are recorded)."""
-        followed = []
+    def _sync_all(self, lists: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Sync every list once: (the lists that synced, what went wrong with the others).
+
+        A refusal or a failure is recorded on its own list; the hub going away is
+        raised, since it concerns them all.
+        """
+        followed, problems = [], []
         for list_id in lists:
             try:
                 self.syncer.sync(list_id)
             except _REFUSALS as e:
                 self._set_contact(list_id, f"refused: {type(e).__name__}: {e}")
                 log.error("list %s: the hub refuses it: %s", list_id, e)
+                problems.append(f"{list_id}: refused")
+                continue
+            except UnavailableError:
+                raise
+            except Exception as e:  # this list's failure: recorded on it, the others go on
+                problems.append(f"{list_id}: {self._failed(list_id, e)}")
                 continue
             self._set_contact(list_id, "")
             followed.append(list_id)
-        return followed
+        return followed, problems
+
+    def _failed(self, list_id: str, e: Exception) -> str:
+        """Record a failure of one list's sync (an alarm, a repair for corrupt rows)."""
+        problem = f"{type(e).__name__}: {e}"
+        if isinstance(e, HashlistError):
+            log.error("list %s: sync failed, keeping the last verified state: %s", list_id,
+                      problem)  # fmt: skip
+        else:  # a bug must not end the loop behind a live Matcher
+            log.exception("list %s: sync failed unexpectedly", list_id)
+        self._best_effort(self.syncer.store.set_alarm, list_id, problem)
+        if isinstance(e, CorruptReplicaError):
+            with self._lock:
+                self._repairs.add(list_id)
+        return problem
 
     def _set_contact(self, list_id: str, contact: str) -> None:
         if self._contact.get(list_id) != contact:
@@ -105,11 +137,11 @@ class Follower:
         try:
             self._repair()
             self.syncer.refresh_trust_safely()
-            followed = self._sync_all(lists)
+            followed, problems = self._sync_all(lists)
             if followed:
                 self._follow(followed, refused=len(followed) < len(lists))
                 return None
-            return "the hub refuses every list"
+            return "; ".join(problems)
         except UnavailableError as e:
             for list_id in lists:
                 self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
@@ -138,7 +170,7 @@ class Follower:
                 if self.stop.is_set():
                     return
                 if list_id in followed:
-                    self.syncer.sync(list_id, note)
+                    self._sync_pushed(list_id, note)
                 if refused and time.monotonic() > retry_at:
                     return  # ask for the refused lists again
         except UnavailableError:
@@ -150,6 +182,16 @@ class Follower:
                 self._subscription = None
         if not self.stop.is_set() and not self._repairs:
             raise UnavailableError("subscription ended")
+
+    def _sync_pushed(self, list_id: str, note: bytes) -> None:
+        try:
+            self.syncer.sync(list_id, note)
+        except (UnavailableError, *_REFUSALS):
+            raise
+        except Exception as e:
+            self._failed(list_id, e)
+            if self._repairs:
+                raise UnavailableError("a repair is due") from e
 
     @staticmethod
     def _best_effort(write: Callable[[str, str], None], *args: str) -> None:

@@ -7,6 +7,8 @@ replica), with a message naming the running process. The kernel releases
 the lock when the process dies, however it dies, so a crash never leaves a
 stale lock behind.
 
+``node_running`` asks the same lock, without taking it, for ``node status``.
+
 ``OwnedSocket`` remembers the inode of the Unix socket the Matcher bound and
 removes the path on exit only if it is still that socket.
 """
@@ -49,6 +51,22 @@ class NodeLock:
         self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         os.close(self._fd)  # releases the lock; the file stays, harmless
+
+
+def node_running(database: Path) -> bool:
+    """Whether a ``hashlist node run`` holds ``database``'s lock now (never creates the file)."""
+    path = database.with_name(database.name + ".lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the shared lock, if it was taken
+    return False
 
 
 class OwnedSocket:

@@ -1,14 +1,14 @@
 """The node's durable outbox of match reports and verdicts, and its sender.
 
-A report is written to the outbox (``node.store.OutboxStore``, a table of the
-node's database) before the check that found it answers, with an id chosen
+A report is written to the outbox (``node.store.OutboxStore``: its own SQLite
+file beside the replica) before the check that found it answers, with an id chosen
 here; the ``OutboxSender`` delivers pending rows to the hub in ``seq`` order,
 in batches, and marks them delivered only after the hub acknowledged them.
 The hub de-duplicates by id, so a batch resent after a crash or a lost answer is
 harmless: delivery is at least once, the hub's record exactly once.
 
 The platform's content id never leaves this module unhashed: only
-HMAC-SHA256 under a node-local secret (kept in ``meta``) is stored or sent.
+HMAC-SHA256 under a node-local secret (kept in the outbox file) is stored or sent.
 """
 
 from __future__ import annotations
@@ -179,11 +179,12 @@ class OutboxSender:
             try:
                 sent = self.drain_once()
                 attempt = 0
-            except HashlistError as e:
+            except Exception as e:  # delivery must outlive any failure, a bug included
                 delay = self.backoff.delay(attempt)
                 attempt += 1
-                log.warning("report delivery failed (%s); %d pending; retrying in %.1f s",
-                            e, self.outbox.backlog(), delay)  # fmt: skip
+                if not isinstance(e, HashlistError):
+                    log.exception("report delivery failed unexpectedly")
+                log.warning("report delivery failed (%s); retrying in %.1f s", e, delay)
                 self.stop.wait(delay)
                 continue
             if not sent:

@@ -29,13 +29,24 @@ from hashlist.errors import StorageError
 from hashlist.signals import SignalText
 
 _HEADER = struct.Struct("<II")  # rows, text bytes
+_SUFFIX = ".spill"
+
+
+def remove_stale_spills(beside: Path) -> int:
+    """Remove spill files of ``beside`` left by a node that was killed; returns how many.
+
+    Call only while holding the node's lock (no other node is bootstrapping)."""
+    stale = list(beside.parent.glob(f".{beside.name}.*{_SUFFIX}"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 class Spill:
     def __init__(self, beside: Path) -> None:
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{beside.name}.", suffix=".spill", dir=beside.parent
+                prefix=f".{beside.name}.", suffix=_SUFFIX, dir=beside.parent
             )
         except OSError as e:
             raise StorageError(f"cannot stage a snapshot beside {beside}: {e.strerror}") from e

@@ -37,12 +37,18 @@ class StatusRow:
     checkpoint: str  # the signed note of the verified state: what auditors compare
 
 
-def status_row(node: str, record: ListRecord, hashes: int, trust: TrustRoot, now: int) -> StatusRow:
+def status_row(
+    node: str, record: ListRecord, hashes: int, trust: TrustRoot, now: int, *, running: bool = True
+) -> StatusRow:
+    """``running``: whether a node process holds the database now (what it recorded is
+    otherwise only how things stood when it stopped)."""
     state = record.state
     synced = bool(state.checkpoint_note)
     age = now - state.cosigned_at if state.cosigned_at else -1
     stale = not synced or age > trust.max_checkpoint_age_seconds
-    problems = []
+    problems = (
+        [] if running else ["no node is running on this database: as it stood when it stopped"]
+    )
     if record.halted:
         problems.append(f"halted: {record.alarm}")
     elif record.alarm:

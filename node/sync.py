@@ -252,11 +252,8 @@ class Syncer:
             return False
 
     def repair(self, list_id: str) -> None:
-        """Re-bootstrap a list whose rows failed the digest check (the commit clears the alarm)."""
+        """Re-bootstrap a list whose rows are corrupt; its commit clears the alarm."""
         state = self.store.state(list_id)
-        alarm = "CorruptReplicaError: the rows do not hash to the verified state digest"
-        self.store.set_alarm(list_id, alarm)
-        log.critical("list %s: %s; repairing from the hub's snapshot", list_id, alarm)
         if state.size:
             self._bootstrap(state)
 

@@ -110,19 +110,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     except (OSError, RuntimeError) as e:
         store.close()
         raise ConfigError(f"cannot bind {config.listen}: {e}") from e
-    server.start()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    stop = threading.Event()
-
-    def recosign_loop() -> None:
-        while not stop.wait(config.recosign_interval_seconds):
-            try:
-                hub.cosigner.recosign()
-            except Exception:
-                log.exception("re-cosigning failed; will retry next interval")
-
-    recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
-    recosigner.start()
+    # Before serving: the submitter takes over announcements (see its module).
     witnessing = WitnessSubmitter(
         hub,
         [
@@ -136,6 +124,19 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         announce_seconds=config.witness_timeout_seconds,
         max_skew_seconds=config.witness_max_skew_seconds,
     )
+    server.start()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    stop = threading.Event()
+
+    def recosign_loop() -> None:
+        while not stop.wait(config.recosign_interval_seconds):
+            try:
+                hub.cosigner.recosign()
+            except Exception:
+                log.exception("re-cosigning failed; will retry next interval")
+
+    recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
+    recosigner.start()
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
     try:

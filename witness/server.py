@@ -130,11 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 409, b"%d\n" % e.size, SIZE_CONTENT_TYPE
         except StorageError as e:  # the detail names files: logged, never sent
             log.error("cannot decide a checkpoint: %s", e)
-            return (
-                500,
-                b"the witness's storage failed; its operator has the details\n",
-                "text/plain",
-            )
+            return 500, _STORAGE_FAILED, "text/plain"
         except HashlistError as e:  # refusals of the request: their text describes it only
             status = http_status(e)
             level = logging.WARNING if status == 422 else logging.INFO

@@ -69,6 +69,7 @@ def _status(args: argparse.Namespace) -> int:
     from hashlist.clock import SystemClock
     from node.config import load_node_config
     from node.daemon import effective_trust
+    from node.instance import node_running
     from node.status import format_status, status_row
     from node.store import SqliteReplicaReader
 
@@ -78,7 +79,9 @@ def _status(args: argparse.Namespace) -> int:
     replica = SqliteReplicaReader(config.database)  # read-only
     try:
         trust, now = effective_trust(config, replica), SystemClock().now()
-        rows = [status_row(config.name, replica.record(list_id), replica.count(list_id), trust, now)
+        running = node_running(config.database)
+        rows = [status_row(config.name, replica.record(list_id), replica.count(list_id), trust,
+                           now, running=running)
                 for list_id in config.lists]  # fmt: skip
     finally:
         replica.close()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hashlist.errors import StorageError
-from hashlist.sqlite import connect, migrate, transaction
+from hashlist.sqlite import connect, migrate, readonly_uri, transaction
 
 _WHAT = "node outbox database"
 # Ordered migrations (``hashlist.sqlite.migrate``); never edit a released one.
@@ -60,7 +60,7 @@ class SqliteOutboxStore:
         if done:
             return
         try:
-            self._db.execute("ATTACH DATABASE ? AS legacy", (f"file:{legacy}?mode=ro",))
+            self._db.execute("ATTACH DATABASE ? AS legacy", (readonly_uri(legacy),))
         except sqlite3.Error as e:
             raise StorageError(f"{self._what}: cannot read {legacy} to import its outbox") from e
         try:
@@ -123,8 +123,8 @@ class SqliteOutboxStore:
     def mark(self, seqs: Sequence[int], *, now: int, refused: str = "") -> None:
         column = "refused" if refused else "delivered_at"
         value: str | int = refused or now
-        with self._lock:
-            self._db.executemany(
+        with self._lock, transaction(self._db, f"{self._what}: outbox rows not marked") as db:
+            db.executemany(  # one transaction: one fsync, not one per row
                 f"UPDATE outbox SET {column}=? WHERE seq=?",  # noqa: S608 - fixed column names
                 ((value, s) for s in seqs),
             )

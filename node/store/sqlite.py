@@ -4,8 +4,8 @@ Tables (schema and migrations in ``node.store.schema``): ``lists`` (one row
 per followed list: the ``TrustedState`` fields, the largest size seen
 signed, the current alarm, whether it is halted), ``members`` (the replica:
 signal and the version it was listed in), ``trust_roots`` (accepted
-rotations), ``evidence`` (signed notes that prove misbehaviour, kept
-forever) and ``outbox`` (``node.store.outbox``).
+rotations) and ``evidence`` (signed notes that prove misbehaviour, kept
+forever). The outbox has its own file (``node.store.outbox``).
 
 ``SqliteReplicaReader`` answers read-only questions on per-thread
 connections; opened with ``readonly=True`` it refuses a missing file instead
@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hashlist.delta import Delta
-from hashlist.errors import StorageError
+from hashlist.errors import CorruptReplicaError, StorageError
 from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
 from hashlist.sqlite import connect, migrate, schema_version, transaction
@@ -267,7 +267,7 @@ class Step:
         if self.db.total_changes - before != delta.size:
             # The verifier found the delta applies to the verified state: the rows
             # must have been changed behind the node's back.
-            raise StorageError(
+            raise CorruptReplicaError(
                 f"the replica's rows of {self.list_id} disagree with its verified state "
                 f"at version {delta.version}: the database was changed outside the node"
             )
@@ -286,7 +286,12 @@ class Step:
 
     def commit(self, state: TrustedState) -> None:
         _write_state(self.db, state, self.now)
-        self.db.execute("UPDATE lists SET alarm='' WHERE list_id=?", (state.list_id,))
+        # A verified step clears the list's alarm, except a corruption alarm: only
+        # replacing the rows (a repair) clears that one.
+        self.db.execute(
+            "UPDATE lists SET alarm='' WHERE list_id=? AND (? OR alarm NOT LIKE ?)",
+            (state.list_id, self.replaced, f"{CorruptReplicaError.__name__}%"),
+        )
         self.committed = True
 
 

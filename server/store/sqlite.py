@@ -46,7 +46,9 @@ class SqliteHubStore:
         self._write = connect(path, _WHAT)
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Per-thread read connections, with their threads: those of ended threads
+        # (a timer's, say) are closed when the next one opens, so none leak.
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         migrate(self._write, f"{_WHAT} {path}", MIGRATIONS)
 
     def _reader(self) -> sqlite3.Connection:
@@ -55,7 +57,11 @@ class SqliteHubStore:
             conn = connect(self.path, _WHAT)
             self._local.conn = conn
             with self._write_lock:
-                self._readers.append(conn)
+                ended = [c for t, c in self._readers if not t.is_alive()]
+                self._readers = [(t, c) for t, c in self._readers if t.is_alive()]
+                self._readers.append((threading.current_thread(), conn))
+            for old in ended:
+                old.close()
         return conn
 
     @contextmanager
@@ -65,7 +71,7 @@ class SqliteHubStore:
 
     def close(self) -> None:
         with self._write_lock:
-            for conn in self._readers:
+            for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
         self._write.close()

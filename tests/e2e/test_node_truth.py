@@ -176,3 +176,6 @@ def test_a_full_disk_raises_an_alarm_and_the_node_recovers(
     assert fed.node_hashes("yubo", LIST) == 20_100
     wait_until(lambda: _status(fed, "yubo")[0] == 0, 30, "a healthy node after recovery")
     assert fed.stop("yubo") == 0  # before the disk goes away
+    code, row = _status(fed, "yubo")  # a stopped node is not a healthy one
+    assert code == 1
+    assert "no node is running on this database" in json.dumps(row["problems"])

@@ -406,3 +406,31 @@ def test_each_checkpoint_is_verified_once_per_step(
     rig.node.sync()
     assert len(calls) == 2
     assert calls[0] != calls[1]
+
+
+@pytest.mark.parametrize("path", ["leaves", "snapshot"])
+def test_no_write_lock_is_held_while_the_hub_streams(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """An upload check that files a report must never wait behind the network."""
+    if path == "leaves":
+        rig.publish(["md5:" + "1" * 32])  # synced at 1; version 2 comes as leaves
+    rig.operator.publish(LIST, [f"md5:{i:032x}" for i in range(2, 500)])
+    hub = rig.node.syncer.hub
+    real = getattr(hub, path)
+    probes: list[bool] = []
+
+    def watching(*args: Any) -> Iterator[Any]:
+        for item in real(*args):
+            other = sqlite3.connect(rig.tmp / "node.db", timeout=0.2, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if the sync holds it
+            other.execute("ROLLBACK")
+            other.close()
+            probes.append(rig.node.store.db.in_transaction)
+            yield item
+
+    monkeypatch.setattr(hub, path, watching)
+    rig.node.sync()
+    assert probes
+    assert not any(probes)
+    assert rig.node.store.state(LIST).size == (2 if path == "leaves" else 1)

@@ -25,6 +25,7 @@ from hashlist.errors import BadProofError, WitnessConflictError
 from hashlist.trustroot import TrustRoot
 from hashlist.witness_client import WitnessClient
 from hashlist.witness_protocol import AddCheckpoint
+from node.instance import NodeLock
 from tests.conftest import Keys
 from tests.simulator import MaliciousHub, serving
 from tests.support import node_syncer, witness_config
@@ -116,7 +117,8 @@ def test_audit_compare_catches_the_split_view_and_the_evidence_verifies_offline(
         with node_syncer(tmp_path / name, pki, port, trust, fork.clock, name=name) as (s, _):
             assert s.sync(LIST)
         config = _status(tmp_path, pki, name, port, trust_file)
-        assert main(["node", "status", "--json", "--config", str(config)]) == 0
+        with NodeLock(tmp_path / name / f"{name}.db"):  # as while its node runs
+            assert main(["node", "status", "--json", "--config", str(config)]) == 0
         statuses.append(tmp_path / f"{name}.json")
         statuses[-1].write_text(capsys.readouterr().out)
 
@@ -155,7 +157,8 @@ def test_compare_proves_a_fork_across_sizes_with_the_hubs_own_leaves(
     with node_syncer(tmp_path / "facebook", pki, fork.port_a, trust, fork.clock) as (s, _):
         assert s.sync(LIST)
     config = _status(tmp_path, pki, "facebook", fork.port_a, trust_file)
-    assert main(["node", "status", "--json", "--config", str(config)]) == 0
+    with NodeLock(tmp_path / "facebook" / "facebook.db"):  # as while its node runs
+        assert main(["node", "status", "--json", "--config", str(config)]) == 0
     status = tmp_path / "a.json"
     status.write_text(capsys.readouterr().out)
     fork.b.publish(["md5:" + "c" * 32])

@@ -52,3 +52,9 @@ def test_a_verified_fresh_list_in_contact_is_healthy(keys: Keys) -> None:
     assert row.problems == ()
     assert (row.version, row.hashes, row.cosignature_age) == (3, 12, 10)
     assert format_status([row]).splitlines()[1].endswith(" ok")
+
+
+def test_a_database_no_node_holds_is_not_healthy(keys: Keys) -> None:
+    row = status_row("yubo", FRESH, 12, keys.trust(), NOW, running=False)
+    assert not row.healthy
+    assert row.problems[0].startswith("no node is running on this database")
