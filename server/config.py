@@ -66,7 +66,15 @@ class HubConfig:
     snapshot_batch: int = 20_000
     """Signals per snapshot message."""
     max_workers: int = 256
-    """gRPC worker threads; each open subscription holds one."""
+    """gRPC worker threads; each open stream (subscription, leaves, snapshot) holds one."""
+    max_reports_per_second: float = 1000.0
+    """Reports and verdicts one partner may send per second, on average ..."""
+    report_burst: int = 10_000
+    """... and at once (at least one full batch of 5,000); more gets RESOURCE_EXHAUSTED."""
+    max_streams_per_identity: int = 8
+    """Open streams one certificate may hold at once; more are refused."""
+    unary_reserve: int = 16
+    """Worker threads streams may never take: unary calls always find one."""
     grace_seconds: float = 5.0
     """On SIGTERM, how long in-flight calls may finish before the server stops."""
 
@@ -92,8 +100,14 @@ class HubConfig:
             raise ConfigError("witness_timeout_seconds and witness_retry_seconds must be positive")
         if self.max_publish_hashes < 1 or self.max_delta_bytes < 1024:
             raise ConfigError("need max_publish_hashes >= 1 and max_delta_bytes >= 1024")
+        if self.max_reports_per_second <= 0 or self.report_burst < 1:
+            raise ConfigError("need max_reports_per_second > 0 and report_burst >= 1")
         if self.max_workers < 4:
             raise ConfigError("max_workers must be at least 4")
+        if not 1 <= self.unary_reserve < self.max_workers or self.max_streams_per_identity < 1:
+            raise ConfigError(
+                "need 1 <= unary_reserve < max_workers and max_streams_per_identity >= 1"
+            )
 
 
 def load_hub_config(path: Path, overrides: dict[str, Any] | None = None) -> HubConfig:

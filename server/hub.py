@@ -28,6 +28,7 @@ from server.access import Access
 from server.broadcast import Broadcaster
 from server.cosigning import Cosigner
 from server.publishing import Publisher
+from server.ratelimit import TokenBuckets
 from server.reading import LogReader
 from server.reports import ReportBook
 from server.signing import HubSigning
@@ -56,6 +57,7 @@ def build_hub(
     clock: Clock,
     max_delta_bytes: int,
     trust_roots: Mapping[int, bytes] | None = None,
+    report_limit: TokenBuckets | None = None,
 ) -> Hub:
     """Load the trees from ``store``, wire the parts, re-sign after a key rollover."""
     signing = HubSigning(name, tuple(log_signers), timestamp_signer)
@@ -84,6 +86,6 @@ def build_hub(
         ),
         cosigner=cosigner,
         reader=LogReader(store=store, trees=trees, access=access, trust_roots=trust_roots or {}),
-        reports=ReportBook(store=store, access=access, clock=clock),
+        reports=ReportBook(store=store, access=access, clock=clock, limit=report_limit),
         broadcaster=broadcaster,
     )

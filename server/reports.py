@@ -20,11 +20,12 @@ from collections.abc import Sequence
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
-from hashlist.errors import InputError
+from hashlist.errors import InputError, ResourceExhaustedError
 from hashlist.identity import Identity
 from hashlist.model import VERDICTS, HashMatches, Report, Verdict
 from hashlist.signals import canonical
 from server.access import Access
+from server.ratelimit import TokenBuckets
 from server.store import HubStore
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,11 @@ def _plausible(when: int, now: int, what: str) -> None:
 
 
 class ReportBook:
-    def __init__(self, *, store: HubStore, access: Access, clock: Clock) -> None:
+    def __init__(
+        self, *, store: HubStore, access: Access, clock: Clock, limit: TokenBuckets | None = None
+    ) -> None:
         self.store, self.access, self.clock = store, access, clock
+        self.limit = limit or TokenBuckets(rate=1000.0, burst=10_000)
 
     def submit(
         self, who: Identity, reports: Sequence[Report], verdicts: Sequence[Verdict]
@@ -77,6 +81,11 @@ class ReportBook:
         self.access.authorize_report(who)
         if len(reports) + len(verdicts) > MAX_BATCH:
             raise InputError(f"at most {MAX_BATCH} reports and verdicts per batch")
+        if not self.limit.take(who.name, len(reports) + len(verdicts)):
+            raise ResourceExhaustedError(
+                f"{who} sends reports and verdicts faster than {self.limit.rate:g}/s: "
+                "slow down and send again"
+            )
         now = self.clock.now()
         for r in reports:
             validate_report(r, now)

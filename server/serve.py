@@ -32,8 +32,10 @@ from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.witness_client import WitnessClient
 from server.config import HubConfig
 from server.hub import Hub, build_hub
+from server.ratelimit import TokenBuckets
 from server.servicer import AdminServicer, LogServicer, ReportsServicer
 from server.store import SqliteHubStore
+from server.streams import StreamSlots
 from server.witness_submitter import WitnessSubmitter
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             name=config.name, store=store, log_signers=log_signers,
             timestamp_signer=timestamp_signer, clock=clock or SystemClock(),
             max_delta_bytes=config.max_delta_bytes, trust_roots=trust_roots,
+            report_limit=TokenBuckets(rate=config.max_reports_per_second,
+                                      burst=config.report_burst),
         )  # fmt: skip
     except BaseException:
         store.close()
@@ -87,7 +91,13 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     )
     pb_grpc.add_LogServicer_to_server(
         LogServicer(
-            hub, leaf_batch_bytes=config.leaf_batch_bytes, snapshot_batch=config.snapshot_batch
+            hub,
+            leaf_batch_bytes=config.leaf_batch_bytes,
+            snapshot_batch=config.snapshot_batch,
+            slots=StreamSlots(
+                per_identity=config.max_streams_per_identity,
+                total=config.max_workers - config.unary_reserve,
+            ),
         ),
         server,
     )

@@ -26,6 +26,7 @@ from hashlist.wire import (
     verdict_from_proto,
 )
 from server.hub import Hub
+from server.streams import StreamSlots
 
 log = logging.getLogger(__name__)
 _WAKE_SECONDS = 1.0  # how often an idle subscription checks the client is still there
@@ -39,10 +40,13 @@ def caller(context: grpc.ServicerContext) -> Identity:
 
 
 class LogServicer(pb_grpc.LogServicer):
-    def __init__(self, hub: Hub, *, leaf_batch_bytes: int, snapshot_batch: int) -> None:
+    def __init__(
+        self, hub: Hub, *, leaf_batch_bytes: int, snapshot_batch: int, slots: StreamSlots
+    ) -> None:
         self.hub = hub
         self.leaf_batch_bytes = leaf_batch_bytes
         self.snapshot_batch = snapshot_batch
+        self.slots = slots  # every stream holds one for its life
 
     @handle_errors
     def GetCheckpoint(
@@ -64,12 +68,14 @@ class LogServicer(pb_grpc.LogServicer):
     def GetLeaves(
         self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.LeafBatch]:
-        self.hub.access.authorize_read(caller(context), request.list_id)
-        batches = self.hub.reader.leaf_batches(
-            request.list_id, request.start, request.end, self.leaf_batch_bytes
-        )
-        for start, leaves in batches:
-            yield pb.LeafBatch(start=start, leaves=leaves)
+        who = caller(context)
+        self.hub.access.authorize_read(who, request.list_id)
+        with self.slots.hold(who):
+            batches = self.hub.reader.leaf_batches(
+                request.list_id, request.start, request.end, self.leaf_batch_bytes
+            )
+            for start, leaves in batches:
+                yield pb.LeafBatch(start=start, leaves=leaves)
 
     @handle_errors
     def GetInclusionProof(
@@ -95,31 +101,37 @@ class LogServicer(pb_grpc.LogServicer):
     def GetSnapshot(
         self, request: pb.SnapshotRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SnapshotChunk]:
-        self.hub.access.authorize_read(caller(context), request.list_id)
-        for item in self.hub.reader.snapshot(
-            request.list_id, request.from_size, self.snapshot_batch
-        ):
-            if isinstance(item, SnapshotHeader):
-                yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
-            else:
-                signals, versions = zip(*item, strict=True)
-                yield pb.SnapshotChunk(signals=pb.SignalBatch(signals=signals, versions=versions))
+        who = caller(context)
+        self.hub.access.authorize_read(who, request.list_id)
+        with self.slots.hold(who):
+            for item in self.hub.reader.snapshot(
+                request.list_id, request.from_size, self.snapshot_batch
+            ):
+                if isinstance(item, SnapshotHeader):
+                    yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
+                else:
+                    signals, versions = zip(*item, strict=True)
+                    batch = pb.SignalBatch(signals=signals, versions=versions)
+                    yield pb.SnapshotChunk(signals=batch)
 
     @handle_errors
     def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SignedCheckpoint]:
         who = caller(context)
+        if not request.list_ids:
+            raise InputError("subscribe to at least one list")
         for list_id in request.list_ids:
             self.hub.access.authorize_read(who, list_id)
-        broadcaster = self.hub.broadcaster
-        cursor = broadcaster.subscribe(request.list_ids)
-        log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
-        while context.is_active() and not broadcaster.closed:
-            for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
-                self.hub.access.authorize_read(who, list_id)  # a revoked grant ends the stream
-                yield pb.SignedCheckpoint(list_id=list_id, note=note)
-        log.info("%s unsubscribed", who)
+        with self.slots.hold(who):
+            broadcaster = self.hub.broadcaster
+            cursor = broadcaster.subscribe(request.list_ids)
+            log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
+            while context.is_active() and not broadcaster.closed:
+                for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
+                    self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
+                    yield pb.SignedCheckpoint(list_id=list_id, note=note)
+            log.info("%s unsubscribed", who)
 
 
 class AdminServicer(pb_grpc.AdminServicer):
