@@ -16,7 +16,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, make_delta
@@ -103,15 +103,13 @@ def plan_deltas(
 ) -> list[PlannedDelta]:
     """One request as consecutive deltas, each within ``max_delta_bytes``.
 
-    Like ``plan_delta``, additions already present and removals not present
-    are left out (reported by the first delta); the rest is split in sorted
-    order, removals first, so every delta applies to the state the previous
-    one left. Empty list: nothing would change. Pure.
+    Additions already present and removals not present are left out (the
+    caller reports them); the rest is split in sorted order, removals first,
+    so every delta applies to the state the previous one left. Empty list:
+    nothing would change. Pure.
     """
     if max_delta_bytes < _HEAD_BYTES + _LINE_BYTES:
         raise InputError(f"max_delta_bytes {max_delta_bytes} cannot hold a single hash")
-    already = tuple(sorted(adds & present))
-    missing = tuple(sorted(removes - present))
     changes = [(s, False) for s in sorted(removes & present)]
     changes += [(s, True) for s in sorted(adds - present)]
     per_delta = (max_delta_bytes - _HEAD_BYTES) // _LINE_BYTES
@@ -124,7 +122,7 @@ def plan_deltas(
             part_removes, present=part_removes, max_delta_bytes=max_delta_bytes,
         )  # fmt: skip
         lthash = plan.lthash
-        plans.append(plan if plans else replace(plan, already_listed=already, not_listed=missing))
+        plans.append(plan)
     return plans
 
 

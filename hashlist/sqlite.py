@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,6 +49,23 @@ def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connect
     except sqlite3.Error as e:
         raise StorageError(f"cannot open {what} {path}: {e}") from e
     return conn
+
+
+IN_CHUNK = 500  # values per query, well under SQLite's bound-parameter limit
+
+
+def among(db: sqlite3.Connection, query: str, key: str, values: Sequence[str]) -> set[str]:
+    """Those of ``values`` that ``query`` returns, asked in chunks.
+
+    ``query`` selects one column, has one ``?`` for ``key`` and ``{marks}`` where
+    the chunk's placeholders go, e.g. ``... WHERE list_id=? AND signal IN ({marks})``.
+    """
+    found: set[str] = set()
+    for i in range(0, len(values), IN_CHUNK):
+        chunk = values[i : i + IN_CHUNK]
+        sql = query.format(marks=",".join("?" * len(chunk)))
+        found.update(r[0] for r in db.execute(sql, (key, *chunk)))
+    return found
 
 
 def readonly_uri(path: Path) -> str:

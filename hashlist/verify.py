@@ -162,6 +162,24 @@ class StepVerifier:
         )
 
 
+class PendingChanges:
+    """The replica as it will be once the deltas verified so far apply: membership asked
+    of ``listed`` (the replica before the step) under the changes recorded since."""
+
+    def __init__(self, listed: Listed) -> None:
+        self._before = listed
+        self._changed: dict[SignalText, bool] = {}
+
+    def listed(self, signals: Sequence[SignalText]) -> Set[SignalText]:
+        unknown = [s for s in signals if s not in self._changed]
+        before = self._before(unknown) if unknown else frozenset()
+        return {s for s in signals if self._changed.get(s, s in before)}
+
+    def apply(self, delta: Delta) -> None:
+        self._changed.update(dict.fromkeys(delta.additions, True))
+        self._changed.update(dict.fromkeys(delta.removals, False))
+
+
 def verify_update(
     state: TrustedState,
     note: bytes,
@@ -184,18 +202,11 @@ def verify_update(
             f"checkpoint of size {step.target_size} needs {step.target_size - state.size} "
             f"leaves after {state.size}, got {len(leaves)}"
         )
-    overlay: dict[SignalText, bool] = {}
-
-    def listed_now(signals: Sequence[SignalText]) -> Set[SignalText]:
-        unknown = [s for s in signals if s not in overlay]
-        before = listed(unknown) if unknown else frozenset()
-        return {s for s in signals if overlay.get(s, s in before)}
-
+    pending = PendingChanges(listed)
     deltas = []
     for leaf in leaves:
-        delta = step.feed(leaf, listed_now)
-        overlay.update(dict.fromkeys(delta.additions, True))
-        overlay.update(dict.fromkeys(delta.removals, False))
+        delta = step.feed(leaf, pending.listed)
+        pending.apply(delta)
         deltas.append(delta)
     return VerifiedUpdate(step.finish(), tuple(deltas), step.checkpoint)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Protocol
 
 from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
@@ -41,10 +42,9 @@ from hashlist.errors import (
     VerificationError,
 )
 from hashlist.rotation import walk
-from hashlist.signals import SignalText
 from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
-from hashlist.verify import StepVerifier, TrustedState, ignored_witnesses
+from hashlist.verify import PendingChanges, StepVerifier, TrustedState, ignored_witnesses
 from node.config import NodeConfig, with_local_policy
 from node.spill import Spill
 from node.store import ReplicaStore
@@ -168,13 +168,7 @@ class Syncer:
 
     def _download(self, state: TrustedState, step: StepVerifier) -> list[Delta]:
         """Every leaf up to the checkpoint, verified against the replica as it will be."""
-        overlay: dict[SignalText, bool] = {}  # changes by earlier leaves of this step
-
-        def listed_now(signals: Sequence[SignalText]) -> set[SignalText]:
-            unknown = [s for s in signals if s not in overlay]
-            before = self.store.listed(state.list_id, unknown) if unknown else set()
-            return {s for s in signals if overlay.get(s, s in before)}
-
+        pending = PendingChanges(partial(self.store.listed, state.list_id))
         deltas, used = [], 0
         for start, leaves in self.hub.leaves(state.list_id, state.size, step.target_size):
             if start != step.next_index:
@@ -185,9 +179,8 @@ class Syncer:
                 used += len(leaf)
                 if used > self.config.max_step_bytes:
                     raise _StepTooLargeError
-                delta = step.feed(leaf, listed_now)
-                overlay.update(dict.fromkeys(delta.additions, True))
-                overlay.update(dict.fromkeys(delta.removals, False))
+                delta = step.feed(leaf, pending.listed)
+                pending.apply(delta)
                 deltas.append(delta)
         return deltas
 

@@ -99,7 +99,7 @@ class Publisher:
             )
         if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InputError(f"idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters")
-        digest = request_digest(list_id, adds, removes)
+        digest = request_digest(list_id, adds, removes) if idempotency_key else b""
         with self.lock:
             if idempotency_key and (earlier := self._replay(idempotency_key, list_id, digest)):
                 return earlier

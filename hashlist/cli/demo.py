@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,9 +190,8 @@ class Federation:
 
     def database(self, partner: str) -> Path:
         """Where ``partner``'s node keeps its replica (as its config says)."""
-        text = (self.workdir / f"{partner}.toml").read_text()
-        name = next(line for line in text.splitlines() if line.startswith("database = "))
-        return self.workdir / name.split('"')[1]
+        config = tomllib.loads((self.workdir / f"{partner}.toml").read_text())
+        return self.workdir / str(config["database"])
 
     def node_state(self, partner: str, list_id: str) -> tuple[int, str, int]:
         """(version, state digest hex, lag) read from the node's database, read-only."""

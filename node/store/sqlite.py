@@ -33,12 +33,12 @@ from hashlist.delta import Delta
 from hashlist.errors import CorruptReplicaError, StorageError
 from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
-from hashlist.sqlite import connect, migrate, schema_version, transaction
+from hashlist.sqlite import among, connect, migrate, schema_version, transaction
 from hashlist.verify import TrustedState
 from node.store.protocol import NEAR_PREFIXES, Evidence, ListRecord, ReplicaObserver
 from node.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-_IN_CHUNK = 500
+_MEMBERS = "SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"
 _WHAT = "node database"
 _RECORD = (
     "SELECT size, root, compact_range, lthash, state_digest, cosigned_at, checkpoint_note, "
@@ -67,7 +67,6 @@ class SqliteReplicaReader:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.path, _WHAT, readonly=self._readonly)
-            conn.execute("PRAGMA query_only=1")
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -105,13 +104,11 @@ class SqliteReplicaReader:
         return int(self._query(q, (list_id,)).fetchone()[0])
 
     def listed(self, list_id: str, signals: Sequence[SignalText]) -> set[SignalText]:
-        found: set[SignalText] = set()
-        for i in range(0, len(signals), _IN_CHUNK):
-            chunk = signals[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            q = f"SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"  # noqa: S608
-            found.update(SignalText(r[0]) for r in self._query(q, (list_id, *chunk)))
-        return found
+        try:
+            found = among(self._conn(), _MEMBERS, list_id, signals)
+        except sqlite3.Error as e:
+            raise StorageError(f"{_WHAT} {self.path}: {e}") from e
+        return {SignalText(s) for s in found}
 
     def version_of(self, list_id: str, signal: str) -> int | None:
         q = "SELECT version FROM members WHERE list_id=? AND signal=?"

@@ -32,11 +32,13 @@ from pathlib import Path
 
 from hashlist.errors import StorageError
 from hashlist.model import Report, Verdict
-from hashlist.sqlite import connect, migrate, transaction
+from hashlist.sqlite import among, connect, migrate, transaction
 from server.store.protocol import ListRow, NewPublication, ReportCounts
 from server.store.schema import MIGRATIONS
 
-_IN_CHUNK = 500  # well under SQLite's bound-parameter limit
+_MEMBERS = "SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"
+_RETRACTED = "SELECT signal FROM retracted WHERE list_id=? AND signal IN ({marks})"
+_REPORTS_OF = "SELECT report_id FROM reports WHERE partner=? AND report_id IN ({marks})"
 _WHAT = "hub database"
 
 
@@ -117,24 +119,12 @@ class SqliteHubStore:
     # --- publishing ---
 
     def listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
-        return self._among("members", "signal", list_id, signals)
+        return among(self._reader(), _MEMBERS, list_id, signals)
 
     def ever_listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
-        listed = self._among("members", "signal", list_id, signals)
+        listed = self.listed(list_id, signals)
         others = [s for s in signals if s not in listed]
-        return listed | self._among("retracted", "signal", list_id, others) if others else listed
-
-    def _among(self, table: str, column: str, key: str, values: Sequence[str]) -> set[str]:
-        """Those of ``values`` in ``table``'s ``column`` for ``key`` (fixed names only)."""
-        db = self._reader()
-        found: set[str] = set()
-        owner = "partner" if table == "reports" else "list_id"
-        for i in range(0, len(values), _IN_CHUNK):
-            chunk = values[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            q = f"SELECT {column} FROM {table} WHERE {owner}=? AND {column} IN ({marks})"  # noqa: S608
-            found.update(r[0] for r in db.execute(q, (key, *chunk)))
-        return found
+        return listed | among(self._reader(), _RETRACTED, list_id, others) if others else listed
 
     def publication(self, key: str) -> tuple[str, bytes, bytes] | None:
         q = "SELECT list_id, response, request_digest FROM publications WHERE idempotency_key=?"
@@ -245,7 +235,7 @@ class SqliteHubStore:
             return new_reports, db.total_changes - before - new_reports
 
     def reports_of(self, partner: str, report_ids: Sequence[str]) -> set[str]:
-        return self._among("reports", "report_id", partner, report_ids)
+        return among(self._reader(), _REPORTS_OF, partner, report_ids)
 
     def report_counts(self, list_id: str) -> ReportCounts:
         db = self._reader()
