@@ -17,40 +17,58 @@ that to its exit status.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from auditor.bundle import write_bundle
 from auditor.history import history
 from hashlist import errors
-from hashlist.audit import ReplayReport, ReplicaReport, check_replica, replay_history
+from hashlist.audit import (
+    KeptNote,
+    ReplayReport,
+    ReplicaReport,
+    check_replica,
+    replay_history,
+)
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import HubClient
 from hashlist.delta import validate_list_id
 from hashlist.trustroot import TrustRoot
 from node.store import ReplicaReader
 
+# <size>-<root prefix>[.v<trust-root version it verified under>].note
+_KEPT = re.compile(r"\d{12}-[0-9a-f]{16}(?:\.v(\d{1,9}))?\.note")
 
-def seen_notes(audit_dir: Path, list_id: str) -> list[bytes]:
+
+def seen_notes(audit_dir: Path, list_id: str) -> list[KeptNote]:
     """The signed notes earlier runs verified for ``list_id``, oldest first."""
     validate_list_id(list_id)
-    return [p.read_bytes() for p in sorted((audit_dir / list_id).glob("*.note"))]
+    kept = []
+    for path in sorted((audit_dir / list_id).glob("*.note")):
+        if m := _KEPT.fullmatch(path.name):
+            kept.append(KeptNote(path.read_bytes(), int(m[1] or 0)))
+    return kept
 
 
 def replay_list(
-    hub: HubClient, trust: TrustRoot, list_id: str, audit_dir: Path, now: int
+    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, now: int
 ) -> ReplayReport:
+    """``chain``: the auditor's trust root and every newer version, the current last."""
+    trust = chain[-1]
     folder = audit_dir / list_id
     seen = seen_notes(audit_dir, list_id)
     folder.mkdir(parents=True, exist_ok=True)
     note = b""
     try:
         note, leaves = history(hub, trust, list_id)
-        report = replay_history(list_id, note, leaves, trust=trust, now=now, seen_notes=seen)
+        report = replay_history(list_id, note, leaves, trust=trust, now=now, seen=seen,
+                                earlier_trusts=chain[:-1])  # fmt: skip
     except errors.VerificationError as e:
         keep_evidence(folder, note, e, now)
         raise
-    (folder / f"{report.size:012d}-{report.root.hex()[:16]}.note").write_bytes(note)
+    name = f"{report.size:012d}-{report.root.hex()[:16]}.v{trust.version}.note"
+    (folder / name).write_bytes(note)
     return report
 
 
@@ -68,7 +86,9 @@ def keep_evidence(folder: Path, note: bytes, e: errors.VerificationError, now: i
 def export_list(hub: HubClient, trust: TrustRoot, list_id: str, audit_dir: Path, out: Path) -> int:
     """Write the bundle; returns the number of versions exported."""
     note, leaves = history(hub, trust, list_id)
-    return write_bundle(out, list_id, note, leaves, seen_notes(audit_dir, list_id))
+    return write_bundle(
+        out, list_id, note, leaves, [k.note for k in seen_notes(audit_dir, list_id)]
+    )
 
 
 def replay_bundle(
@@ -78,7 +98,8 @@ def replay_bundle(
     # Offline, "now" is the bundle's own newest cosignature: a bundle stays
     # verifiable after the trust root's maximum age has passed.
     at = verify_checkpoint(note, trust, trust.origin(list_id)).cosigned_at or 0
-    return replay_history(list_id, note, leaves, trust=trust, now=at, seen_notes=seen)
+    kept = [KeptNote(n) for n in seen]
+    return replay_history(list_id, note, leaves, trust=trust, now=at, seen=kept)
 
 
 def verify_replica(

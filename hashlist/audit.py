@@ -21,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
-from hashlist.checkpoint import verify_checkpoint
+from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, decode_delta
 from hashlist.errors import (
     BadProofError,
     DigestMismatchError,
     EquivocationError,
     RollbackError,
+    VerificationError,
 )
 from hashlist.lthash import LtHash16
 from hashlist.merkle import MerkleTree, hash_leaf, verify_inclusion
@@ -47,6 +48,30 @@ class ReplayReport:
     cosigned_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class KeptNote:
+    """A checkpoint an earlier run verified, and the trust-root version it verified
+    under (0: not recorded, as earlier releases kept them)."""
+
+    note: bytes
+    trust_version: int = 0
+
+
+def verify_kept(kept: KeptNote, chain: Sequence[TrustRoot], list_id: str) -> VerifiedCheckpoint:
+    """``kept`` against the version of ``chain`` it was verified under; one kept without a
+    version, against the newest version whose keys verify it. After a completed key
+    rotation the current version no longer names the key an old checkpoint carries."""
+    recorded = [t for t in chain if t.version == kept.trust_version]
+    candidates = recorded or list(reversed(chain))
+    refusals: list[VerificationError] = []
+    for trust in candidates:  # never empty: the chain holds at least the current version
+        try:
+            return verify_checkpoint(kept.note, trust, trust.origin(list_id))
+        except VerificationError as e:
+            refusals.append(e)
+    raise refusals[0]
+
+
 def replay_history(
     list_id: str,
     note: bytes,
@@ -54,11 +79,15 @@ def replay_history(
     *,
     trust: TrustRoot,
     now: int,
-    seen_notes: Sequence[bytes] = (),
+    seen: Sequence[KeptNote] = (),
+    earlier_trusts: Sequence[TrustRoot] = (),
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
 ) -> ReplayReport:
+    """``earlier_trusts`` are the trust-root versions before ``trust`` (oldest first):
+    a kept checkpoint is checked against the version it was verified under."""
     origin = trust.origin(list_id)
-    earlier = [verify_checkpoint(n, trust, origin) for n in seen_notes]
+    chain = [*earlier_trusts, trust]
+    earlier = [verify_kept(k, chain, list_id) for k in seen]
     step = StepVerifier(
         TrustedState.empty(list_id), verify_checkpoint(note, trust, origin), trust=trust,
         now=now, max_delta_bytes=max_delta_bytes,

@@ -220,9 +220,18 @@ class HubClient:
         return [list_status_from_proto(m) for m in response.lists]
 
     def matches(self, list_id: str, review_threshold: int = 0) -> list[HashMatches]:
-        request = pb.MatchesRequest(list_id=list_id, review_threshold=review_threshold)
-        response = self._unary(f"matches of {list_id}", self.admin.Matches, request)
-        return [hash_matches_from_proto(m) for m in response.hashes]
+        """Every reported hash of the list, ordered by signal, fetched a page at a time."""
+        found: list[HashMatches] = []
+        token = ""
+        while True:
+            request = pb.MatchesRequest(
+                list_id=list_id, review_threshold=review_threshold, page_token=token
+            )
+            response = self._unary(f"matches of {list_id}", self.admin.Matches, request)
+            found.extend(hash_matches_from_proto(m) for m in response.hashes)
+            token = response.next_page_token
+            if not token:
+                return found
 
     # --- Reports ---
 

@@ -53,8 +53,13 @@ _MAX_VERSION = 2**63 - 1
 def validate_list_id(list_id: str) -> str:
     """Return ``list_id`` unchanged if valid, else raise ``InputError`` saying why."""
     if not _LIST_ID.fullmatch(list_id):
+        shown = (
+            repr(list_id)
+            if len(list_id) <= 80
+            else f"{list_id[:60]!r}... ({len(list_id):,} characters)"
+        )
         raise InputError(
-            f"list id {list_id!r} is not valid: use 1-63 characters of a-z, 0-9, '.', '_', '-', "
+            f"list id {shown} is not valid: use 1-63 characters of a-z, 0-9, '.', '_', '-', "
             "starting with a letter or digit"
         )
     return list_id

@@ -38,7 +38,8 @@ from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
 _READ_CHUNK = 1 << 20
 _DRAFT_SIDE = 1024
 """A JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps at least
-this many pixels on each side: PDQ and pHash look at 64x64 and 32x32 anyway."""
+this many pixels on each side, and any image is then reduced to sides under twice
+this: PDQ and pHash look at 64x64 and 32x32 anyway."""
 
 
 class HashingError(InputError):
@@ -101,6 +102,8 @@ def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
     exact = FileHashes(name, md5.hexdigest(), sha256.hexdigest())
     try:
         rgb = _open_rgb(f, name, max_pixels)
+        pdq, quality = pdq_of(rgb)
+        phash = str(imagehash.phash(Image.fromarray(rgb)))
     except HashingError:
         raise
     except UnidentifiedImageError as e:
@@ -114,8 +117,6 @@ def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
         )
     except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as e:
         raise HashingError(f"{name}: cannot decode image: {e}") from e
-    pdq, quality = pdq_of(rgb)
-    phash = str(imagehash.phash(Image.fromarray(rgb)))
     note = "" if quality >= PDQ_MIN_QUALITY else (
         f"pdq quality {quality} is below {PDQ_MIN_QUALITY}: too featureless to near-match by pdq"
     )  # fmt: skip
@@ -153,7 +154,20 @@ def _open_rgb(f: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
                     f"budget of {max_pixels:,} pixels: refused rather than decoded"
                 )
             opened.load()
-            return to_rgb8(ImageOps.exif_transpose(opened))
+            return to_rgb8(ImageOps.exif_transpose(_reduced(opened)))
+
+
+def _reduced(im: Image.Image) -> Image.Image:
+    """``im`` box-averaged by a whole factor per axis so that no side stays at twice
+    ``_DRAFT_SIDE`` or more: what PDQ and pHash keep of a large image is the same, and
+    hashing a decoded 50-megapixel image at full size costs seconds and gigabytes."""
+    factors = (max(1, im.width // _DRAFT_SIDE), max(1, im.height // _DRAFT_SIDE))
+    if factors == (1, 1):
+        return im
+    try:
+        return im.reduce(factors)
+    except ValueError:  # a mode reduce() does not take (palette, 1-bit)
+        return im.convert("RGB").reduce(factors)
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:

@@ -77,18 +77,28 @@ def public_message(error: errors.HashlistError, reference: str) -> str:
     """What the client is told about ``error`` (``reference`` ties it to the log line)."""
     status = public_status(error)
     if status.detail_is_public:
-        return f"{status.message}: {error}"
+        return f"{status.message}: {_bounded(str(error))}"
     return f"{status.message} (reference {reference})"
+
+
+MAX_DETAIL = 2000
+"""Characters of an error's detail sent or logged: however long the input it quotes,
+the status stays far below gRPC's 16 KiB metadata limit (over it, the client would
+see RESOURCE_EXHAUSTED instead of the refusal)."""
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else f"{text[:MAX_DETAIL]}... ({len(text):,} characters)"
 
 
 def abort(context: grpc.ServicerContext, error: errors.HashlistError, where: str) -> NoReturn:
     reference = secrets.token_hex(4)
     status = public_status(error)
     if status.detail_is_public:
-        log.info("%s refused: %s: %s", where, type(error).__name__, error)
+        log.info("%s refused: %s: %s", where, type(error).__name__, _bounded(str(error)))
     else:
         log.error("%s failed (reference %s): %s: %s", where, reference, type(error).__name__,
-                  error)  # fmt: skip
+                  _bounded(str(error)))  # fmt: skip
     context.abort(status.code, public_message(error, reference))
     raise AssertionError("context.abort returned")  # pragma: no cover
 
@@ -171,12 +181,29 @@ def channel_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[
     ]
 
 
-def server_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, Any]]:
-    return [
+def server_options(
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    *,
+    max_connections: int = 0,
+    handshake_timeout_seconds: float = 0.0,
+    idle_connection_seconds: float = 0.0,
+) -> list[tuple[str, Any]]:
+    """Options of a server; 0 leaves gRPC's default (no bound on connections, a
+    120 s handshake timeout, idle connections kept)."""
+    options: list[tuple[str, Any]] = [
         *channel_options(max_message_bytes),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.so_reuseport", 0),
     ]
+    if max_connections:
+        # Counted from accept, TLS handshake included: further connections are
+        # closed at once rather than taking a file descriptor each.
+        options.append(("grpc.max_allowed_incoming_connections", max_connections))
+    if handshake_timeout_seconds:
+        options.append(("grpc.server_handshake_timeout_ms", int(handshake_timeout_seconds * 1000)))
+    if idle_connection_seconds:
+        options.append(("grpc.max_connection_idle_ms", int(idle_connection_seconds * 1000)))
+    return options
 
 
 def client_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredentials:

@@ -1,8 +1,10 @@
-"""What every served process shares: loading its signing keys, stopping on a signal."""
+"""What every served process shares: loading its signing keys, stopping on a signal,
+fitting its connections in the file-descriptor limit."""
 
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 from pathlib import Path
@@ -38,3 +40,34 @@ def stop_on_signal() -> threading.Event:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     return done
+
+
+def fit_connections(wanted: int, reserve: int, fd_limit: int) -> int:
+    """How many connections to accept at once: ``wanted``, or fewer when the
+    file-descriptor limit would leave less than ``reserve`` descriptors for the
+    process's own files and outbound calls (its database, its witnesses)."""
+    cap = min(wanted, fd_limit - reserve)
+    if cap < 16:
+        raise ConfigError(
+            f"the file-descriptor limit {fd_limit} leaves no room for connections once "
+            f"{reserve} are kept for the process's own use: raise it (ulimit -n, "
+            "LimitNOFILE= in a systemd unit) or lower max_workers"
+        )
+    if cap < wanted:
+        log.warning(
+            "accepting at most %d connections, not max_connections=%d: the "
+            "file-descriptor limit is %d and %d are kept for the hub's own use",
+            cap, wanted, fd_limit, reserve,
+        )  # fmt: skip
+    return cap
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft file-descriptor limit toward ``wanted`` (never past the hard
+    limit, never lower); returns the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft

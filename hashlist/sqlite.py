@@ -23,6 +23,7 @@ from pathlib import Path
 from hashlist.errors import StorageError
 
 BUSY_TIMEOUT_SECONDS = 30.0
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -46,6 +47,9 @@ def connect(path: Path, what: str, *, readonly: bool = False) -> sqlite3.Connect
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        # After each checkpoint the write-ahead log is cut back to this size:
+        # one burst of writes must not leave a file that never shrinks.
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
     except sqlite3.Error as e:
         raise StorageError(f"cannot open {what} {path}: {e}") from e
     return conn

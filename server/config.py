@@ -71,18 +71,56 @@ class HubConfig:
     """Reports and verdicts one partner may send per second, on average ..."""
     report_burst: int = 10_000
     """... and at once (at least one full batch of 5,000); more gets RESOURCE_EXHAUSTED."""
+    report_retention_days: int = 365
+    """Reports and verdicts are deleted this long after the hub received them (checked
+    at start and hourly)."""
     max_streams_per_identity: int = 8
     """Open streams one certificate may hold at once; more are refused."""
     unary_reserve: int = 16
     """Worker threads streams may never take: unary calls always find one."""
+    max_connections: int = 4096
+    """Connections accepted at once, TLS handshakes included; more are closed at once.
+    Lowered at start (with a warning) if the file-descriptor limit, raised to its hard
+    limit, would not also leave the hub room for its database and its witnesses."""
+    handshake_timeout_seconds: float = 10.0
+    """A connection that has not completed its TLS handshake by then is closed."""
+    idle_connection_seconds: float = 600.0
+    """A connection with no call for this long is closed (nodes keep a stream open)."""
     grace_seconds: float = 5.0
     """On SIGTERM, how long in-flight calls may finish before the server stops."""
 
     def __post_init__(self) -> None:
-        if self.recosign_interval_seconds <= 0:
-            raise ConfigError("recosign_interval_seconds must be positive")
+        self._check_witnesses()
+        positive = {
+            "recosign_interval_seconds": self.recosign_interval_seconds,
+            "witness_timeout_seconds": self.witness_timeout_seconds,
+            "witness_retry_seconds": self.witness_retry_seconds,
+            "max_reports_per_second": self.max_reports_per_second,
+            "handshake_timeout_seconds": self.handshake_timeout_seconds,
+            "idle_connection_seconds": self.idle_connection_seconds,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        at_least = {
+            "max_publish_hashes": (self.max_publish_hashes, 1),
+            "max_delta_bytes": (self.max_delta_bytes, 1024),
+            "report_burst": (self.report_burst, 1),
+            "report_retention_days": (self.report_retention_days, 1),
+            "max_connections": (self.max_connections, 16),
+            "max_workers": (self.max_workers, 4),
+            "max_streams_per_identity": (self.max_streams_per_identity, 1),
+            "unary_reserve": (self.unary_reserve, 1),
+        }
+        for name, (value, least) in at_least.items():
+            if value < least:
+                raise ConfigError(f"{name} must be at least {least}, got {value}")
         if self.max_delta_bytes > self.max_message_bytes - 1024:
             raise ConfigError("max_delta_bytes must fit in max_message_bytes")
+        if self.unary_reserve >= self.max_workers:
+            raise ConfigError("unary_reserve must be below max_workers")
+
+    def _check_witnesses(self) -> None:
         if any(not w.startswith("https://") for w in self.witnesses):
             raise ConfigError("witnesses must be https:// URLs")
         if len(self.witness_keys) != len(self.witnesses):
@@ -96,18 +134,6 @@ class HubConfig:
                     raise ConfigError(f"witness key {key[:40]}... is not a cosignature/v1 key")
             except KeyFormatError as e:
                 raise ConfigError(f"witness_keys: {e}") from e
-        if self.witness_timeout_seconds <= 0 or self.witness_retry_seconds <= 0:
-            raise ConfigError("witness_timeout_seconds and witness_retry_seconds must be positive")
-        if self.max_publish_hashes < 1 or self.max_delta_bytes < 1024:
-            raise ConfigError("need max_publish_hashes >= 1 and max_delta_bytes >= 1024")
-        if self.max_reports_per_second <= 0 or self.report_burst < 1:
-            raise ConfigError("need max_reports_per_second > 0 and report_burst >= 1")
-        if self.max_workers < 4:
-            raise ConfigError("max_workers must be at least 4")
-        if not 1 <= self.unary_reserve < self.max_workers or self.max_streams_per_identity < 1:
-            raise ConfigError(
-                "need 1 <= unary_reserve < max_workers and max_streams_per_identity >= 1"
-            )
 
 
 def load_hub_config(path: Path, overrides: dict[str, Any] | None = None) -> HubConfig:

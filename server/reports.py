@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
-from hashlist.errors import InputError, ResourceExhaustedError
+from hashlist.errors import InputError, InvalidSignalError, ResourceExhaustedError
 from hashlist.identity import Identity
 from hashlist.model import VERDICTS, HashMatches, Report, Verdict
 from hashlist.signals import canonical
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"[0-9a-f]{32}")
 _KEY = re.compile(r"(?:[0-9a-f]{64})?")
 MAX_BATCH = 5000
+DEFAULT_PAGE = 1000  # hashes per page of matches: well within the message limit
+MAX_PAGE = 5000
 DEFAULT_REVIEW_THRESHOLD = 2
 EARLIEST = 1_577_836_800  # 2020-01-01: no node matched anything before hashlist existed
 CLOCK_SKEW = 300  # a node's clock may run this far ahead of the hub's
@@ -124,19 +126,51 @@ class ReportBook:
             if v.report_id not in known:
                 raise InputError(f"verdict {v.verdict_id}: {who.name} made no report {v.report_id}")
 
-    def matches(self, list_id: str, review_threshold: int) -> list[HashMatches]:
+    def matches(
+        self, list_id: str, review_threshold: int, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[HashMatches], str]:
+        """One page of reported hashes, ordered by signal, and the next page's token
+        (empty after the last): an answer stays within the message limit however
+        many reports there are."""
         self.access.list_row(list_id)
+        if page_token and not _is_signal(page_token):
+            raise InputError("page_token is not one the hub gave: start again without it")
+        size = min(page_size or DEFAULT_PAGE, MAX_PAGE)
         threshold = review_threshold or DEFAULT_REVIEW_THRESHOLD
-        counts = self.store.report_counts(list_id)
+        counts = self.store.report_counts(list_id, page_token, size)
         partners: dict[str, list[tuple[str, int]]] = {}
         for signal, partner, n in counts.per_partner:
             partners.setdefault(signal, []).append((partner, n))
         decided = {(s, v): n for s, v, n in counts.verdicts}
         dissent = dict(counts.dissenters)
-        out = []
+        page = []
         for signal, who in partners.items():
             removed = decided.get((signal, "removed"), 0)
             not_violating = decided.get((signal, "not_violating"), 0)
-            out.append(HashMatches(signal, tuple(who), removed, not_violating,
-                                   dissent.get(signal, 0) >= threshold))  # fmt: skip
-        return sorted(out, key=lambda h: (not h.review, -sum(n for _, n in h.partners), h.signal))
+            page.append(HashMatches(signal, tuple(who), removed, not_violating,
+                                    dissent.get(signal, 0) >= threshold))  # fmt: skip
+        page.sort(key=lambda h: h.signal)
+        return page, page[-1].signal if len(page) == size else ""
+
+    def purge(self, retention_seconds: int, batch: int = 10_000) -> tuple[int, int]:
+        """Delete reports and verdicts received more than ``retention_seconds`` ago, a
+        batch per transaction (publishing waits for one batch at most)."""
+        before = self.clock.now() - retention_seconds
+        total = [0, 0]
+        while True:
+            reports, verdicts = self.store.purge_reports(before, batch)
+            total[0] += reports
+            total[1] += verdicts
+            if reports < batch and verdicts < batch:
+                break
+        if any(total):
+            log.info("purged %d reports and %d verdicts received over %d days ago",
+                     total[0], total[1], retention_seconds // 86_400)  # fmt: skip
+        return total[0], total[1]
+
+
+def _is_signal(text: str) -> bool:
+    try:
+        return canonical(text) == text
+    except InvalidSignalError:
+        return False

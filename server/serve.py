@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from hashlist.clock import Clock, SystemClock
 from hashlist.errors import ConfigError, MalformedNoteError
 from hashlist.note import COSIGNATURE_V1, ED25519, Verifier, parse_note
 from hashlist.rpc import server_credentials, server_options
-from hashlist.serving import load_signer, stop_on_signal
+from hashlist.serving import fit_connections, load_signer, raise_fd_limit, stop_on_signal
 from hashlist.trustroot import parse_trust_root
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
@@ -39,6 +39,7 @@ from server.streams import StreamSlots
 from server.witness_submitter import WitnessSubmitter
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     ]
     timestamp_signer = load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key")
     trust_roots = load_signed_trust_roots(config.trust_roots)
+    # Descriptors kept for the hub's own use: a read connection per worker thread
+    # (database, WAL, shared memory), the writer, its witnesses, logs.
+    reserve = 3 * (config.max_workers + 1) + 2 * len(config.witnesses) + 64
+    fd_limit = raise_fd_limit(config.max_connections + reserve)
+    max_connections = fit_connections(config.max_connections, reserve, fd_limit)
     store = SqliteHubStore(config.database)
     try:
         hub = build_hub(
@@ -81,45 +87,10 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             report_limit=TokenBuckets(rate=config.max_reports_per_second,
                                       burst=config.report_burst),
         )  # fmt: skip
+        server, port, health_servicer = _grpc_server(config, hub, max_connections)
     except BaseException:
         store.close()
         raise
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),
-        options=server_options(config.max_message_bytes),
-        maximum_concurrent_rpcs=config.max_workers * 4,
-    )
-    pb_grpc.add_LogServicer_to_server(
-        LogServicer(
-            hub,
-            leaf_batch_bytes=config.leaf_batch_bytes,
-            snapshot_batch=config.snapshot_batch,
-            slots=StreamSlots(
-                per_identity=config.max_streams_per_identity,
-                total=config.max_workers - config.unary_reserve,
-            ),
-        ),
-        server,
-    )
-    pb_grpc.add_AdminServicer_to_server(
-        AdminServicer(hub, max_publish_hashes=config.max_publish_hashes), server
-    )
-    pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [
-        d.full_name for n, d in pb.DESCRIPTOR.services_by_name.items() if n != "Matcher"
-    ]  # the Matcher service is the node's
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
-    try:
-        port = server.add_secure_port(
-            config.listen, server_credentials(config.client_ca, config.tls_cert, config.tls_key)
-        )
-    except (OSError, RuntimeError) as e:
-        store.close()
-        raise ConfigError(f"cannot bind {config.listen}: {e}") from e
     # Before serving: the submitter takes over announcements (see its module).
     witnessing = WitnessSubmitter(
         hub,
@@ -137,16 +108,12 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     server.start()
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     stop = threading.Event()
-
-    def recosign_loop() -> None:
-        while not stop.wait(config.recosign_interval_seconds):
-            try:
-                hub.cosigner.recosign()
-            except Exception:
-                log.exception("re-cosigning failed; will retry next interval")
-
-    recosigner = threading.Thread(target=recosign_loop, name="recosign", daemon=True)
-    recosigner.start()
+    retention = config.report_retention_days * 86_400
+    chores = [
+        _every(stop, config.recosign_interval_seconds, hub.cosigner.recosign, "re-cosigning"),
+        _every(stop, PURGE_INTERVAL_SECONDS, lambda: hub.reports.purge(retention),
+               "purging old reports", at_start=True),
+    ]  # fmt: skip
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
     try:
@@ -157,9 +124,75 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         witnessing.stop()
         hub.broadcaster.close()
         server.stop(config.grace_seconds).wait()
-        recosigner.join(timeout=5)
+        for chore in chores:
+            chore.join(timeout=5)
         store.close()
         log.info("hub stopped")
+
+
+def _grpc_server(
+    config: HubConfig, hub: Hub, max_connections: int
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """The hub's services on a bound (not yet started) server."""
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),
+        options=server_options(
+            config.max_message_bytes,
+            max_connections=max_connections,
+            handshake_timeout_seconds=config.handshake_timeout_seconds,
+            idle_connection_seconds=config.idle_connection_seconds,
+        ),
+        maximum_concurrent_rpcs=config.max_workers * 4,
+    )
+    slots = StreamSlots(
+        per_identity=config.max_streams_per_identity,
+        total=config.max_workers - config.unary_reserve,
+    )
+    pb_grpc.add_LogServicer_to_server(
+        LogServicer(hub, leaf_batch_bytes=config.leaf_batch_bytes,
+                    snapshot_batch=config.snapshot_batch, slots=slots),
+        server,
+    )  # fmt: skip
+    pb_grpc.add_AdminServicer_to_server(
+        AdminServicer(hub, max_publish_hashes=config.max_publish_hashes), server
+    )
+    pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [
+        d.full_name for n, d in pb.DESCRIPTOR.services_by_name.items() if n != "Matcher"
+    ]  # the Matcher service is the node's
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = server.add_secure_port(
+            config.listen, server_credentials(config.client_ca, config.tls_cert, config.tls_key)
+        )
+    except (OSError, RuntimeError) as e:
+        raise ConfigError(f"cannot bind {config.listen}: {e}") from e
+    return server, port, health_servicer
+
+
+def _every(
+    stop: threading.Event, seconds: float, chore: Callable[[], object], what: str,
+    *, at_start: bool = False,
+) -> threading.Thread:  # fmt: skip
+    """A daemon thread doing ``chore`` every ``seconds`` until ``stop``; a failure is
+    logged and the chore tried again next time."""
+
+    def loop() -> None:
+        wait = 0.0 if at_start else seconds
+        while not stop.wait(wait):
+            wait = seconds
+            try:
+                chore()
+            except Exception:
+                log.exception("%s failed; will retry in %.0f s", what, seconds)
+
+    thread = threading.Thread(target=loop, name=what, daemon=True)
+    thread.start()
+    return thread
 
 
 def serve_forever(config: HubConfig) -> None:

@@ -214,8 +214,12 @@ class AdminServicer(pb_grpc.AdminServicer):
         self, request: pb.MatchesRequest, context: grpc.ServicerContext
     ) -> pb.MatchesResponse:
         self.hub.access.authorize_admin(caller(context))
-        found = self.hub.reports.matches(request.list_id, request.review_threshold)
-        return pb.MatchesResponse(hashes=[hash_matches_to_proto(h) for h in found])
+        found, token = self.hub.reports.matches(
+            request.list_id, request.review_threshold, request.page_size, request.page_token
+        )
+        return pb.MatchesResponse(
+            hashes=[hash_matches_to_proto(h) for h in found], next_page_token=token
+        )
 
 
 class ReportsServicer(pb_grpc.ReportsServicer):

@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0), or a usage error argparse has printed (2)
+        return e.code if isinstance(e.code, int) else exits.USAGE
     try:
         return int(args.func(args))
     except HashlistError as e:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from hashlist import errors
 from hashlist.cli import exits
-from hashlist.cli.options import hub_client, hub_options, trust_root_option
+from hashlist.cli.options import hub_client, hub_options, list_id_arg, trust_root_option
 
 if TYPE_CHECKING:
     from hashlist.audit import ReplayReport
@@ -40,13 +40,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
             hub_options(p, role="auditor")
 
     p = cmds.add_parser("replay", help="replay and verify a list's whole history")
-    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
     options(p)
     p.set_defaults(func=_replay)
 
     p = cmds.add_parser("export", help="write a self-contained, offline-verifiable bundle")
-    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument("--out", type=Path, required=True, help="a new folder")
     p.add_argument("--audit-dir", type=Path, default=Path("audit"), help="notes seen so far")
     options(p)
@@ -59,12 +59,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = cmds.add_parser("verify-replica", help="check a node's SQLite rows against the log")
     p.add_argument("database", type=Path)
-    p.add_argument("--list", dest="list_id", help="only this list (default: every list)")
+    p.add_argument(
+        "--list", dest="list_id", type=list_id_arg, help="only this list (default: every list)"
+    )
     options(p)
     p.set_defaults(func=_verify_replica)
 
     p = cmds.add_parser("compare", help="compare checkpoints seen by nodes and witnesses")
-    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument("--status", type=Path, action="append", default=[],
                    help="'hashlist node status --json' output of a node (repeatable)")  # fmt: skip
     p.add_argument("--note", type=Path, action="append", default=[],
@@ -95,21 +97,24 @@ def _fail(args: argparse.Namespace, list_id: str, e: errors.HashlistError) -> in
 
 def _trust(args: argparse.Namespace, hub: HubClient | None = None) -> TrustRoot:
     """``--trust-root``, followed along the hub's rotations when connected."""
-    from auditor.history import followed_trust
+    return _trust_chain(args, hub)[-1]
+
+
+def _trust_chain(args: argparse.Namespace, hub: HubClient | None = None) -> list[TrustRoot]:
+    """``--trust-root`` and, when connected, every newer version the hub serves."""
+    from auditor.history import trust_chain
     from hashlist.trustroot import load_trust_root
 
     trust = load_trust_root(args.trust_root)
-    return trust if hub is None else followed_trust(trust, hub, int(time.time()))
+    return [trust] if hub is None else trust_chain(trust, hub, int(time.time()))
 
 
 def _replay(args: argparse.Namespace) -> int:
     from auditor.replay import replay_list
-    from hashlist.delta import validate_list_id
 
-    validate_list_id(args.list_id)  # before it becomes a path under --audit-dir
     with hub_client(args) as hub:
         try:
-            report = replay_list(hub, _trust(args, hub), args.list_id, args.audit_dir,
+            report = replay_list(hub, _trust_chain(args, hub), args.list_id, args.audit_dir,
                                  int(time.time()))  # fmt: skip
         except errors.VerificationError as e:
             return _fail(args, args.list_id, e)
@@ -134,9 +139,7 @@ def _replay_text(r: ReplayReport) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from auditor.replay import export_list
-    from hashlist.delta import validate_list_id
 
-    validate_list_id(args.list_id)  # before it becomes a path under --audit-dir
     with hub_client(args) as hub:
         size = export_list(hub, _trust(args, hub), args.list_id, args.audit_dir, args.out)
     print(f"{args.list_id}: {size} versions exported to {args.out}")

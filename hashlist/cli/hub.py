@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from hashlist.cli import exits
-from hashlist.cli.options import hub_client, hub_options
+from hashlist.cli.options import hub_client, hub_options, list_id_arg
 from hashlist.errors import InputError
 from hashlist.model import HashMatches
 
@@ -31,13 +31,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         hub_options(p, role="operator")
 
     p = cmds.add_parser("create-list", help="create a list")
-    p.add_argument("list_id")
+    p.add_argument("list_id", type=list_id_arg)
     client_args(p)
     p.set_defaults(func=lambda a: _print(hub_client(a).create_list(a.list_id), "created", "exists"))
 
     for name, granted in (("grant", True), ("revoke", False)):
         p = cmds.add_parser(name, help=f"{name} a partner's read access to a list")
-        p.add_argument("list_id")
+        p.add_argument("list_id", type=list_id_arg)
         p.add_argument("partner")
         client_args(p)
         p.set_defaults(
@@ -47,7 +47,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         )
 
     p = cmds.add_parser("publish", help="publish additions and retractions to a list")
-    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument("--add", nargs="*", default=[], help="signals kind:hex")
     p.add_argument("--remove", nargs="*", default=[], help="signals kind:hex to retract")
     p.add_argument("--add-file", type=Path, help="file of signals, one per line ('-' for stdin)")
@@ -60,7 +60,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_status)
 
     p = cmds.add_parser("matches", help="per listed hash: matches per partner, verdicts")
-    p.add_argument("--list", dest="list_id", required=True)
+    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument(
         "--review-threshold",
         type=int,
@@ -135,7 +135,8 @@ def _matches(args: argparse.Namespace) -> int:
 
 def format_matches(list_id: str, found: list[HashMatches]) -> str:
     lines = [f"{'listed hash':<30} {'matches by partner':<32} {'removed':>7} {'not viol.':>9}"]
-    for h in found:
+    # Flagged hashes first, then the most matched.
+    for h in sorted(found, key=lambda h: (not h.review, -sum(n for _, n in h.partners), h.signal)):
         who = ", ".join(f"{p} {n}" for p, n in h.partners)
         flag = "  REVIEW" if h.review else ""
         lines.append(f"{h.signal[:27] + '...':<30} {who:<32} {h.removed:>7} "

@@ -41,6 +41,18 @@ def trust_root_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-root", type=Path, default=default, help="trust root TOML")
 
 
+def list_id_arg(text: str) -> str:
+    """A list id checked as it is parsed: a bad one is a usage error (exit 2), before
+    anything is sent."""
+    from hashlist.delta import validate_list_id
+    from hashlist.errors import InputError
+
+    try:
+        return validate_list_id(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def hub_client(args: argparse.Namespace) -> HubClient:
     from hashlist.client import ClientTLS, HubClient
 

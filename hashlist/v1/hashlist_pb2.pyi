@@ -734,18 +734,28 @@ class MatchesRequest(_message.Message):
 
     LIST_ID_FIELD_NUMBER: _builtins.int
     REVIEW_THRESHOLD_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     review_threshold: _builtins.int
-    """Flag a hash for review at this many not_violating verdicts (0: hub default)."""
+    """Flag a hash for review when this many distinct partners found it
+    not_violating (0: hub default).
+    """
+    page_size: _builtins.int
+    """Hashes per page (0: the hub's default; the hub caps it)."""
+    page_token: _builtins.str
+    """Empty for the first page, else the previous response's next_page_token."""
     def __init__(
         self,
         *,
         list_id: _builtins.str = ...,
         review_threshold: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "review_threshold", b"review_threshold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "page_size", b"page_size", "page_token", b"page_token", "review_threshold", b"review_threshold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -810,16 +820,22 @@ class MatchesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HASHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty on the last page"""
     @_builtins.property
-    def hashes(self) -> _containers.RepeatedCompositeFieldContainer[Global___HashMatches]: ...
+    def hashes(self) -> _containers.RepeatedCompositeFieldContainer[Global___HashMatches]:
+        """ordered by signal"""
+
     def __init__(
         self,
         *,
         hashes: _abc.Iterable[Global___HashMatches] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hashes", b"hashes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hashes", b"hashes", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -16,7 +16,7 @@ Contract, for every implementation:
 * ``snapshot`` yields a view whose every read sees one version of the list,
   even while publications commit.
 * Report and verdict ids are unique: a resent one is ignored and counted as
-  not new.
+  not new. ``purge_reports`` deletes by the time the hub received them.
 """
 
 from __future__ import annotations
@@ -129,6 +129,13 @@ class HubStore(Protocol):
         """Those of ``report_ids`` that ``partner`` reported."""
         ...
 
-    def report_counts(self, list_id: str) -> ReportCounts: ...
+    def report_counts(self, list_id: str, after: str = "", limit: int = 0) -> ReportCounts:
+        """Counts for the first ``limit`` reported signals (0: all) ordered after ``after``."""
+        ...
+
+    def purge_reports(self, received_before: int, batch: int) -> tuple[int, int]:
+        """Delete up to ``batch`` reports and ``batch`` verdicts received before the time;
+        returns how many of each went."""
+        ...
 
     def close(self) -> None: ...

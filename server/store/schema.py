@@ -8,7 +8,10 @@ Never edit a released migration: add one. Version 1 is the schema of the
 first release; version 2 brings the report tables, which version 1 hubs
 created lazily from the reports module (hence ``IF NOT EXISTS``); version 3
 remembers retracted signals (a report must name a hash that is or was listed);
-version 4 the digest of the request each idempotency key was used for.
+version 4 the digest of the request each idempotency key was used for;
+version 5 the members removed while a snapshot of an earlier version is
+being served (so a snapshot reads in short transactions, see the store),
+and indexes by age for the retention of reports and verdicts.
 """
 
 from __future__ import annotations
@@ -62,6 +65,16 @@ MIGRATIONS: tuple[str, ...] = (
     # request is refused (records made before this version have none).
     """
     ALTER TABLE publications ADD COLUMN request_digest BLOB;
+    """,
+    # 5: members removed at version ``removed`` that had been listed at ``added``:
+    # a snapshot of a version in [added, removed) still lists them. Kept only
+    # while a snapshot of such a version is being served.
+    """
+    CREATE TABLE removed_members(
+        list_id TEXT NOT NULL, signal TEXT NOT NULL, added INTEGER NOT NULL,
+        removed INTEGER NOT NULL, PRIMARY KEY (list_id, signal, removed)) WITHOUT ROWID;
+    CREATE INDEX reports_by_age ON reports(received_at);
+    CREATE INDEX verdicts_by_age ON verdicts(received_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

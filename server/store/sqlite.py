@@ -18,14 +18,21 @@ Invariants (the ``HubStore`` contract, ``server.store.protocol``):
 * A database failure is raised as ``StorageError``, after the transaction
   was rolled back.
 * Writes go through one connection under a lock; reads use one connection per
-  thread in WAL mode, so a long snapshot read sees one consistent version
-  while publishing goes on.
+  thread in WAL mode.
+* No read transaction stays open while a stream waits on its client: a
+  snapshot is read in pages, each in its own short transaction, all at the
+  version pinned when it began (members removed since are kept in
+  ``removed_members`` while a snapshot of an earlier version is pinned), and
+  leaves are read one statement each. A reader that stops reading therefore
+  holds back no WAL checkpoint.
 """
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,18 +47,30 @@ _MEMBERS = "SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"
 _RETRACTED = "SELECT signal FROM retracted WHERE list_id=? AND signal IN ({marks})"
 _REPORTS_OF = "SELECT report_id FROM reports WHERE partner=? AND report_id IN ({marks})"
 _WHAT = "hub database"
+_PURGE_REPORTS = (
+    "DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports WHERE received_at<? LIMIT ?)"
+)
+_PURGE_VERDICTS = (
+    "DELETE FROM verdicts WHERE rowid IN (SELECT rowid FROM verdicts WHERE received_at<? LIMIT ?)"
+)
 
 
 class SqliteHubStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, snapshot_page: int = 10_000) -> None:
         self.path = path
+        self.snapshot_page = snapshot_page  # members read per short transaction
         self._write = connect(path, _WHAT)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         # Per-thread read connections, with their threads: those of ended threads
         # (a timer's, say) are closed when the next one opens, so none leak.
         self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        # Snapshots being served, as (list id, size): the removed members they
+        # still need are kept until they end. Guarded by the write lock.
+        self._pinned: Counter[tuple[str, int]] = Counter()
         migrate(self._write, f"{_WHAT} {path}", MIGRATIONS)
+        with self._transaction() as db:  # no snapshot survives a restart
+            db.execute("DELETE FROM removed_members")
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -150,6 +169,11 @@ class SqliteHubStore:
                     "INSERT INTO checkpoints VALUES(?,?,?)", (new.list_id, e.version, e.log_note)
                 )
                 db.executemany(
+                    "INSERT INTO removed_members SELECT list_id, signal, version, ? "
+                    "FROM members WHERE list_id=? AND signal=?",
+                    ((e.version, new.list_id, s) for s in e.removals),
+                )
+                db.executemany(
                     "DELETE FROM members WHERE list_id=? AND signal=?",
                     ((new.list_id, s) for s in e.removals),
                 )
@@ -172,6 +196,12 @@ class SqliteHubStore:
                     "INSERT INTO publications VALUES(?,?,?,?)",
                     (new.idempotency_key, new.list_id, new.response, new.request_digest),
                 )
+            # Removed members only a pinned snapshot of an earlier version needs.
+            oldest = min((n for (lid, n) in self._pinned if lid == new.list_id), default=None)
+            db.execute(
+                "DELETE FROM removed_members WHERE list_id=? AND removed<=?",
+                (new.list_id, versions[-1] if oldest is None else oldest),
+            )
 
     def update_cosigned(self, list_id: str, size: int, note: bytes, cosigned_at: int) -> bool:
         """Store a re-cosigned note if the list is still at ``size``."""
@@ -197,22 +227,53 @@ class SqliteHubStore:
         return bytes(r[0])
 
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[bytes]:
-        q = "SELECT data FROM leaves WHERE list_id=? AND idx>=? AND idx<? ORDER BY idx"
-        for (data,) in self._reader().execute(q, (list_id, start, end)):
-            yield bytes(data)
+        # One statement per leaf: a cursor left open between yields would be a
+        # read transaction held for as long as the client takes to read.
+        for idx in range(start, end):
+            leaf = self._leaf(list_id, idx)
+            if leaf is None:
+                return  # leaves are contiguous: none from here on
+            yield leaf
+
+    def _leaf(self, list_id: str, idx: int) -> bytes | None:
+        q = "SELECT data FROM leaves WHERE list_id=? AND idx=?"
+        r = self._reader().execute(q, (list_id, idx)).fetchone()
+        return None if r is None else bytes(r[0])
 
     @contextmanager
     def snapshot(self, list_id: str) -> Iterator[_Snapshot]:
-        """A read transaction on ``list_id``: everything read inside sees one version."""
-        conn = self._reader()
-        conn.execute("BEGIN")
-        try:
-            row = _get_list(conn, list_id)
+        """The list pinned at its current version: every read inside sees that version."""
+        reader = self._reader()  # first: opening one takes the write lock
+        with self._write_lock:  # no publication commits between reading and pinning
+            row = _get_list(reader, list_id)
             if row is None:
                 raise StorageError(f"list {list_id} vanished during a snapshot")
-            yield _Snapshot(conn, row)
+            pin = (list_id, row.size)
+            self._pinned[pin] += 1
+        try:
+            yield _Snapshot(self, row)
         finally:
-            conn.execute("COMMIT")
+            with self._write_lock:
+                self._pinned -= Counter([pin])
+
+    def _members_page(self, row: ListRow, after: str, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` members of ``row``'s version ordered by signal, after ``after``."""
+        db = self._reader()
+        db.execute("BEGIN")  # both queries see one state, for as long as this page takes
+        try:
+            current = db.execute(
+                "SELECT signal, version FROM members WHERE list_id=? AND signal>? "
+                "AND version<=? ORDER BY signal LIMIT ?",
+                (row.list_id, after, row.size, limit),
+            ).fetchall()
+            gone = db.execute(
+                "SELECT signal, added FROM removed_members WHERE list_id=? AND signal>? "
+                "AND added<=? AND removed>? ORDER BY signal LIMIT ?",
+                (row.list_id, after, row.size, row.size, limit),
+            ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        return list(heapq.merge(current, gone))[:limit]
 
     # --- reports ---
 
@@ -237,39 +298,58 @@ class SqliteHubStore:
     def reports_of(self, partner: str, report_ids: Sequence[str]) -> set[str]:
         return among(self._reader(), _REPORTS_OF, partner, report_ids)
 
-    def report_counts(self, list_id: str) -> ReportCounts:
+    def report_counts(self, list_id: str, after: str = "", limit: int = 0) -> ReportCounts:
         db = self._reader()
         db.execute("BEGIN")
         try:
+            signals = db.execute(
+                "SELECT DISTINCT signal FROM reports WHERE list_id=? AND signal>? "
+                "ORDER BY signal LIMIT ?",
+                (list_id, after, limit or -1),
+            ).fetchall()
+            if not signals:
+                return ReportCounts([], [], [])
+            span = (list_id, after, signals[-1][0])
             per_partner = db.execute(
                 "SELECT signal, partner, count(*) FROM reports WHERE list_id=? "
-                "GROUP BY signal, partner ORDER BY signal, partner",
-                (list_id,),
+                "AND signal>? AND signal<=? GROUP BY signal, partner ORDER BY signal, partner",
+                span,
             ).fetchall()
-            verdicts = db.execute(_LATEST_VERDICTS, (list_id,)).fetchall()
-            dissenters = db.execute(_DISSENTERS, (list_id,)).fetchall()
+            verdicts = db.execute(_LATEST_VERDICTS, span).fetchall()
+            dissenters = db.execute(_DISSENTERS, span).fetchall()
         finally:
             db.execute("COMMIT")
         return ReportCounts(per_partner, verdicts, dissenters)
 
+    def purge_reports(self, received_before: int, batch: int) -> tuple[int, int]:
+        with self._transaction() as db:
+            reports = db.execute(_PURGE_REPORTS, (received_before, batch)).rowcount
+            verdicts = db.execute(_PURGE_VERDICTS, (received_before, batch)).rowcount
+        return reports, verdicts
+
 
 class _Snapshot:
-    """A ``SnapshotView`` over an open read transaction."""
+    """A ``SnapshotView`` of a pinned version, read page by page."""
 
-    def __init__(self, db: sqlite3.Connection, row: ListRow) -> None:
-        self._db = db
+    def __init__(self, store: SqliteHubStore, row: ListRow) -> None:
+        self._store = store
         self.row = row
 
     def leaf(self, index: int) -> bytes:
-        q = "SELECT data FROM leaves WHERE list_id=? AND idx=?"
-        r = self._db.execute(q, (self.row.list_id, index)).fetchone()
-        if r is None:
+        leaf = self._store._leaf(self.row.list_id, index) if index < self.row.size else None
+        if leaf is None:
             raise StorageError(f"leaf {index} of {self.row.list_id} is missing")
-        return bytes(r[0])
+        return leaf
 
     def members(self) -> Iterator[tuple[str, int]]:
-        q = "SELECT signal, version FROM members WHERE list_id=? ORDER BY signal"
-        yield from self._db.execute(q, (self.row.list_id,))
+        after = ""
+        while True:
+            limit = self._store.snapshot_page
+            page = self._store._members_page(self.row, after, limit)
+            yield from page
+            if len(page) < limit:
+                return
+            after = page[-1][0]
 
 
 def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
@@ -283,7 +363,7 @@ def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
 _LATEST = """
 FROM reports r
 JOIN verdicts v ON v.report_id = r.report_id AND v.partner = r.partner
-WHERE r.list_id = ?
+WHERE r.list_id = ? AND r.signal > ? AND r.signal <= ?
   AND v.rowid = (SELECT v2.rowid FROM verdicts v2
                  WHERE v2.report_id = r.report_id AND v2.partner = r.partner
                  ORDER BY v2.decided_at DESC, v2.rowid DESC LIMIT 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ import pytest
 
 from hashlist.audit import replay_history
 from hashlist.checkpoint import verify_checkpoint
+from hashlist.cli.demo import wait_until
+from hashlist.clock import FixedClock
 from hashlist.errors import (
     HashlistError,
     InputError,
@@ -25,6 +29,7 @@ from hashlist.errors import (
 )
 from hashlist.merkle import hash_leaf, verify_consistency, verify_inclusion
 from hashlist.model import Report
+from hashlist.snapshot import SnapshotHeader
 from hashlist.trustroot import TrustRoot
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
@@ -328,3 +333,125 @@ def test_one_partner_flooding_reports_is_slowed_down(tmp_path: Path, pki: Path) 
             with pytest.raises(ResourceExhaustedError, match="faster than 5/s"):
                 fb.submit(reports[20:], [])
         assert sum(n for h in op.matches("takeitdown") for _, n in h.partners) == 20
+
+
+def test_an_unread_snapshot_holds_back_no_wal_checkpoint(tmp_path: Path, pki: Path) -> None:
+    """A client that stops reading a snapshot keeps no read transaction open: the WAL
+    checkpoints and shrinks under it, and what it reads later is still one version."""
+    config, _ = hub_config(tmp_path, pki, snapshot_batch=50)
+    listed = [f"md5:{i:032x}" for i in range(1, 40_001)]
+    with hub_running(config) as running, client(running.port, pki, "operator") as op:
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        op.publish("takeitdown", listed)
+        with client(running.port, pki, "facebook") as fb:
+            chunks = fb.snapshot("takeitdown", 0)
+            header = next(chunks)
+            assert isinstance(header, SnapshotHeader)
+            first = next(chunks)
+            assert not isinstance(first, SnapshotHeader)
+            # The client reads nothing more while the list moves on, removals included.
+            op.publish("takeitdown", [f"md5:{i:032x}" for i in range(50_000, 50_100)],
+                       listed[-500:])  # fmt: skip
+            with sqlite3.connect(config.database) as db:
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0
+            assert Path(f"{config.database}-wal").stat().st_size == 0
+            seen = list(first[0])
+            for chunk in chunks:
+                assert not isinstance(chunk, SnapshotHeader)
+                seen.extend(chunk[0])
+        assert seen == listed  # the pinned version: no later addition, no removal missing
+        assert header.count == len(listed)
+
+
+def test_connections_that_never_complete_tls_cannot_exhaust_the_hub(
+    tmp_path: Path, pki: Path
+) -> None:
+    """Idle TCP connections with no certificate are closed after the handshake timeout;
+    beyond max_connections they are closed at once; known clients are served meanwhile."""
+    config, _ = hub_config(tmp_path, pki, max_connections=32, handshake_timeout_seconds=1.0)
+    with hub_running(config) as running, ExitStack() as stack:
+        op = stack.enter_context(client(running.port, pki, "operator"))
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        fb = stack.enter_context(client(running.port, pki, "facebook"))
+        assert fb.checkpoint("takeitdown")  # connected before the flood
+        flood = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(200)]
+        for s in flood:
+            stack.callback(s.close)
+            s.settimeout(5)
+        started = time.monotonic()
+        op.publish("takeitdown", MD5[:1])  # known clients are served during the flood
+        assert fb.checkpoint("takeitdown")
+        assert time.monotonic() - started < 3
+
+        def closed_by_hub(s: socket.socket) -> bool:
+            try:
+                return s.recv(1) == b""
+            except ConnectionResetError:
+                return True
+
+        assert all(closed_by_hub(s) for s in flood)  # by the timeout, or at once past the cap
+        assert time.monotonic() - started < 6
+        late = stack.enter_context(client(running.port, pki, "yubo"))
+        with pytest.raises(PermissionDeniedError):  # connected: room again for a new client
+            late.checkpoint("takeitdown")
+
+
+def test_matches_come_in_pages_however_many_hashes_were_reported(tmp_path: Path, pki: Path) -> None:
+    config, _ = hub_config(tmp_path, pki, max_reports_per_second=1e6, report_burst=100_000)
+    listed = [f"md5:{i:032x}" for i in range(1, 2_501)]
+    with hub_running(config) as running, client(running.port, pki, "operator") as op:
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        op.publish("takeitdown", listed)
+        now = int(time.time())
+        with client(running.port, pki, "facebook") as fb:
+            for start in range(0, len(listed), 1250):
+                fb.submit([Report(f"{i:032x}", "takeitdown", listed[i], 0, 1, "", now)
+                           for i in range(start, start + 1250)], [])  # fmt: skip
+        channel = _channel(running.port, pki, "operator")
+        admin = pb_grpc.AdminStub(channel)
+        page = admin.Matches(pb.MatchesRequest(list_id="takeitdown"), timeout=10)
+        assert len(page.hashes) == 1000  # the hub's default page
+        assert page.next_page_token == listed[999]
+        with pytest.raises(grpc.RpcError) as e:
+            admin.Matches(pb.MatchesRequest(list_id="takeitdown", page_token="x"), timeout=10)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        channel.close()
+        found = op.matches("takeitdown")  # every page
+        assert [h.signal for h in found] == listed
+        assert all(h.partners == (("facebook", 1),) for h in found)
+
+
+def test_reports_and_verdicts_are_deleted_after_the_retention(tmp_path: Path, pki: Path) -> None:
+    clock = FixedClock(int(time.time()))
+    config, _ = hub_config(tmp_path, pki, report_retention_days=30)
+    with hub_running(config, clock) as running, client(running.port, pki, "operator") as op:
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        op.publish("takeitdown", MD5[:2])
+        with client(running.port, pki, "facebook") as fb:
+            fb.submit([Report(f"{1:032x}", "takeitdown", MD5[0], 0, 1, "", clock.value)], [])
+            clock.value += 20 * 86_400
+            fb.submit([Report(f"{2:032x}", "takeitdown", MD5[1], 0, 1, "", clock.value)], [])
+    clock.value += 15 * 86_400  # the first report is 35 days old, the second 15
+    with hub_running(config, clock) as running, client(running.port, pki, "operator") as op:
+        wait_until(lambda: len(op.matches("takeitdown")) == 1, 10, "the purge at start")
+        assert [h.signal for h in op.matches("takeitdown")] == [MD5[1]]
+
+
+def test_a_huge_input_is_refused_as_invalid_with_a_bounded_message(
+    hub: tuple[RunningHub, TrustRoot], pki: Path
+) -> None:
+    running, _ = hub
+    channel = _channel(running.port, pki, "operator")
+    admin = pb_grpc.AdminStub(channel)
+    with pytest.raises(grpc.RpcError) as e:
+        admin.CreateList(pb.CreateListRequest(list_id="x" * 100_000), timeout=10)
+    channel.close()
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # not RESOURCE_EXHAUSTED
+    details = e.value.details() or ""
+    assert "(100,000 characters)" in details
+    assert len(details) < 3_000

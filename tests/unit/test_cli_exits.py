@@ -64,3 +64,19 @@ def test_a_list_id_never_becomes_a_path_outside_the_audit_dir(
     assert "list id '../escaped' is not valid" in capsys.readouterr().err
     assert not (tmp_path / "work" / "escaped").exists()
     assert list(audit.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["hub", "create-list", "x" * 100_000], ["hub", "matches", "--list", "x" * 100_000],
+     ["hub", "publish", "--list", "x" * 100_000, "--add", "md5:" + "1" * 32]],
+)  # fmt: skip
+def test_a_huge_list_id_is_a_usage_error_sent_nowhere(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No hub listens on port 1: had anything been sent, the exit would be 3.
+    assert main([*argv[:2], "--hub=127.0.0.1:1", *argv[2:]]) == exits.USAGE
+    err = capsys.readouterr().err
+    assert "is not valid" in err
+    assert "(100,000 characters)" in err
+    assert len(err) < 2_000

@@ -2,8 +2,9 @@
 
 The bombs are real, valid PNGs made here: a 13,000 x 13,000 image that
 compresses to a few hundred kilobytes, and a 1 x 170,000,000 strip. Each is
-refused before it is decoded; a large JPEG is decoded at a reduced scale and
-hashes within the tolerance of a full decode.
+refused before it is decoded; images just under the budget are decoded and
+reduced before hashing; a large JPEG is decoded at a reduced scale; both hash
+within the tolerance of a full decode.
 """
 
 from __future__ import annotations
@@ -57,6 +58,21 @@ def test_a_decompression_bomb_is_refused_fast_and_small(width: int, height: int)
     assert grown_mib < 200, f"peak memory grew by {grown_mib:.0f} MiB"
 
 
+@pytest.mark.parametrize(("width", "height"), [(7_071, 7_071), (1, 49_999_999)])
+def test_an_image_just_under_the_budget_is_hashed_reduced_fast_and_small(
+    width: int, height: int
+) -> None:
+    bomb = png_bomb(width, height)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    hashed = hash_bytes(bomb, "just-under.png")
+    assert time.monotonic() - started < 5
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 1_500, f"peak memory grew by {grown_mib:.0f} MiB"
+    assert hashed.pdq is not None
+    assert hashed.phash is not None
+
+
 def test_hashlist_hash_goes_on_to_the_next_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,6 +98,17 @@ def test_a_large_jpeg_is_decoded_reduced_within_the_hashes_tolerance() -> None:
     assert reduced.pdq is not None
     distance = (int(reduced.pdq, 16) ^ int(full_pdq, 16)).bit_count()
     assert distance <= 16, distance  # Meta's tolerance across decoders
+
+
+def test_a_large_png_is_hashed_reduced_within_the_hashes_tolerance() -> None:
+    big = synthetic_image(7).resize((4096, 3072), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    big.save(buffer, "PNG")
+    reduced = hash_bytes(buffer.getvalue(), "big.png")  # box-reduced by 4 and 3
+    full_pdq, _ = pdq_of(to_rgb8(big))
+    assert reduced.pdq is not None
+    distance = (int(reduced.pdq, 16) ^ int(full_pdq, 16)).bit_count()
+    assert distance <= 16, distance
 
 
 def test_the_budget_is_a_setting() -> None:

@@ -28,7 +28,8 @@ from server.store import (
 )
 
 IMPLEMENTATIONS: dict[str, Callable[[Path], HubStore]] = {
-    "sqlite": lambda folder: SqliteHubStore(folder / "hub.db"),
+    # Small snapshot pages, so that a snapshot of a few members is read in several.
+    "sqlite": lambda folder: SqliteHubStore(folder / "hub.db", snapshot_page=3),
 }
 LIST = "takeitdown"
 MD5 = [SignalText(f"md5:{i:032x}") for i in range(10)]
@@ -157,20 +158,26 @@ def test_a_cosigned_note_replaces_only_at_its_size(store: HubStore) -> None:
 
 def test_a_snapshot_sees_one_version_while_publishing_goes_on(store: HubStore) -> None:
     store.create_list(_row(), b"log 0")
-    store.commit_publication(_leaf(1, MD5[:4], hashes=4))
+    store.commit_publication(_leaf(1, MD5[:8], hashes=8))
     with store.snapshot(LIST) as view:
         members = view.members()
         first = next(members)
-        # Another thread publishes while the snapshot is open.
-        writer = threading.Thread(
-            target=store.commit_publication, args=(_leaf(2, MD5[4:6], [MD5[1]], hashes=5),)
-        )
-        writer.start()
-        writer.join()
+        # Other threads publish while the snapshot is open: removals, a removed hash
+        # listed again, additions.
+        for publication in (
+            _leaf(2, [MD5[8]], [MD5[1], MD5[5]], hashes=7),
+            _leaf(3, [MD5[5]], [MD5[6]], hashes=7),
+        ):
+            writer = threading.Thread(target=store.commit_publication, args=(publication,))
+            writer.start()
+            writer.join()
         assert view.row.size == 1
-        assert [first, *members] == [(s, 1) for s in MD5[:4]]
+        assert [first, *members] == [(s, 1) for s in MD5[:8]]
         assert view.leaf(0) == b"leaf 1"
-    assert store.get_list(LIST).size == 2  # type: ignore[union-attr]
+    assert store.get_list(LIST).size == 3  # type: ignore[union-attr]
+    with store.snapshot(LIST) as view:  # a new snapshot sees the new version
+        expected = [(MD5[i], 1) for i in (0, 2, 3, 4, 7)] + [(MD5[5], 3), (MD5[8], 2)]
+        assert list(view.members()) == sorted(expected)
 
 
 def test_reports_and_verdicts_are_kept_once_each(store: HubStore) -> None:
@@ -189,6 +196,36 @@ def test_reports_and_verdicts_are_kept_once_each(store: HubStore) -> None:
     assert sorted(counts.verdicts) == [(MD5[0], "not_violating", 1)]
 
 
+def test_report_counts_come_a_page_of_signals_at_a_time(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    reports = [Report(f"{i:032x}", LIST, MD5[i % 5], 0, 1, "", 10) for i in range(10)]
+    store.add_reports("yubo", reports, [Verdict(f"{99:032x}", reports[3].report_id,
+                                                "not_violating", 11)], 20)  # fmt: skip
+    first = store.report_counts(LIST, "", 2)
+    assert first.per_partner == [(MD5[0], "yubo", 2), (MD5[1], "yubo", 2)]
+    rest = store.report_counts(LIST, MD5[1], 2)
+    assert rest.per_partner == [(MD5[2], "yubo", 2), (MD5[3], "yubo", 2)]
+    assert list(rest.verdicts) == [(MD5[3], "not_violating", 1)]
+    assert list(rest.dissenters) == [(MD5[3], 1)]
+    assert store.report_counts(LIST, MD5[4], 2).per_partner == []
+    assert len(store.report_counts(LIST).per_partner) == 5  # no limit: all
+
+
+def test_reports_and_verdicts_are_purged_by_when_they_were_received(store: HubStore) -> None:
+    store.create_list(_row(), b"log 0")
+    old = [Report(f"{i:032x}", LIST, MD5[0], 0, 1, "", 10) for i in range(5)]
+    store.add_reports("yubo", old, [Verdict(f"{50:032x}", old[0].report_id, "removed", 11)], 100)
+    new = [Report(f"{i:032x}", LIST, MD5[1], 0, 1, "", 10) for i in range(5, 7)]
+    store.add_reports("yubo", new, [Verdict(f"{51:032x}", new[0].report_id, "removed", 11)], 200)
+    assert store.purge_reports(150, 2) == (2, 1)  # a batch at a time
+    assert store.purge_reports(150, 2) == (2, 0)
+    assert store.purge_reports(150, 2) == (1, 0)
+    assert store.purge_reports(150, 2) == (0, 0)
+    counts = store.report_counts(LIST)
+    assert counts.per_partner == [(MD5[1], "yubo", 2)]
+    assert list(counts.verdicts) == [(MD5[1], "removed", 1)]
+
+
 def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -> None:
     first = opener()
     first.create_list(_row(), b"log 0")
@@ -202,6 +239,30 @@ def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -
         assert again.publication("k") == (LIST, b"answer 1", b"")
     finally:
         again.close()
+
+
+# --- SQLite only ---
+
+
+def test_a_snapshot_being_read_holds_back_no_wal_checkpoint(tmp_path: Path) -> None:
+    """Between pages no read transaction is open: a client that stops reading a
+    snapshot cannot keep the write-ahead log from being checkpointed and cut."""
+    store = SqliteHubStore(tmp_path / "hub.db", snapshot_page=2)
+    try:
+        store.create_list(_row(), b"log 0")
+        store.commit_publication(_leaf(1, MD5[:6], hashes=6))
+        with store.snapshot(LIST) as view:
+            members = view.members()
+            next(members)
+            store.commit_publication(_leaf(2, [MD5[6]], [MD5[4]], hashes=6))
+            db = sqlite3.connect(tmp_path / "hub.db", timeout=0.5)
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            db.close()
+            assert busy == 0
+            assert (tmp_path / "hub.db-wal").stat().st_size == 0
+            assert len(list(members)) == 5
+    finally:
+        store.close()
 
 
 # --- the SQLite schema's migrations ---
