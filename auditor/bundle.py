@@ -6,7 +6,11 @@ Layout (``FORMAT`` is the first line of ``MANIFEST``)::
     checkpoint.note     the signed checkpoint, byte for byte as the hub served it
     leaves.bin          every leaf in order, each as an 8-byte big-endian length
                         and the canonical delta bytes
-    seen/<k>.note       checkpoints the auditor verified on earlier runs
+    seen/<k>[.v<n>].note
+                        checkpoints the auditor verified on earlier runs (under
+                        trust-root version n)
+    trust/<n>.note      the signed trust-root versions after the auditor's own, so
+                        a bundle made after a key rotation verifies from version 1
 
 Nothing in the bundle is trusted: ``audit verify-bundle`` replays it with
 ``hashlist.audit.replay_history``, which checks every signature and
@@ -16,10 +20,13 @@ leaf (and the replayed set).
 
 from __future__ import annotations
 
+import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from hashlist.audit import KeptNote
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import InputError, MalformedDeltaError
 
@@ -27,13 +34,29 @@ FORMAT = "hashlist-audit-bundle/v1"
 _LENGTH = struct.Struct(">Q")
 
 
+@dataclass(frozen=True)
+class Bundle:
+    list_id: str
+    note: bytes
+    leaves: Iterator[bytes]
+    seen: list[KeptNote]
+    trust_roots: dict[int, bytes]  # signed versions, by version
+
+
 def write_bundle(
-    out: Path, list_id: str, note: bytes, leaves: Iterable[bytes], seen: Iterable[bytes]
+    out: Path,
+    list_id: str,
+    note: bytes,
+    leaves: Iterable[bytes],
+    seen: Iterable[KeptNote],
+    *,
+    trust_roots: Mapping[int, bytes],
 ) -> int:
     """Write the bundle folder (which must not exist); returns how many leaves it holds."""
     if out.exists():
         raise InputError(f"{out} exists: export into a new folder")
     (out / "seen").mkdir(parents=True)
+    (out / "trust").mkdir()
     (out / "checkpoint.note").write_bytes(note)
     count = 0
     with (out / "leaves.bin").open("wb") as f:
@@ -41,24 +64,39 @@ def write_bundle(
             f.write(_LENGTH.pack(len(leaf)))
             f.write(leaf)
             count += 1
-    for i, n in enumerate(seen):
-        (out / "seen" / f"{i:06d}.note").write_bytes(n)
+    for i, kept in enumerate(seen):
+        (out / "seen" / f"{i:06d}.v{kept.trust_version}.note").write_bytes(kept.note)
+    for version, signed in trust_roots.items():
+        (out / "trust" / f"{version:06d}.note").write_bytes(signed)
     (out / "MANIFEST").write_text(f"{FORMAT}\nlist {list_id}\nsize {count}\n")
     return count
 
 
-def read_bundle(folder: Path) -> tuple[str, bytes, Iterator[bytes], list[bytes]]:
-    """(list id, checkpoint note, leaves, earlier notes); raises ``InputError`` if unreadable."""
+_SEEN = re.compile(r"\d{6}(?:\.v(\d{1,9}))?\.note")
+_TRUST = re.compile(r"(\d{6})\.note")
+
+
+def read_bundle(folder: Path) -> Bundle:
+    """The bundle in ``folder``; raises ``InputError`` if unreadable. Nothing is verified."""
     try:
         lines = (folder / "MANIFEST").read_text().splitlines()
         note = (folder / "checkpoint.note").read_bytes()
-        seen = [p.read_bytes() for p in sorted((folder / "seen").glob("*.note"))]
+        seen = [
+            KeptNote(p.read_bytes(), int(m[1] or 0))
+            for p in sorted((folder / "seen").glob("*.note"))
+            if (m := _SEEN.fullmatch(p.name))
+        ]
+        trust = {
+            int(m[1]): p.read_bytes()
+            for p in sorted((folder / "trust").glob("*.note"))  # absent in older bundles
+            if (m := _TRUST.fullmatch(p.name))
+        }
     except OSError as e:
         raise InputError(f"{folder}: not an audit bundle ({e.strerror or e})") from e
     if not lines or lines[0] != FORMAT or len(lines) < 2 or not lines[1].startswith("list "):
         raise InputError(f"{folder}/MANIFEST: expected {FORMAT!r} and a list line")
     list_id = validate_list_id(lines[1].removeprefix("list "))
-    return list_id, note, _leaves(folder / "leaves.bin"), seen
+    return Bundle(list_id, note, _leaves(folder / "leaves.bin"), seen, trust)
 
 
 def _leaves(path: Path) -> Iterator[bytes]:

@@ -6,18 +6,14 @@ from collections.abc import Iterator
 
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import HubClient
-from hashlist.rotation import verify_rotation, walk
+from hashlist.rotation import walk_chain
 from hashlist.trustroot import TrustRoot
 
 
 def trust_chain(trust: TrustRoot, hub: HubClient, now: int) -> list[TrustRoot]:
     """``trust`` and every newer version the hub serves, each verified by the one
     before; the last is the version in force."""
-    _, accepted = walk(trust, hub.trust_root, now=now)
-    chain = [trust]
-    for signed in accepted:
-        chain.append(verify_rotation(chain[-1], signed))
-    return chain
+    return walk_chain(trust, hub.trust_root, now=now)
 
 
 def history(hub: HubClient, trust: TrustRoot, list_id: str) -> tuple[bytes, Iterator[bytes]]:

@@ -18,10 +18,10 @@ that to its exit status.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from auditor.bundle import write_bundle
+from auditor.bundle import Bundle, write_bundle
 from auditor.history import history
 from hashlist import errors
 from hashlist.audit import (
@@ -34,6 +34,7 @@ from hashlist.audit import (
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.client import HubClient
 from hashlist.delta import validate_list_id
+from hashlist.rotation import walk_chain
 from hashlist.trustroot import TrustRoot
 from node.store import ReplicaReader
 
@@ -83,23 +84,27 @@ def keep_evidence(folder: Path, note: bytes, e: errors.VerificationError, now: i
     (evidence / f"{stamp}.txt").write_text(f"{type(e).__name__}: {e}\n")
 
 
-def export_list(hub: HubClient, trust: TrustRoot, list_id: str, audit_dir: Path, out: Path) -> int:
-    """Write the bundle; returns the number of versions exported."""
-    note, leaves = history(hub, trust, list_id)
-    return write_bundle(
-        out, list_id, note, leaves, [k.note for k in seen_notes(audit_dir, list_id)]
-    )
+def export_list(
+    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, out: Path
+) -> int:
+    """Write the bundle, with the signed trust-root versions after ``chain[0]``;
+    returns the number of versions exported."""
+    note, leaves = history(hub, chain[-1], list_id)
+    signed = {t.version: hub.trust_root(t.version) for t in chain[1:]}
+    return write_bundle(out, list_id, note, leaves, seen_notes(audit_dir, list_id),
+                        trust_roots={v: s for v, s in signed.items() if s is not None})  # fmt: skip
 
 
-def replay_bundle(
-    list_id: str, note: bytes, leaves: Iterable[bytes], seen: list[bytes], trust: TrustRoot
-) -> ReplayReport:
-    """Replay what ``auditor.bundle.read_bundle`` read, offline."""
-    # Offline, "now" is the bundle's own newest cosignature: a bundle stays
-    # verifiable after the trust root's maximum age has passed.
-    at = verify_checkpoint(note, trust, trust.origin(list_id)).cosigned_at or 0
-    kept = [KeptNote(n) for n in seen]
-    return replay_history(list_id, note, leaves, trust=trust, now=at, seen=kept)
+def replay_bundle(bundle: Bundle, trust: TrustRoot) -> ReplayReport:
+    """Replay what ``auditor.bundle.read_bundle`` read, offline, from ``trust`` along
+    the trust-root versions the bundle carries."""
+    # Offline the versions' expiry is not checked, and "now" is the bundle's own
+    # newest cosignature: a bundle stays verifiable after the maximum age passed.
+    chain = walk_chain(trust, bundle.trust_roots.get, now=None)
+    current = chain[-1]
+    at = verify_checkpoint(bundle.note, current, current.origin(bundle.list_id)).cosigned_at
+    return replay_history(bundle.list_id, bundle.note, bundle.leaves, trust=current,
+                          now=at or 0, seen=bundle.seen, earlier_trusts=chain[:-1])  # fmt: skip
 
 
 def verify_replica(

@@ -85,6 +85,18 @@ def walk(
     return current, accepted
 
 
+def walk_chain(
+    current: TrustRoot, fetch: Callable[[int], bytes | None], *, now: int | None
+) -> list[TrustRoot]:
+    """``current`` and every newer version ``walk`` applies, oldest first: the last
+    is the version in force; the others are what older checkpoints were signed under."""
+    _, accepted = walk(current, fetch, now=now)
+    chain = [current]
+    for signed in accepted:
+        chain.append(verify_rotation(chain[-1], signed))
+    return chain
+
+
 def _threshold(signed: bytes, keys: Sequence[Verifier], threshold: int, whose: str) -> None:
     if not keys:
         raise RotationThresholdError(f"{whose} has no root keys: it can only be replaced by hand")

@@ -141,7 +141,7 @@ def _export(args: argparse.Namespace) -> int:
     from auditor.replay import export_list
 
     with hub_client(args) as hub:
-        size = export_list(hub, _trust(args, hub), args.list_id, args.audit_dir, args.out)
+        size = export_list(hub, _trust_chain(args, hub), args.list_id, args.audit_dir, args.out)
     print(f"{args.list_id}: {size} versions exported to {args.out}")
     print(f"check it anywhere: hashlist audit verify-bundle {args.out} --trust-root TRUST")
     return exits.OK
@@ -151,11 +151,11 @@ def _verify_bundle(args: argparse.Namespace) -> int:
     from auditor.bundle import read_bundle
     from auditor.replay import replay_bundle
 
-    list_id, note, leaves, seen = read_bundle(args.bundle)
+    bundle = read_bundle(args.bundle)
     try:
-        report = replay_bundle(list_id, note, leaves, seen, _trust(args))
+        report = replay_bundle(bundle, _trust(args))
     except errors.VerificationError as e:
-        return _fail(args, list_id, e)
+        return _fail(args, bundle.list_id, e)
     _print(args, True, _replay_fields(report), _replay_text(report))
     return exits.OK
 

@@ -173,6 +173,15 @@ def test_hub_log_key_rollover_is_followed_without_downtime(tmp_path: Path, pki: 
     assert audit(after) == 0
     assert audit(after) == 0
     assert len(list((tmp_path / "audit" / list_id).glob("*.note"))) == 3
+    # A bundle made now carries the versions: it verifies offline from version 1.
+    with hub_running(after) as hub:
+        assert main(["audit", "export", "--list", list_id, f"--out={tmp_path / 'bundle'}",
+                     f"--audit-dir={tmp_path / 'audit'}",
+                     f"--trust-root={node_dir / 'unused.toml'}", f"--hub=127.0.0.1:{hub.port}",
+                     f"--ca={pki / 'ca.pem'}", f"--cert={pki / 'auditor.pem'}",
+                     f"--key={pki / 'auditor.key'}"]) == 0  # fmt: skip
+    assert main(["audit", "verify-bundle", str(tmp_path / "bundle"),
+                 f"--trust-root={node_dir / 'unused.toml'}"]) == 0  # fmt: skip
 
 
 def test_a_trust_root_forged_into_the_database_is_refused_at_start(
