@@ -47,8 +47,8 @@ def seen_notes(audit_dir: Path, list_id: str) -> list[KeptNote]:
     validate_list_id(list_id)
     kept = []
     for path in sorted((audit_dir / list_id).glob("*.note")):
-        if m := _KEPT.fullmatch(path.name):
-            kept.append(KeptNote(path.read_bytes(), int(m[1] or 0)))
+        m = _KEPT.fullmatch(path.name)  # any other note is checked too, version unknown
+        kept.append(KeptNote(path.read_bytes(), int(m[1] or 0) if m else 0))
     return kept
 
 

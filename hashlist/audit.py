@@ -61,8 +61,14 @@ def verify_kept(kept: KeptNote, chain: Sequence[TrustRoot], list_id: str) -> Ver
     """``kept`` against the version of ``chain`` it was verified under; one kept without a
     version, against the newest version whose keys verify it. After a completed key
     rotation the current version no longer names the key an old checkpoint carries."""
+    if kept.trust_version > chain[-1].version:
+        raise RollbackError(
+            f"a checkpoint kept earlier was verified under trust-root version "
+            f"{kept.trust_version}, but the hub now serves versions up to {chain[-1].version} "
+            "only: it withholds a version this auditor accepted"
+        )
     recorded = [t for t in chain if t.version == kept.trust_version]
-    candidates = recorded or list(reversed(chain))
+    candidates = recorded or list(reversed(chain))  # not recorded, or before chain[0]
     refusals: list[VerificationError] = []
     for trust in candidates:  # never empty: the chain holds at least the current version
         try:

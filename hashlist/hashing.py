@@ -37,6 +37,7 @@ from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
 
 _READ_CHUNK = 1 << 20
 _DRAFT_SIDE = 1024
+_MAX_SIDE = 8 * _DRAFT_SIDE
 """A JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps at least
 this many pixels on each side, and any image is then reduced to sides under twice
 this: PDQ and pHash look at 64x64 and 32x32 anyway."""
@@ -158,16 +159,22 @@ def _open_rgb(f: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
 
 
 def _reduced(im: Image.Image) -> Image.Image:
-    """``im`` box-averaged by a whole factor per axis so that no side stays at twice
-    ``_DRAFT_SIDE`` or more: what PDQ and pHash keep of a large image is the same, and
-    hashing a decoded 50-megapixel image at full size costs seconds and gigabytes."""
-    factors = (max(1, im.width // _DRAFT_SIDE), max(1, im.height // _DRAFT_SIDE))
+    """``im`` box-averaged by a whole factor: the same on both axes, so that the short
+    side stays at ``_DRAFT_SIDE`` or more (PDQ and pHash keep the same of it), and
+    more along a side still over ``_MAX_SIDE`` (a 1 x 50,000,000 strip). Hashing a
+    decoded 50-megapixel image at full size costs seconds and gigabytes."""
+    uniform = max(1, min(im.size) // _DRAFT_SIDE)
+    factors = (max(uniform, im.width // _MAX_SIDE), max(uniform, im.height // _MAX_SIDE))
     if factors == (1, 1):
         return im
-    try:
-        return im.reduce(factors)
-    except ValueError:  # a mode reduce() does not take (palette, 1-bit)
-        return im.convert("RGB").reduce(factors)
+    if im.mode not in _REDUCIBLE:  # 16-bit, palette, 1-bit: as the hashes will see it
+        rgb = Image.fromarray(to_rgb8(im))
+        rgb.info = im.info  # EXIF orientation is applied after this
+        im = rgb
+    return im.reduce(factors)
+
+
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA"})
 
 
 def to_rgb8(im: Image.Image) -> np.ndarray:

@@ -82,13 +82,18 @@ def public_message(error: errors.HashlistError, reference: str) -> str:
 
 
 MAX_DETAIL = 2000
-"""Characters of an error's detail sent or logged: however long the input it quotes,
-the status stays far below gRPC's 16 KiB metadata limit (over it, the client would
-see RESOURCE_EXHAUSTED instead of the refusal)."""
+"""Characters of an error's detail sent or logged, after escaping to ASCII: however
+long the input it quotes, the status stays far below gRPC's 16 KiB metadata limit
+(over it, the client would see RESOURCE_EXHAUSTED instead of the refusal). gRPC
+percent-encodes what is not printable ASCII, so a limit in characters holds only
+for ASCII."""
 
 
 def _bounded(text: str) -> str:
-    return text if len(text) <= MAX_DETAIL else f"{text[:MAX_DETAIL]}... ({len(text):,} characters)"
+    ascii_text = text.encode("ascii", "backslashreplace").decode("ascii")
+    if len(ascii_text) <= MAX_DETAIL:
+        return ascii_text
+    return f"{ascii_text[:MAX_DETAIL]}... ({len(text):,} characters)"
 
 
 def abort(context: grpc.ServicerContext, error: errors.HashlistError, where: str) -> NoReturn:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from hashlist.delta import validate_list_id
 from hashlist.errors import InputError, NotFoundError, PermissionDeniedError
 from hashlist.identity import Identity, Role
 from server.store import HubStore, ListRow
@@ -23,7 +24,7 @@ class Access:
         self.store = store
 
     def list_row(self, list_id: str) -> ListRow:
-        row = self.store.get_list(list_id)
+        row = self.store.get_list(validate_list_id(list_id))
         if row is None:
             raise NotFoundError(f"no list named {list_id!r} on this hub")
         return row
@@ -38,6 +39,7 @@ class Access:
 
     def authorize_read(self, who: Identity, list_id: str) -> None:
         """Partners read the lists they are granted; auditors and the operator, all."""
+        validate_list_id(list_id)
         if who.role in (Role.AUDITOR, Role.OPERATOR):
             self.list_row(list_id)
             return

@@ -87,7 +87,7 @@ class Publisher:
         removals: Sequence[str],
         idempotency_key: str = "",
     ) -> PublishResult:
-        if self.store.get_list(list_id) is None:
+        if self.store.get_list(validate_list_id(list_id)) is None:
             raise InputError(
                 f"unknown list {list_id!r}: create it first (hashlist hub create-list)"
             )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
@@ -152,12 +152,16 @@ class ReportBook:
         page.sort(key=lambda h: h.signal)
         return page, page[-1].signal if len(page) == size else ""
 
-    def purge(self, retention_seconds: int, batch: int = 10_000) -> tuple[int, int]:
+    def purge(
+        self, retention_seconds: int, *, batch: int = 10_000,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> tuple[int, int]:  # fmt: skip
         """Delete reports and verdicts received more than ``retention_seconds`` ago, a
-        batch per transaction (publishing waits for one batch at most)."""
+        batch per transaction (publishing waits for one batch at most), until done or
+        ``stopping()``."""
         before = self.clock.now() - retention_seconds
         total = [0, 0]
-        while True:
+        while not stopping():
             reports, verdicts = self.store.purge_reports(before, batch)
             total[0] += reports
             total[1] += verdicts

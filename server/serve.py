@@ -111,7 +111,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     retention = config.report_retention_days * 86_400
     chores = [
         _every(stop, config.recosign_interval_seconds, hub.cosigner.recosign, "re-cosigning"),
-        _every(stop, PURGE_INTERVAL_SECONDS, lambda: hub.reports.purge(retention),
+        _every(stop, PURGE_INTERVAL_SECONDS,
+               lambda: hub.reports.purge(retention, stopping=stop.is_set),
                "purging old reports", at_start=True),
     ]  # fmt: skip
     witnessing.start()

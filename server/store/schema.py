@@ -73,6 +73,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE removed_members(
         list_id TEXT NOT NULL, signal TEXT NOT NULL, added INTEGER NOT NULL,
         removed INTEGER NOT NULL, PRIMARY KEY (list_id, signal, removed)) WITHOUT ROWID;
+    CREATE INDEX removed_members_by_version ON removed_members(list_id, removed);
     CREATE INDEX reports_by_age ON reports(received_at);
     CREATE INDEX verdicts_by_age ON verdicts(received_at);
     """,

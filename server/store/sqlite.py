@@ -66,8 +66,11 @@ class SqliteHubStore:
         # (a timer's, say) are closed when the next one opens, so none leak.
         self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         # Snapshots being served, as (list id, size): the removed members they
-        # still need are kept until they end. Guarded by the write lock.
+        # still need are kept until they end. Pinned under the write lock (no
+        # commit in between); released under this lock alone, reentrant because a
+        # snapshot's generator may be finalized by the garbage collector anywhere.
         self._pinned: Counter[tuple[str, int]] = Counter()
+        self._pin_lock = threading.RLock()
         migrate(self._write, f"{_WHAT} {path}", MIGRATIONS)
         with self._transaction() as db:  # no snapshot survives a restart
             db.execute("DELETE FROM removed_members")
@@ -197,7 +200,9 @@ class SqliteHubStore:
                     (new.idempotency_key, new.list_id, new.response, new.request_digest),
                 )
             # Removed members only a pinned snapshot of an earlier version needs.
-            oldest = min((n for (lid, n) in self._pinned if lid == new.list_id), default=None)
+            with self._pin_lock:
+                pins = list(self._pinned)
+            oldest = min((n for (lid, n) in pins if lid == new.list_id), default=None)
             db.execute(
                 "DELETE FROM removed_members WHERE list_id=? AND removed<=?",
                 (new.list_id, versions[-1] if oldest is None else oldest),
@@ -249,11 +254,12 @@ class SqliteHubStore:
             if row is None:
                 raise StorageError(f"list {list_id} vanished during a snapshot")
             pin = (list_id, row.size)
-            self._pinned[pin] += 1
+            with self._pin_lock:
+                self._pinned[pin] += 1
         try:
             yield _Snapshot(self, row)
         finally:
-            with self._write_lock:
+            with self._pin_lock:
                 self._pinned -= Counter([pin])
 
     def _members_page(self, row: ListRow, after: str, limit: int) -> list[tuple[str, int]]:

@@ -16,6 +16,7 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -109,6 +110,18 @@ def test_a_large_png_is_hashed_reduced_within_the_hashes_tolerance() -> None:
     assert reduced.pdq is not None
     distance = (int(reduced.pdq, 16) ^ int(full_pdq, 16)).bit_count()
     assert distance <= 16, distance
+
+
+def test_a_large_16_bit_image_is_reduced_as_the_hashes_see_it() -> None:
+    """16-bit samples are rescaled (not clipped) before the reduction, as at full size."""
+    gray = np.asarray(synthetic_image(5).convert("L").resize((2560, 2560)), dtype=np.uint16)
+    big = Image.fromarray(gray * 257)  # mode I;16
+    buffer = io.BytesIO()
+    big.save(buffer, "PNG")
+    reduced = hash_bytes(buffer.getvalue(), "deep.png")
+    full_pdq, _ = pdq_of(to_rgb8(big))
+    assert reduced.pdq is not None
+    assert (int(reduced.pdq, 16) ^ int(full_pdq, 16)).bit_count() <= 16
 
 
 def test_the_budget_is_a_setting() -> None:
