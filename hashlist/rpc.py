@@ -96,9 +96,21 @@ def _bounded(text: str) -> str:
     return f"{ascii_text[:MAX_DETAIL]}... ({len(text):,} characters)"
 
 
-def abort(context: grpc.ServicerContext, error: errors.HashlistError, where: str) -> NoReturn:
+ErrorObserver = Callable[[str, str], None]
+"""Told (method, status code name) of every call a servicer ends with an error: a
+servicer that has an ``rpc_errors`` attribute of this type is counted."""
+
+
+def abort(
+    context: grpc.ServicerContext,
+    error: errors.HashlistError,
+    where: str,
+    observe: ErrorObserver | None = None,
+) -> NoReturn:
     reference = secrets.token_hex(4)
     status = public_status(error)
+    if observe is not None:
+        observe(where, status.code.name)
     if status.detail_is_public:
         log.info("%s refused: %s: %s", where, type(error).__name__, _bounded(str(error)))
     else:
@@ -108,8 +120,12 @@ def abort(context: grpc.ServicerContext, error: errors.HashlistError, where: str
     raise AssertionError("context.abort returned")  # pragma: no cover
 
 
-def _abort_unexpected(context: grpc.ServicerContext, where: str) -> NoReturn:
+def _abort_unexpected(
+    context: grpc.ServicerContext, where: str, observe: ErrorObserver | None
+) -> NoReturn:
     reference = secrets.token_hex(4)
+    if observe is not None:
+        observe(where, _UNEXPECTED.code.name)
     log.exception("%s: internal error (reference %s)", where, reference)
     context.abort(_UNEXPECTED.code, f"{_UNEXPECTED.message} (reference {reference})")
     raise AssertionError("context.abort returned")  # pragma: no cover
@@ -121,23 +137,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 def handle_errors(method: F) -> F:
     """Map errors raised by a (unary or streaming) servicer method to statuses."""
 
+    name = method.__name__
+
     @functools.wraps(method)
     def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
         except errors.HashlistError as e:
-            abort(context, e, method.__name__)
+            abort(context, e, name, getattr(self, "rpc_errors", None))
         except Exception:
-            _abort_unexpected(context, method.__name__)
+            _abort_unexpected(context, name, getattr(self, "rpc_errors", None))
 
     @functools.wraps(method)
     def streaming(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             yield from method(self, request, context)
         except errors.HashlistError as e:
-            abort(context, e, method.__name__)
+            abort(context, e, name, getattr(self, "rpc_errors", None))
         except Exception:
-            _abort_unexpected(context, method.__name__)
+            _abort_unexpected(context, name, getattr(self, "rpc_errors", None))
 
     return streaming if inspect.isgeneratorfunction(method) else unary  # type: ignore[return-value]
 

@@ -44,6 +44,10 @@ class NodeConfig:
     hub. 0 disables the schedule (the start-up check still runs)."""
     refused_retry_seconds: float = 60.0
     """How often a list the hub refused is asked for again while others are followed."""
+    metrics_listen: str = ""
+    """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
+    ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
+    a network only Prometheus and the kubelet reach."""
     timeout_seconds: float = 15.0
     """Deadline for each unary call to the hub (streams get a multiple of it)."""
     reconnect_base_seconds: float = 0.5

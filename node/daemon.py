@@ -16,16 +16,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from contextlib import AbstractContextManager, nullcontext
 
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import HashlistError
+from hashlist.probes import Readiness, serving_probes
 from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig, with_local_policy
 from node.follow import Follower
 from node.instance import NodeLock, OwnedSocket
 from node.matcher import MatchSettings, open_matcher
+from node.metrics import NodeMetrics, ReplicaCollector
 from node.outbox import OutboxSender
 from node.replica_check import run_checks
 from node.service import running_matcher
@@ -83,6 +86,12 @@ def _run(config: NodeConfig, clock: Clock) -> None:
     follower = Follower(syncer)
     sender = OutboxSender(matcher.outbox, client, clock, batch=config.report_batch)
     matcher.on_report = sender.wake.set
+    metrics = NodeMetrics()
+    syncer.metrics = matcher.metrics = metrics
+    replica_gauges = ReplicaCollector(
+        config, trust=lambda: syncer.trust, clock=clock, backlog=matcher.outbox.backlog
+    )
+    metrics.registry.register(replica_gauges)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -102,9 +111,12 @@ def _run(config: NodeConfig, clock: Clock) -> None:
     )  # fmt: skip
     socket = OwnedSocket(config.matcher_address)
     try:
-        with running_matcher(
-            matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
-        ) as address:
+        with (
+            running_matcher(
+                matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
+            ) as address,
+            _probes(config.metrics_listen, metrics, replica_gauges.readiness),
+        ):
             socket.bound()
             worker.start()
             outbox.start()
@@ -122,11 +134,18 @@ def _run(config: NodeConfig, clock: Clock) -> None:
                 checker.join(timeout=5)
     finally:  # whatever ended the node: release everything it holds
         socket.remove()
+        replica_gauges.close()
         client.close()
         store.close()
         watch.close()
         matcher.close()
         log.info("node stopped")
+
+
+def _probes(
+    listen: str, metrics: NodeMetrics, readiness: Readiness
+) -> AbstractContextManager[object]:
+    return serving_probes(listen, metrics.registry, readiness) if listen else nullcontext()
 
 
 def _watch(

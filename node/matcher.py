@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ from hashlist.model import CheckResult, Match, Report, Verdict
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
 from node.config import outbox_path
 from node.index import NearIndex
+from node.metrics import NodeMetrics
 from node.outbox import Outbox, new_id
 from node.rwlock import RWLock
 from node.store import ReplicaReader, SqliteReplicaReader
@@ -76,6 +78,7 @@ class Matcher:
         # Decoding is what costs memory: at most this many at once, the rest wait.
         self._decodes = threading.BoundedSemaphore(settings.max_concurrent_decodes)
         self.on_report: Callable[[], None] = lambda: None
+        self.metrics = NodeMetrics()  # the daemon's, once it serves them
         radii = {SignalKind.PDQ: settings.pdq_radius, SignalKind.PHASH: settings.phash_radius}
         self.indexes = {
             kind: NearIndex(kind.nbytes * 8, radius, self.lists, buffer_size=settings.index_buffer,
@@ -134,6 +137,7 @@ class Matcher:
     ) -> CheckResult:
         """Every listed hash the content matches; each match is reported to the hub once
         per content id, unless ``report`` is false (a dry run)."""
+        started = time.monotonic()
         notes: list[str] = []
         if content is not None:
             with self._decodes:
@@ -172,6 +176,9 @@ class Matcher:
         elif matches:
             matches = [replace(m, report_id="") for m in matches]  # a dry run files nothing
             notes.append("dry run: nothing reported")
+        for m in matches:
+            self.metrics.matches.labels(m.list_id, m.signal.partition(":")[0]).inc()
+        self.metrics.check_seconds.observe(time.monotonic() - started)
         if matches:
             shown = ", ".join(f"{m.list_id}/{m.signal[:20]}.. d={m.distance}" for m in matches)
             log.info("check: %d match(es)%s: %s", len(matches), "" if report else " (dry run)",

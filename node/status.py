@@ -34,6 +34,9 @@ class StatusRow:
     contact: str  # "" when the hub answered the last contact
     healthy: bool
     problems: tuple[str, ...]  # what keeps the list from being healthy, worst first
+    # Fit to answer checks: verified, fresh, no alarm, not halted, not refused (the
+    # hub may be out of reach for a while).
+    ready: bool
     checkpoint: str  # the signed note of the verified state: what auditors compare
 
 
@@ -71,6 +74,7 @@ def status_row(
         lag=max(0, record.seen_size - state.size), stale=stale, halted=record.halted,
         alarm=record.alarm, contact=record.contact, healthy=not problems,
         problems=tuple(problems), checkpoint=state.checkpoint_note.decode(),
+        ready=not (stale or record.halted or record.alarm or kind == "refused"),
     )  # fmt: skip
 
 

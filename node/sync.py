@@ -46,6 +46,7 @@ from hashlist.snapshot import SnapshotHeader, SnapshotVerifier
 from hashlist.trustroot import TrustRoot
 from hashlist.verify import PendingChanges, StepVerifier, TrustedState, ignored_witnesses
 from node.config import NodeConfig, with_local_policy
+from node.metrics import NodeMetrics
 from node.spill import Spill
 from node.store import ReplicaStore
 
@@ -89,6 +90,7 @@ class Syncer:
         self.store = store
         self.hub = hub
         self.clock = clock
+        self.metrics = NodeMetrics()  # the daemon's, once it serves them
 
     # --- one list, one step ---
 
@@ -110,6 +112,8 @@ class Syncer:
         except VerificationError as e:
             if isinstance(e, UnknownKeyError) and retry and self.refresh_trust_safely():
                 return self.sync(list_id, note, retry=False)
+            if not isinstance(e, QuorumError):  # pending is not a failure
+                self.metrics.verification_failures.labels(list_id, type(e).__name__).inc()
             self._not_applied(list_id, record.state.size, note, e)
             return False
         return True
@@ -118,6 +122,7 @@ class Syncer:
         verified = verify_checkpoint(note, self.trust, self.trust.origin(state.list_id))
         self.store.set_seen(state.list_id, verified.checkpoint.size)
         behind = verified.checkpoint.size - state.size
+        started = time.monotonic()
         if behind > 0 and (state.size == 0 or behind > self.config.snapshot_threshold_leaves):
             self._bootstrap(state, verified)
         else:
@@ -127,6 +132,8 @@ class Syncer:
                 log.info("list %s: more than %d bytes behind; catching up from a snapshot",
                          state.list_id, self.config.max_step_bytes)  # fmt: skip
                 self._bootstrap(state, verified)
+        if behind > 0:
+            self.metrics.apply_seconds.observe(time.monotonic() - started)
         # Applied on the strength of the quorum; a witness that was not counted is
         # still something to look at.
         if ignored := ignored_witnesses(verified, self.trust, self.clock.now()):

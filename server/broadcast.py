@@ -10,6 +10,7 @@ publisher (it simply skips to the newest note).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 
@@ -19,6 +20,7 @@ class Broadcaster:
         self._seq: dict[str, int] = {}
         self._notes: dict[str, bytes] = {}
         self._closed = False
+        self._subscribers: Counter[str] = Counter()
 
     def announce(self, list_id: str, note: bytes) -> None:
         with self._cond:
@@ -51,5 +53,18 @@ class Broadcaster:
             return out
 
     def subscribe(self, list_ids: Iterable[str]) -> dict[str, int]:
-        """A cursor that makes the first ``wait`` return each list's current note."""
-        return dict.fromkeys(list_ids, 0)
+        """A cursor that makes the first ``wait`` return each list's current note;
+        ``unsubscribe`` it when the stream ends."""
+        cursor = dict.fromkeys(list_ids, 0)
+        with self._cond:
+            self._subscribers.update(cursor.keys())  # one per list, not the cursor's values
+        return cursor
+
+    def unsubscribe(self, cursor: dict[str, int]) -> None:
+        with self._cond:
+            self._subscribers -= Counter(cursor.keys())
+
+    def subscribers(self) -> dict[str, int]:
+        """Open subscription streams per list."""
+        with self._cond:
+            return dict(self._subscribers)

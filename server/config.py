@@ -29,6 +29,10 @@ class HubConfig:
     """CA whose certificates identify partners, the operator and auditors."""
     listen: str = "127.0.0.1:7443"
     """host:port to bind; port 0 picks a free port (printed at start)."""
+    metrics_listen: str = ""
+    """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
+    ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
+    a network only Prometheus and the kubelet reach."""
     recosign_interval_seconds: float = 60.0
     """How often the current checkpoint of every list is re-cosigned. Keep it
     well below the nodes' maximum checkpoint age."""

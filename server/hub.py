@@ -27,6 +27,7 @@ from hashlist.note import Signer
 from server.access import Access
 from server.broadcast import Broadcaster
 from server.cosigning import Cosigner
+from server.metrics import HubMetrics
 from server.publishing import Publisher
 from server.ratelimit import TokenBuckets
 from server.reading import LogReader
@@ -46,6 +47,7 @@ class Hub:
     reader: LogReader
     reports: ReportBook
     broadcaster: Broadcaster
+    metrics: HubMetrics
 
 
 def build_hub(
@@ -71,6 +73,7 @@ def build_hub(
         store=store, signing=signing, clock=clock, broadcaster=broadcaster, lock=lock
     )
     cosigner.start()
+    metrics = HubMetrics()
     return Hub(
         signing=signing,
         store=store,
@@ -86,6 +89,8 @@ def build_hub(
         ),
         cosigner=cosigner,
         reader=LogReader(store=store, trees=trees, access=access, trust_roots=trust_roots or {}),
-        reports=ReportBook(store=store, access=access, clock=clock, limit=report_limit),
+        reports=ReportBook(store=store, access=access, clock=clock, limit=report_limit,
+                           metrics=metrics),
         broadcaster=broadcaster,
-    )
+        metrics=metrics,
+    )  # fmt: skip

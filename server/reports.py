@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from hashlist.clock import Clock
@@ -25,6 +26,7 @@ from hashlist.identity import Identity
 from hashlist.model import VERDICTS, HashMatches, Report, Verdict
 from hashlist.signals import canonical
 from server.access import Access
+from server.metrics import HubMetrics
 from server.ratelimit import TokenBuckets
 from server.store import HubStore
 
@@ -70,10 +72,12 @@ def _plausible(when: int, now: int, what: str) -> None:
 
 class ReportBook:
     def __init__(
-        self, *, store: HubStore, access: Access, clock: Clock, limit: TokenBuckets | None = None
-    ) -> None:
+        self, *, store: HubStore, access: Access, clock: Clock,
+        limit: TokenBuckets | None = None, metrics: HubMetrics | None = None,
+    ) -> None:  # fmt: skip
         self.store, self.access, self.clock = store, access, clock
         self.limit = limit or TokenBuckets(rate=1000.0, burst=10_000)
+        self.metrics = metrics or HubMetrics()
 
     def submit(
         self, who: Identity, reports: Sequence[Report], verdicts: Sequence[Verdict]
@@ -98,6 +102,8 @@ class ReportBook:
             self._check_listed(list_id, [r for r in reports if r.list_id == list_id])
         self._check_reported(who, reports, verdicts)
         new = self.store.add_reports(who.name, reports, verdicts, now)
+        for list_id, n in Counter(r.list_id for r in reports).items():
+            self.metrics.reports.labels(list_id, who.name).inc(n)
         if any(new):
             log.info("%s reported %d new matches and %d new verdicts", who, *new)
         return new

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import ConfigError, MalformedNoteError
 from hashlist.note import COSIGNATURE_V1, ED25519, Verifier, parse_note
+from hashlist.probes import Probes, serving_probes
 from hashlist.rpc import server_credentials, server_options
 from hashlist.serving import fit_connections, load_signer, raise_fd_limit, stop_on_signal
 from hashlist.trustroot import parse_trust_root
@@ -46,6 +47,7 @@ PURGE_INTERVAL_SECONDS = 3600.0
 class RunningHub:
     port: int
     hub: Hub
+    probes: Probes | None = None  # where /metrics, /livez and /readyz are served
 
 
 def load_signed_trust_roots(paths: Sequence[Path]) -> dict[int, bytes]:
@@ -79,15 +81,25 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     fd_limit = raise_fd_limit(config.max_connections + reserve)
     max_connections = fit_connections(config.max_connections, reserve, fd_limit)
     store = SqliteHubStore(config.database)
+    clock = clock or SystemClock()
     try:
         hub = build_hub(
             name=config.name, store=store, log_signers=log_signers,
-            timestamp_signer=timestamp_signer, clock=clock or SystemClock(),
+            timestamp_signer=timestamp_signer, clock=clock,
             max_delta_bytes=config.max_delta_bytes, trust_roots=trust_roots,
             report_limit=TokenBuckets(rate=config.max_reports_per_second,
                                       burst=config.report_burst),
         )  # fmt: skip
         server, port, health_servicer = _grpc_server(config, hub, max_connections)
+        hub.metrics.watch(hub, clock, config.recosign_interval_seconds)
+        probes = ExitStack()
+        served = (
+            probes.enter_context(
+                serving_probes(config.metrics_listen, hub.metrics.registry, hub.metrics.readiness)
+            )
+            if config.metrics_listen
+            else None
+        )
     except BaseException:
         store.close()
         raise
@@ -118,8 +130,9 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
     try:
-        yield RunningHub(port, hub)
+        yield RunningHub(port, hub, served)
     finally:
+        probes.close()
         health_servicer.enter_graceful_shutdown()
         stop.set()
         witnessing.stop()

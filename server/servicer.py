@@ -47,6 +47,7 @@ class LogServicer(pb_grpc.LogServicer):
         self.leaf_batch_bytes = leaf_batch_bytes
         self.snapshot_batch = snapshot_batch
         self.slots = slots  # every stream holds one for its life
+        self.rpc_errors = hub.metrics.rpc_errors
 
     @handle_errors
     def GetCheckpoint(
@@ -127,16 +128,20 @@ class LogServicer(pb_grpc.LogServicer):
             broadcaster = self.hub.broadcaster
             cursor = broadcaster.subscribe(request.list_ids)
             log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
-            while context.is_active() and not broadcaster.closed:
-                for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
-                    self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
-                    yield pb.SignedCheckpoint(list_id=list_id, note=note)
-            log.info("%s unsubscribed", who)
+            try:
+                while context.is_active() and not broadcaster.closed:
+                    for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
+                        self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
+                        yield pb.SignedCheckpoint(list_id=list_id, note=note)
+            finally:
+                broadcaster.unsubscribe(cursor)
+                log.info("%s unsubscribed", who)
 
 
 class AdminServicer(pb_grpc.AdminServicer):
     def __init__(self, hub: Hub, *, max_publish_hashes: int) -> None:
         self.hub = hub
+        self.rpc_errors = hub.metrics.rpc_errors
         self.max_publish_hashes = max_publish_hashes
 
     @handle_errors
@@ -166,12 +171,13 @@ class AdminServicer(pb_grpc.AdminServicer):
     ) -> pb.PublishResponse:
         self.hub.access.authorize_admin(caller(context))
         self._check_size(len(request.additions) + len(request.removals))
-        result = self.hub.publisher.publish(
-            request.list_id,
-            list(request.additions),
-            list(request.removals),
-            request.idempotency_key,
-        )
+        with self.hub.metrics.publish_seconds.time():
+            result = self.hub.publisher.publish(
+                request.list_id,
+                list(request.additions),
+                list(request.removals),
+                request.idempotency_key,
+            )
         return publish_result_to_proto(result)
 
     def _check_size(self, hashes: int) -> None:
@@ -200,8 +206,9 @@ class AdminServicer(pb_grpc.AdminServicer):
             self._check_size(len(additions) + len(removals))
         if first is None:
             raise InputError("an empty publication stream")
-        result = self.hub.publisher.publish(first.list_id, additions, removals,
-                                            first.idempotency_key)  # fmt: skip
+        with self.hub.metrics.publish_seconds.time():
+            result = self.hub.publisher.publish(first.list_id, additions, removals,
+                                                first.idempotency_key)  # fmt: skip
         return publish_result_to_proto(result)
 
     @handle_errors
@@ -225,6 +232,7 @@ class AdminServicer(pb_grpc.AdminServicer):
 class ReportsServicer(pb_grpc.ReportsServicer):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.rpc_errors = hub.metrics.rpc_errors
 
     @handle_errors
     def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitResponse:

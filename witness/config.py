@@ -27,6 +27,10 @@ class WitnessConfig:
     checkpoint's signature, not the connection, says who submits)."""
     listen: str = "127.0.0.1:7380"
     """host:port to bind; port 0 picks a free port (printed at start)."""
+    metrics_listen: str = ""
+    """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
+    ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
+    a network only Prometheus and the kubelet reach."""
     max_request_bytes: int = MAX_REQUEST_BYTES
     """Larger requests are refused with 413 before they are read."""
     request_timeout_seconds: float = 10.0

@@ -20,9 +20,11 @@ import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
 
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import (
@@ -33,6 +35,7 @@ from hashlist.errors import (
     WitnessConflictError,
 )
 from hashlist.note import COSIGNATURE_V1
+from hashlist.probes import serving_probes
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.witness_protocol import (
@@ -66,11 +69,30 @@ class _Witness:
         self.signer = load_signer(config.key, COSIGNATURE_V1, "witness key")
         self.logs = _load_logs(config)
         self.store = WitnessStore(config.database)
+        self.registry = CollectorRegistry()
+        self.cosigned = Counter(
+            "hashlist_witness_cosigned", "Checkpoints cosigned, by origin", ["origin"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.refused = Counter(
+            "hashlist_witness_refused",
+            "Checkpoints refused, by origin and HTTP status (409: a conflict with the last "
+            "cosigned, 422: not consistent or badly signed, 500: storage failed)",
+            ["origin", "status"], registry=self.registry,
+        )  # fmt: skip
+
+    def readiness(self) -> str:
+        try:
+            self.store.latest("")  # the database answers
+        except StorageError as e:
+            return f"the database does not answer: {e}"
+        return ""
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    _origin = ""  # of the request being decided, once parsed
 
     def setup(self) -> None:
         super().setup()
@@ -114,9 +136,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _add_checkpoint(self, body: bytes) -> tuple[int, bytes, str]:
         w = self.server.witness
+        self._origin = ""
+        status, answer, kind = self._decide(body)
+        if status == 200:
+            w.cosigned.labels(self._origin).inc()
+        else:
+            # Only origins it has cosigned become label values: a stranger sending
+            # made-up origins cannot add series without end.
+            known = bool(self._origin) and w.store.latest(self._origin) is not None
+            w.refused.labels(self._origin if known else "(other)", str(status)).inc()
+        return status, answer, kind
+
+    def _decide(self, body: bytes) -> tuple[int, bytes, str]:
+        w = self.server.witness
         try:
             request = parse_add_checkpoint(body)
             origin = request.note.split(b"\n", 1)[0].decode("utf-8", "replace")
+            self._origin = origin
             now = w.clock.now()
             cosigned = w.store.decide(
                 origin,
@@ -190,12 +226,19 @@ def running_witness(config: WitnessConfig, *, clock: Clock | None = None) -> Ite
     port = server.server_address[1]
     log.info("witness %s listening on port %d", witness.signer.name, port)
     try:
-        yield port
+        with _probes(config.metrics_listen, witness):
+            yield port
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
         witness.store.close()
+
+
+def _probes(listen: str, witness: _Witness) -> AbstractContextManager[object]:
+    if not listen:
+        return nullcontext()
+    return serving_probes(listen, witness.registry, witness.readiness)
 
 
 def serve_forever(config: WitnessConfig) -> None:

@@ -43,6 +43,7 @@ class Federation:
     certs: Path = DEV_CERTS
     recosign_seconds: float = 60.0
     witness: bool = False  # run a witness, and make every node require its cosignature
+    metrics: bool = False  # serve /metrics, /livez, /readyz from every daemon (free ports)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     hub_port: int = 0
     witness_port: int = 0
@@ -83,6 +84,10 @@ class Federation:
             f'client_ca = "{self.certs / "ca.pem"}"\n'
             f"recosign_interval_seconds = {self.recosign_seconds}\n"
         )
+        if self.metrics:
+            for name in ("hub", "witness"):
+                with (self.workdir / f"{name}.toml").open("a") as f:
+                    f.write('metrics_listen = "127.0.0.1:0"\n')
 
     # --- processes ---
 
@@ -120,6 +125,8 @@ class Federation:
         path = self.workdir / f"{partner}.toml"
         cert = cert_as or partner
         extra.setdefault("database", f"{partner}.db")
+        if self.metrics:
+            extra.setdefault("metrics_listen", "127.0.0.1:0")
         lines = [
             f'name = "{partner}"',
             f'hub = "127.0.0.1:{self.hub_port}"',
@@ -169,6 +176,21 @@ class Federation:
 
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
+
+    def probes_url(self, name: str, timeout: float = 30.0) -> str:
+        """Where ``name`` (hub, witness or a partner) serves its probes, from its log."""
+        log = self.workdir / f"{name}.log"
+        marker = "metrics and probes on "
+        found: list[str] = []
+
+        def logged() -> bool:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            found[:] = [line.split(marker, 1)[1].split()[0]
+                        for line in text.splitlines() if marker in line]  # fmt: skip
+            return bool(found)
+
+        wait_until(logged, timeout, f"{name} to serve its probes")
+        return found[-1]
 
     # --- talking to it ---
 

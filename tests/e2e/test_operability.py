@@ -1,0 +1,79 @@
+"""Metrics and probes of real hub, node and witness processes, read over HTTP as
+Prometheus and a kubelet would."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from hashlist.cli.demo import Federation, random_signals, wait_until
+
+LIST = "takeitdown"
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    status, text = _get(f"{url}/metrics")
+    assert status == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
+    with Federation(tmp_path / "fed", recosign_seconds=1.0, witness=True, metrics=True) as fed:
+        fed.start_hub()
+        hub, witness = fed.probes_url("hub"), fed.probes_url("witness")
+        assert _get(f"{hub}/livez") == (200, "ok\n")
+        assert _get(f"{hub}/readyz") == (200, "ready\n")  # no list yet: nothing to be late
+        assert _get(f"{hub}/nothing")[0] == 404
+
+        # A node following a list the hub does not have is alive but not ready.
+        fed.start_node("yubo")
+        node = fed.probes_url("yubo")
+        assert _get(f"{node}/livez")[0] == 200
+        wait_until(lambda: "refused by the hub" in _get(f"{node}/readyz")[1], 30, "the refusal")
+        assert _get(f"{node}/readyz")[0] == 503
+
+        with fed.operator() as op:
+            op.create_list(LIST)
+            op.grant(LIST, "yubo")
+            op.publish(LIST, random_signals(5, "md5"))
+            op.publish(LIST, random_signals(3, "md5"))
+        wait_until(lambda: _get(f"{node}/readyz") == (200, "ready\n"), 60, "a ready node")
+
+        label = (("list", LIST),)
+        seen = _samples(node)
+        assert seen[("hashlist_node_list_version", label)] == 2
+        assert seen[("hashlist_node_list_hashes", label)] == 8
+        assert seen[("hashlist_node_lag_versions", label)] == 0
+        assert seen[("hashlist_node_alarm", label)] == 0
+        assert 0 <= seen[("hashlist_node_checkpoint_age_seconds", label)] < 60
+        assert seen[("hashlist_node_outbox_pending", ())] == 0
+        assert seen[("hashlist_node_apply_seconds_count", ())] >= 1
+
+        wait_until(lambda: _samples(hub)[("hashlist_hub_subscribers", label)] == 1, 30,
+                   "the node's subscription")  # fmt: skip
+        at_hub = _samples(hub)
+        assert at_hub[("hashlist_hub_list_version", label)] == 2
+        assert at_hub[("hashlist_hub_list_hashes", label)] == 8
+        assert at_hub[("hashlist_hub_publish_seconds_count", ())] == 2
+        refused = {k: v for k, v in at_hub.items() if k[0] == "hashlist_hub_rpc_errors_total"}
+        assert refused, "the hub counted the calls it refused while the list did not exist"
+
+        cosigned = _samples(witness)
+        origin = (("origin", f"hub.example/lists/{LIST}"),)
+        assert cosigned[("hashlist_witness_cosigned_total", origin)] >= 2
+        assert _get(f"{witness}/readyz") == (200, "ready\n")
