@@ -25,7 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from hashlist.errors import ConfigError
 
@@ -33,6 +40,16 @@ log = logging.getLogger(__name__)
 
 Readiness = Callable[[], str]
 """Returns "" when ready, else why not, in one line."""
+
+
+def daemon_registry() -> CollectorRegistry:
+    """A registry of one daemon's own, with the process's series (``process_*``: CPU,
+    memory, open file descriptors) and the interpreter's."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
 @dataclass(frozen=True)

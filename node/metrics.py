@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hashlist.clock import Clock
+from hashlist.probes import daemon_registry
 from hashlist.trustroot import TrustRoot
 from node.config import NodeConfig
 from node.status import StatusRow, status_row
@@ -38,7 +39,7 @@ class NodeMetrics:
     """What the node's parts count as they work. Each node has its own registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or daemon_registry()
         r = self.registry
         self.verification_failures = Counter(
             "hashlist_node_verification_failures",

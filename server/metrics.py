@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from hashlist.clock import Clock
 from hashlist.errors import StorageError
+from hashlist.probes import daemon_registry
 
 if TYPE_CHECKING:
     from server.hub import Hub
@@ -33,7 +34,7 @@ RECOSIGN_MARGIN_SECONDS = 30
 
 class HubMetrics(Collector):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        self.registry = registry or daemon_registry()
         r = self.registry
         self.publish_seconds = Histogram(
             "hashlist_hub_publish_seconds",

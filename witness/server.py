@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import Counter
 
 from hashlist.clock import Clock, SystemClock
 from hashlist.errors import (
@@ -35,7 +35,7 @@ from hashlist.errors import (
     WitnessConflictError,
 )
 from hashlist.note import COSIGNATURE_V1
-from hashlist.probes import serving_probes
+from hashlist.probes import daemon_registry, serving_probes
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.witness_protocol import (
@@ -69,7 +69,7 @@ class _Witness:
         self.signer = load_signer(config.key, COSIGNATURE_V1, "witness key")
         self.logs = _load_logs(config)
         self.store = WitnessStore(config.database)
-        self.registry = CollectorRegistry()
+        self.registry = daemon_registry()
         self.cosigned = Counter(
             "hashlist_witness_cosigned", "Checkpoints cosigned, by origin", ["origin"],
             registry=self.registry,
