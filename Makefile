@@ -1,12 +1,12 @@
 # Two entry points, both self-contained on a fresh machine (Python >= 3.11):
 #   make demo  - set up and run the demonstration
-#   make test  - set up, then ruff, mypy --strict, the layer contracts and pytest
+#   make test  - set up, then ruff, mypy --strict, the layer contracts, promtool and pytest
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck layers bench proto clean
+.PHONY: test demo lint typecheck layers tools bench proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-test: lint typecheck layers
+# promtool checks deploy/alerts.yml (tests/unit/test_deploy.py): Debian's package.
+tools:
+	@command -v promtool >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  prometheus >/dev/null; }
+
+test: lint typecheck layers tools
 	$(BIN)/pytest -q
 
 demo: $(STAMP)

@@ -18,7 +18,7 @@ that to its exit status.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditor.bundle import Bundle, write_bundle
@@ -53,16 +53,18 @@ def seen_notes(audit_dir: Path, list_id: str) -> list[KeptNote]:
 
 
 def replay_list(
-    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, now: int
-) -> ReplayReport:
-    """``chain``: the auditor's trust root and every newer version, the current last."""
+    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, now: int,
+    *, on_leaf: Callable[[int], None] | None = None,
+) -> ReplayReport:  # fmt: skip
+    """``chain``: the auditor's trust root and every newer version, the current last;
+    ``on_leaf``: see ``auditor.history.history``."""
     trust = chain[-1]
     folder = audit_dir / list_id
     seen = seen_notes(audit_dir, list_id)
     folder.mkdir(parents=True, exist_ok=True)
     note = b""
     try:
-        note, leaves = history(hub, trust, list_id)
+        note, leaves = history(hub, trust, list_id, on_leaf)
         report = replay_history(list_id, note, leaves, trust=trust, now=now, seen=seen,
                                 earlier_trusts=chain[:-1])  # fmt: skip
     except errors.VerificationError as e:
@@ -85,11 +87,12 @@ def keep_evidence(folder: Path, note: bytes, e: errors.VerificationError, now: i
 
 
 def export_list(
-    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, out: Path
-) -> int:
+    hub: HubClient, chain: Sequence[TrustRoot], list_id: str, audit_dir: Path, out: Path,
+    *, on_leaf: Callable[[int], None] | None = None,
+) -> int:  # fmt: skip
     """Write the bundle, with the signed trust-root versions after ``chain[0]``;
     returns the number of versions exported."""
-    note, leaves = history(hub, chain[-1], list_id)
+    note, leaves = history(hub, chain[-1], list_id, on_leaf)
     signed = {t.version: hub.trust_root(t.version) for t in chain[1:]}
     return write_bundle(out, list_id, note, leaves, seen_notes(audit_dir, list_id),
                         trust_roots={v: s for v, s in signed.items() if s is not None})  # fmt: skip

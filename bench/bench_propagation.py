@@ -28,17 +28,17 @@ from bench.common import machine
 from hashlist.cli.demo import Federation, random_signals
 
 LIST = "takeitdown"
-_STAMP = r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})"
-_HUB_LINE = re.compile(_STAMP + r" hub INFO published takeitdown version (\d+)")
+_STAMP = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z"
+_HUB_LINE = re.compile(_STAMP + r" INFO hub \S+: published takeitdown versions \d+\.\.(\d+)")
 _NODE_LINE = re.compile(
-    _STAMP + r" node \S+ INFO list takeitdown: verified and applied versions \d+\.\.(\d+)"
+    _STAMP + r" INFO node/\S+ \S+: list takeitdown: verified and applied versions \d+\.\.(\d+)"
 )
 
 
 def _times(path: Path, pattern: re.Pattern[str]) -> dict[int, float]:
     out: dict[int, float] = {}
     for m in pattern.finditer(path.read_text()):
-        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
         out.setdefault(int(m.group(2)), t)
     return out
 

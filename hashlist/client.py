@@ -191,16 +191,21 @@ class HubClient:
         removals: Sequence[str] = (),
         *,
         idempotency_key: str = "",
+        on_sent: Callable[[int], None] | None = None,
     ) -> PublishResult:
         """Publish atomically: the hub makes as many versions as its delta limit needs and
         commits them together. Large inputs go as one client-streamed call; every retry
-        carries the same idempotency key, so nothing is published twice."""
+        carries the same idempotency key, so nothing is published twice. ``on_sent`` is
+        told how many hashes each part carried as it goes (a retry sends them again)."""
         key = idempotency_key or str(uuid.uuid4())
         what = f"publish to {list_id}"
         if len(additions) + len(removals) <= PUBLISH_PART:
             request = pb.PublishRequest(list_id=list_id, additions=list(additions),
                                         removals=list(removals), idempotency_key=key)  # fmt: skip
-            return publish_result_from_proto(self._unary(what, self.admin.Publish, request))
+            result = publish_result_from_proto(self._unary(what, self.admin.Publish, request))
+            if on_sent is not None:
+                on_sent(len(additions) + len(removals))
+            return result
         parts = [
             pb.PublishRequest(
                 list_id=list_id, idempotency_key=key,
@@ -210,8 +215,14 @@ class HubClient:
             for i in range(0, max(len(additions), len(removals)), PUBLISH_PART)
         ]  # fmt: skip
 
+        def sent(parts: list[pb.PublishRequest]) -> Iterator[pb.PublishRequest]:
+            for part in parts:
+                yield part
+                if on_sent is not None:
+                    on_sent(len(part.additions) + len(part.removals))
+
         def stream(parts: list[pb.PublishRequest], timeout: float) -> pb.PublishResponse:
-            return self.admin.PublishStream(iter(parts), timeout=timeout * 8)
+            return self.admin.PublishStream(sent(parts), timeout=timeout * 8)
 
         return publish_result_from_proto(self._unary(what, stream, parts))
 

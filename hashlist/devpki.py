@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hashlist.identity import ORGANIZATION, Role
 
 DEV_PARTNERS = ("facebook", "instagram", "yubo")
+DEV_CA_NAME = "hashlist development CA"
 _VALIDITY = datetime.timedelta(days=3650)
 
 
@@ -48,7 +49,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 class DevCA:
-    def __init__(self, common_name: str = "hashlist development CA") -> None:
+    def __init__(self, common_name: str = DEV_CA_NAME) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         name = _name("ca", common_name)
@@ -117,3 +118,17 @@ def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
         with os.fdopen(fd, "wb") as f:
             f.write(item.key_pem)
     return ca
+
+
+def is_development_ca(pem: bytes) -> bool:
+    """Whether a CA file holds a certificate of this module's development CA (whose
+    keys are in ``certs-dev/`` for anyone to read, or were made by a demo)."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return False
+    return any(
+        attr.value == DEV_CA_NAME
+        for cert in certs
+        for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )

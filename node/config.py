@@ -10,6 +10,7 @@ from typing import Any
 from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
+from hashlist.logs import check_log_options
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 from hashlist.signals import DEFAULT_MAX_PIXELS
 from hashlist.trustroot import TrustRoot
@@ -48,6 +49,10 @@ class NodeConfig:
     """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
     ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
     a network only Prometheus and the kubelet reach."""
+    log_level: str = "info"
+    """debug, info, warning or error (``--log-level`` overrides it)."""
+    log_format: str = "text"
+    """text, or json: one object per line for log pipelines (``--log-format``)."""
     timeout_seconds: float = 15.0
     """Deadline for each unary call to the hub (streams get a multiple of it)."""
     reconnect_base_seconds: float = 0.5
@@ -79,6 +84,7 @@ class NodeConfig:
     """Reports and verdicts per delivery to the hub."""
 
     def __post_init__(self) -> None:
+        check_log_options(self.log_level, self.log_format)
         if not self.lists:
             raise ConfigError("lists must name at least one list to follow")
         for list_id in self.lists:

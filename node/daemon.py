@@ -4,11 +4,12 @@
 near-match index from the replica, serves the local Matcher service, and
 follows the configured lists until SIGTERM or SIGINT. The sync loop, the
 outbox sender and the replica check run in their own threads; the main
-thread waits for a signal and checks freshness every ``_WATCH_SECONDS``,
-logging a warning while a list is stale (matches keep being served from the
-last verified state meanwhile). The sync loop never ends on its own; if it
-did, the node would stop with an error rather than keep a Matcher in front
-of a replica nobody updates.
+thread waits for a signal and every ``_WATCH_SECONDS`` sets the Matcher's
+gRPC health from the node's readiness (``node.metrics``), logging each
+change (matches keep being served from the last verified state while not
+ready). With ``metrics_listen`` the same readiness is ``/readyz``. The sync
+loop never ends on its own; if it did, the node would stop with an error
+rather than keep a Matcher in front of a replica nobody updates.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 import signal
 import threading
 from contextlib import AbstractContextManager, nullcontext
+
+from grpc_health.v1.health import HealthServicer
 
 from hashlist.client import ClientTLS, HubClient
 from hashlist.clock import Clock, SystemClock
@@ -27,17 +30,18 @@ from hashlist.trustroot import TrustRoot, load_trust_root
 from node.config import NodeConfig, with_local_policy
 from node.follow import Follower
 from node.instance import NodeLock, OwnedSocket
-from node.matcher import MatchSettings, open_matcher
+from node.matcher import Matcher, MatchSettings, open_matcher
 from node.metrics import NodeMetrics, ReplicaCollector
+from node.mih import warm_up
 from node.outbox import OutboxSender
 from node.replica_check import run_checks
-from node.service import running_matcher
+from node.service import matcher_health, running_matcher, set_matcher_health
 from node.spill import remove_stale_spills
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
 from node.sync import Syncer
 
 log = logging.getLogger(__name__)
-_WATCH_SECONDS = 10.0
+_WATCH_SECONDS = 2.0
 
 
 def effective_trust(config: NodeConfig, store: ReplicaReader | None = None) -> TrustRoot:
@@ -72,10 +76,8 @@ def run_node(config: NodeConfig, *, clock: Clock | None = None) -> None:
 
 def _run(config: NodeConfig, clock: Clock) -> None:
     store = SqliteNodeStore(config.database)  # creates and migrates the replica
-    matcher = open_matcher(config.database, config.lists, clock, match_settings(config))
-    store.observer = matcher
+    matcher = _loaded_matcher(config, clock, store)
     trust = effective_trust(config, store)
-    matcher.load()
     client = HubClient(
         config.hub,
         ClientTLS(config.ca, config.tls_cert, config.tls_key),
@@ -110,10 +112,14 @@ def _run(config: NodeConfig, clock: Clock) -> None:
         daemon=True,
     )  # fmt: skip
     socket = OwnedSocket(config.matcher_address)
+    health = matcher_health()
     try:
         with (
             running_matcher(
-                matcher, config.matcher_address, max_message_bytes=config.max_check_bytes + 4096
+                matcher,
+                config.matcher_address,
+                max_message_bytes=config.max_check_bytes + 4096,
+                health=health,
             ) as address,
             _probes(config.metrics_listen, metrics, replica_gauges.readiness),
         ):
@@ -124,8 +130,8 @@ def _run(config: NodeConfig, clock: Clock) -> None:
             log.info("node %s following %s from %s; matcher on %s",
                      config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
             try:
-                _watch(worker, stopping=follower.stop, watch=watch, config=config,
-                       trust=trust, clock=clock)  # fmt: skip
+                _watch(worker, stopping=follower.stop, ready=replica_gauges.readiness,
+                       health=health)  # fmt: skip
             finally:
                 follower.shutdown()
                 sender.shutdown()
@@ -142,6 +148,16 @@ def _run(config: NodeConfig, clock: Clock) -> None:
         log.info("node stopped")
 
 
+def _loaded_matcher(config: NodeConfig, clock: Clock, store: SqliteNodeStore) -> Matcher:
+    """The Matcher, observing ``store``, its kernels compiled and its index loaded."""
+    matcher = open_matcher(config.database, config.lists, clock, match_settings(config))
+    store.observer = matcher
+    took = warm_up([(256, config.pdq_radius), (64, config.phash_radius)])
+    log.info("matching kernels ready in %.1f s (compiled, or loaded from numba's cache)", took)
+    matcher.load()
+    return matcher
+
+
 def _probes(
     listen: str, metrics: NodeMetrics, readiness: Readiness
 ) -> AbstractContextManager[object]:
@@ -152,18 +168,21 @@ def _watch(
     worker: threading.Thread,
     *,
     stopping: threading.Event,
-    watch: ReplicaReader,
-    config: NodeConfig,
-    trust: TrustRoot,
-    clock: Clock,
+    ready: Readiness,
+    health: HealthServicer,
 ) -> None:
+    """Until the sync loop ends: the Matcher's gRPC health follows readiness, and a
+    change of readiness is logged (once, not at every look)."""
+    was = "starting"
     while worker.is_alive():
+        now = ready()
+        set_matcher_health(health, serving=not now)
+        if now != was:
+            if now:
+                log.warning("not ready: %s", now)
+            else:
+                log.info("ready: every list verified and fresh")
+            was = now
         worker.join(_WATCH_SECONDS)
         if not worker.is_alive() and not stopping.is_set():
             raise HashlistError("the sync loop ended unexpectedly; see the log above")
-        now = clock.now()
-        for list_id in config.lists:
-            cosigned_at = watch.state(list_id).cosigned_at
-            age = now - cosigned_at
-            if cosigned_at and age > trust.max_checkpoint_age_seconds:
-                log.warning("list %s is stale: newest cosignature %d s old", list_id, age)

@@ -108,11 +108,14 @@ class ReplicaCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         rows = self.rows()
+        max_age = self.trust().max_checkpoint_age_seconds
         gauges = {
             "version": ("Version of the list's verified state in the replica", "list_version"),
             "hashes": ("Hashes listed in the replica's verified state", "list_hashes"),
             "age": ("Age of the newest verified cosignature; -1 before the first",
                     "checkpoint_age_seconds"),
+            "max_age": ("Age past which the trust root calls a checkpoint stale",
+                        "checkpoint_max_age_seconds"),
             "lag": ("Versions the hub announced beyond the verified state", "lag_versions"),
             "alarm": ("1 while the list has an alarm or is halted", "alarm"),
             "ready": ("1 when the list is verified, fresh, without alarm and not refused",
@@ -124,6 +127,7 @@ class ReplicaCollector(Collector):
         }
         for row in rows:
             values = {"version": row.version, "hashes": row.hashes, "age": row.cosignature_age,
+                      "max_age": max_age,
                       "lag": row.lag, "alarm": int(bool(row.alarm) or row.halted),
                       "ready": int(row.ready)}  # fmt: skip
             for key, value in values.items():

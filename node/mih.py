@@ -22,6 +22,7 @@ numba with the GIL released, so queries on several threads use several cores.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -154,3 +155,17 @@ def codes_from_hex(hexes: list[str], words: int) -> np.ndarray:
 
 def hex_of(code: np.ndarray) -> str:
     return np.asarray(code, dtype=">u8").tobytes().hex()
+
+
+def warm_up(shapes: list[tuple[int, int]], n: int = 1024) -> float:
+    """Compile (or load from numba's cache) every kernel for codes of ``(bits, radius)``
+    each, on random codes; returns the seconds it took. A node does this at start, so
+    the first check after it is ready is as fast as the rest."""
+    started = time.monotonic()
+    rng = np.random.default_rng(0)
+    for bits, radius in shapes:
+        codes = rng.integers(0, 2**63, size=(n, bits // 64), dtype=np.uint64)
+        segment = Segment(codes, plan(bits, radius, n))
+        segment.search(codes[0], radius)
+        scan(codes, segment.alive, n, codes[0], radius)
+    return time.monotonic() - started

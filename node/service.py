@@ -14,6 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE
+from grpc_health.v1.health import HealthServicer
+from grpc_reflection.v1alpha import reflection
 
 from hashlist.errors import ConfigError, UnavailableError
 from hashlist.model import CheckResult
@@ -49,17 +53,32 @@ class MatcherServicer(pb_grpc.MatcherServicer):
         )
 
 
+MATCHER_SERVICE = pb.DESCRIPTOR.services_by_name["Matcher"].full_name
+
+
 @contextmanager
 def running_matcher(
-    matcher: Matcher, address: str, *, max_message_bytes: int, workers: int = 8
+    matcher: Matcher,
+    address: str,
+    *,
+    max_message_bytes: int,
+    workers: int = 8,
+    health: HealthServicer | None = None,
 ) -> Iterator[str]:
-    """Serve ``matcher`` on ``address``; yields the bound address (port 0 resolved)."""
+    """Serve ``matcher`` on ``address``, with the standard gRPC health service (``health``:
+    its status is the caller's to set; NOT_SERVING until it does) and reflection;
+    yields the bound address (port 0 resolved)."""
     check_local_address(address)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matcher"),
         options=server_options(max_message_bytes),
     )
     pb_grpc.add_MatcherServicer_to_server(MatcherServicer(matcher), server)
+    health = health or matcher_health()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [MATCHER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server
+    )
     port = server.add_insecure_port(address)
     if port == 0 and not address.startswith("unix:"):
         raise ConfigError(f"cannot listen on {address}")
@@ -68,7 +87,22 @@ def running_matcher(
     try:
         yield bound
     finally:
+        health.enter_graceful_shutdown()
         server.stop(grace=2).wait()
+
+
+def matcher_health() -> HealthServicer:
+    """A health service whose Matcher (and overall) status starts NOT_SERVING."""
+    servicer = HealthServicer()
+    set_matcher_health(servicer, serving=False)
+    return servicer
+
+
+def set_matcher_health(servicer: HealthServicer, *, serving: bool) -> None:
+    status = (health_pb2.HealthCheckResponse.SERVING if serving
+              else health_pb2.HealthCheckResponse.NOT_SERVING)  # fmt: skip
+    for service in ("", MATCHER_SERVICE):
+        servicer.set(service, status)
 
 
 class MatcherClient:

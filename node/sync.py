@@ -218,8 +218,14 @@ class Syncer:
                              spill.rows, header.count, spill.rows / (logged - started))  # fmt: skip
             new = verifier.finish()
             with self.store.replace(state.list_id, now) as tx:  # no network inside
+                written = 0
                 for signals, versions in spill.batches():
                     tx.insert(signals, versions)
+                    written += len(signals)
+                    if time.monotonic() - logged >= 5:
+                        logged = time.monotonic()
+                        log.info("list %s: snapshot %d of %d hashes written", state.list_id,
+                                 written, header.count)  # fmt: skip
                 tx.commit(new)
         log.info("list %s: bootstrapped from a verified snapshot at version %d (%d hashes)",
                  state.list_id, new.size, header.count)  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES
 from hashlist.errors import ConfigError, KeyFormatError
+from hashlist.logs import check_log_options
 from hashlist.note import COSIGNATURE_V1, Verifier
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -33,6 +34,10 @@ class HubConfig:
     """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
     ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
     a network only Prometheus and the kubelet reach."""
+    log_level: str = "info"
+    """debug, info, warning or error (``--log-level`` overrides it)."""
+    log_format: str = "text"
+    """text, or json: one object per line for log pipelines (``--log-format``)."""
     recosign_interval_seconds: float = 60.0
     """How often the current checkpoint of every list is re-cosigned. Keep it
     well below the nodes' maximum checkpoint age."""
@@ -94,6 +99,7 @@ class HubConfig:
     """On SIGTERM, how long in-flight calls may finish before the server stops."""
 
     def __post_init__(self) -> None:
+        check_log_options(self.log_level, self.log_format)
         self._check_witnesses()
         positive = {
             "recosign_interval_seconds": self.recosign_interval_seconds,

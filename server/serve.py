@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hashlist.clock import Clock, SystemClock
+from hashlist.devpki import is_development_ca
 from hashlist.errors import ConfigError, MalformedNoteError
 from hashlist.note import COSIGNATURE_V1, ED25519, Verifier, parse_note
 from hashlist.probes import Probes, serving_probes
@@ -75,6 +76,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     ]
     timestamp_signer = load_signer(config.timestamp_key, COSIGNATURE_V1, "timestamp key")
     trust_roots = load_signed_trust_roots(config.trust_roots)
+    _warn_if_development_ca(config)
     # Descriptors kept for the hub's own use: a read connection per worker thread
     # (database, WAL, shared memory), the writer, its witnesses, logs.
     reserve = 3 * (config.max_workers + 1) + 2 * len(config.witnesses) + 64
@@ -142,6 +144,19 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             chore.join(timeout=5)
         store.close()
         log.info("hub stopped")
+
+
+def _warn_if_development_ca(config: HubConfig) -> None:
+    try:
+        development = is_development_ca(config.client_ca.read_bytes())
+    except OSError as e:
+        raise ConfigError(f"cannot read client_ca {config.client_ca}: {e.strerror}") from e
+    if development:
+        log.warning(
+            "client_ca %s is the hashlist development CA: anyone can issue certificates "
+            "from it (certs-dev/ is public). For tests and the demo only; issue your own "
+            "CA for real partners", config.client_ca,
+        )  # fmt: skip
 
 
 def _grpc_server(

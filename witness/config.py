@@ -8,6 +8,7 @@ from typing import Any
 
 from hashlist.config import load_config
 from hashlist.errors import ConfigError
+from hashlist.logs import check_log_options
 from hashlist.witness_protocol import MAX_REQUEST_BYTES
 
 
@@ -31,12 +32,17 @@ class WitnessConfig:
     """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint (e.g.
     ``127.0.0.1:9464``); empty: none. No TLS, no authentication: bind it to loopback or
     a network only Prometheus and the kubelet reach."""
+    log_level: str = "info"
+    """debug, info, warning or error (``--log-level`` overrides it)."""
+    log_format: str = "text"
+    """text, or json: one object per line for log pipelines (``--log-format``)."""
     max_request_bytes: int = MAX_REQUEST_BYTES
     """Larger requests are refused with 413 before they are read."""
     request_timeout_seconds: float = 10.0
     """A connection that sends nothing for this long is closed."""
 
     def __post_init__(self) -> None:
+        check_log_options(self.log_level, self.log_format)
         if not self.logs:
             raise ConfigError("logs must name at least one hub trust root to witness")
         if not 0 < self.max_request_bytes <= MAX_REQUEST_BYTES:

@@ -49,8 +49,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hashlist")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hashlist", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"hashlist {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     keys.add_commands(sub)
     p = sub.add_parser("hash", help="hash files on this machine (nothing is sent anywhere)")

@@ -111,13 +111,17 @@ def _trust_chain(args: argparse.Namespace, hub: HubClient | None = None) -> list
 
 def _replay(args: argparse.Namespace) -> int:
     from auditor.replay import replay_list
+    from hashlist.progress import Deferred
 
+    shown = Deferred(f"replaying {args.list_id}", "versions")
     with hub_client(args) as hub:
         try:
             report = replay_list(hub, _trust_chain(args, hub), args.list_id, args.audit_dir,
-                                 int(time.time()))  # fmt: skip
+                                 int(time.time()), on_leaf=shown)  # fmt: skip
         except errors.VerificationError as e:
             return _fail(args, args.list_id, e)
+        finally:
+            shown.close()
     _print(args, True, _replay_fields(report), _replay_text(report))
     return exits.OK
 
@@ -139,9 +143,15 @@ def _replay_text(r: ReplayReport) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     from auditor.replay import export_list
+    from hashlist.progress import Deferred
 
+    shown = Deferred(f"exporting {args.list_id}", "versions")
     with hub_client(args) as hub:
-        size = export_list(hub, _trust_chain(args, hub), args.list_id, args.audit_dir, args.out)
+        try:
+            size = export_list(hub, _trust_chain(args, hub), args.list_id, args.audit_dir,
+                               args.out, on_leaf=shown)  # fmt: skip
+        finally:
+            shown.close()
     print(f"{args.list_id}: {size} versions exported to {args.out}")
     print(f"check it anywhere: hashlist audit verify-bundle {args.out} --trust-root TRUST")
     return exits.OK

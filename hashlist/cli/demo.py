@@ -23,6 +23,7 @@ from pathlib import Path
 
 from hashlist.cli.hub import format_matches
 from hashlist.client import ClientTLS, HubClient
+from hashlist.devpki import write_dev_pki
 from hashlist.errors import StorageError
 from hashlist.hashing import hash_file
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
@@ -31,8 +32,6 @@ from hashlist.trustroot import TrustRoot
 from node.service import MatcherClient
 from node.store import SqliteReplicaReader
 
-REPO = Path(__file__).resolve().parents[2]
-DEV_CERTS = REPO / "certs-dev"
 HUB_NAME = "hub.example"
 PARTNERS = ("facebook", "instagram", "yubo")
 
@@ -40,18 +39,24 @@ PARTNERS = ("facebook", "instagram", "yubo")
 @dataclass
 class Federation:
     workdir: Path
-    certs: Path = DEV_CERTS
+    # A development PKI made in ``workdir/pki`` at start (for tests and the demo
+    # only), unless one is given: nothing here needs the source checkout.
+    pki: Path | None = None
     recosign_seconds: float = 60.0
     witness: bool = False  # run a witness, and make every node require its cosignature
     metrics: bool = False  # serve /metrics, /livez, /readyz from every daemon (free ports)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     hub_port: int = 0
     witness_port: int = 0
+    certs: Path = field(init=False)
 
     def __post_init__(self) -> None:
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
         (self.workdir / "keys").mkdir(parents=True)
+        self.certs = self.pki or self.workdir / "pki"
+        if self.pki is None:
+            write_dev_pki(self.certs)
         log_key = Signer.generate(f"{HUB_NAME}/log", ED25519)
         ts_key = Signer.generate(f"{HUB_NAME}/timestamp", COSIGNATURE_V1)
         witness_key = Signer.generate("witness.example", COSIGNATURE_V1)
@@ -109,7 +114,7 @@ class Federation:
         proc = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "hashlist.cli", command, "serve",
              "--config", str(self.workdir / f"{name}.toml"), *extra],
-            stdout=subprocess.PIPE, stderr=log, cwd=REPO,
+            stdout=subprocess.PIPE, stderr=log, cwd=self.workdir,
         )  # fmt: skip
         self.procs[name] = proc
         assert proc.stdout is not None
@@ -151,7 +156,7 @@ class Federation:
         log = (self.workdir / f"{partner}.log").open("ab")
         self.procs[partner] = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "hashlist.cli", "node", "run", "--config", str(config)],
-            stdout=log, stderr=log, cwd=REPO,
+            stdout=log, stderr=log, cwd=self.workdir,
         )  # fmt: skip
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from hashlist.cli import exits
-from hashlist.cli.options import hub_client, hub_options, list_id_arg
+from hashlist.cli.options import (
+    daemon_options,
+    daemon_overrides,
+    hub_client,
+    hub_options,
+    list_id_arg,
+)
 from hashlist.errors import InputError
 from hashlist.model import HashMatches
 
@@ -25,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = cmds.add_parser("serve", help="run the hub until SIGTERM")
     p.add_argument("--config", type=Path, required=True, help="hub TOML (see server/config.py)")
     p.add_argument("--listen", help="override the config's host:port")
+    daemon_options(p)
     p.set_defaults(func=_serve)
 
     def client_args(p: argparse.ArgumentParser) -> None:
@@ -78,12 +84,17 @@ def _print(flag: bool, yes: str, no: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from hashlist.logs import setup_logging
     from server.config import load_hub_config
     from server.serve import serve_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s hub %(levelname)s %(message)s")
-    serve_forever(load_hub_config(args.config, {"listen": args.listen}))
+    config = load_hub_config(args.config, {"listen": args.listen, **daemon_overrides(args)})
+    setup_logging("hub", config.log_level, config.log_format)
+    serve_forever(config)
     return exits.OK
+
+
+LARGE = 100_000  # hashes from which publishing shows its progress
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -100,8 +111,14 @@ def _publish(args: argparse.Namespace) -> int:
         removes += read_signals(args.remove_file, sys.stdin.buffer)
     if not adds and not removes:
         raise InputError("nothing to publish: give --add/--add-file or --remove/--remove-file")
-    with hub_client(args) as client:
-        r = client.publish(args.list_id, adds, removes)  # one atomic publication
+    from hashlist.progress import progress
+
+    total = len(adds) + len(removes)
+    with (
+        hub_client(args) as client,
+        progress(total, f"sending to {args.list_id}", "hashes", quiet=total < LARGE) as bar,
+    ):
+        r = client.publish(args.list_id, adds, removes, on_sent=bar.advance)  # one publication
     versions = f"version {r.version}" if r.first_version >= r.version else (
         f"versions {r.first_version}..{r.version}")  # fmt: skip
     print(f"{args.list_id}: {versions}: +{r.added} -{r.removed}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hashlist.cli import exits
+from hashlist.cli.options import daemon_options, daemon_overrides
 from hashlist.errors import InputError
 from hashlist.model import VERDICTS, CheckResult
 
@@ -25,6 +25,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = cmds.add_parser("run", help="follow the configured lists until SIGTERM")
     p.add_argument("--config", type=Path, required=True, help="node TOML (see node/config.py)")
+    daemon_options(p)
     p.set_defaults(func=_run)
 
     p = cmds.add_parser("status", help="per list: version, hashes, digest, age, lag, alarm")
@@ -54,13 +55,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hashlist.logs import setup_logging
     from node.config import load_node_config
     from node.daemon import run_node
 
-    config = load_node_config(args.config)
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s node {config.name} %(levelname)s %(message)s"
-    )
+    config = load_node_config(args.config, daemon_overrides(args))
+    setup_logging(f"node/{config.name}", config.log_level, config.log_format)
     run_node(config)
     return exits.OK
 

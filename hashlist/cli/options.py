@@ -36,6 +36,18 @@ def hub_options(p: argparse.ArgumentParser, *, role: str) -> None:
     p.add_argument("--key", type=Path, default=ENV.get("HASHLIST_KEY", f"certs-dev/{role}.key"))
 
 
+def daemon_options(p: argparse.ArgumentParser) -> None:
+    """Logging flags of every daemon; each overrides the same key of its TOML config."""
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                   help="override log_level (default info)")  # fmt: skip
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="override log_format: text, or one JSON object per line")  # fmt: skip
+
+
+def daemon_overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {"log_level": args.log_level, "log_format": args.log_format}
+
+
 def trust_root_option(p: argparse.ArgumentParser) -> None:
     default = ENV.get("HASHLIST_TRUST_ROOT", "trust.toml")
     p.add_argument("--trust-root", type=Path, default=default, help="trust root TOML")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from hashlist.cli import exits
-from hashlist.cli.options import ENV
+from hashlist.cli.options import ENV, daemon_options, daemon_overrides
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,15 +16,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     default = ENV.get("HASHLIST_WITNESS_CONFIG", "witness.toml")
     p.add_argument("--config", type=Path, default=Path(default))
     p.add_argument("--listen", help="host:port, overriding the config file")
+    daemon_options(p)
     p.set_defaults(func=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from hashlist.logs import setup_logging
     from witness.config import load_witness_config
     from witness.server import serve_forever
 
-    overrides = {"listen": args.listen} if args.listen else None
-    config = load_witness_config(args.config, overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s witness %(levelname)s %(message)s")
+    config = load_witness_config(args.config, {"listen": args.listen, **daemon_overrides(args)})
+    setup_logging("witness", config.log_level, config.log_format)
     serve_forever(config)
     return exits.OK

@@ -18,6 +18,8 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from hashlist.client import HubClient
 from hashlist.clock import FixedClock, SystemClock
@@ -34,7 +36,13 @@ from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from node.config import NodeConfig, outbox_path
 from node.matcher import Matcher, MatchSettings, open_matcher
 from node.outbox import Outbox, OutboxSender, new_id
-from node.service import MatcherClient, running_matcher
+from node.service import (
+    MATCHER_SERVICE,
+    MatcherClient,
+    matcher_health,
+    running_matcher,
+    set_matcher_health,
+)
 from node.store import SqliteNodeStore
 from node.sync import Syncer
 from server.config import HubConfig
@@ -311,6 +319,30 @@ def test_matcher_service_over_a_unix_socket(rig: Rig) -> None:
             local.check(signals=["md5:zz"])
         with pytest.raises(NotFoundError):
             local.verdict("f" * 32, "removed")
+
+
+def test_the_matcher_socket_answers_health_checks_and_reflection(rig: Rig) -> None:
+    address = f"unix:{rig.tmp / 'h.sock'}"
+    health = matcher_health()
+    with (
+        running_matcher(rig.node.matcher, address, max_message_bytes=1 << 20, health=health) as b,
+        grpc.insecure_channel(b) as channel,
+    ):
+        probe: Any = health_pb2_grpc.HealthStub(channel)  # the stubs' types are incomplete
+
+        def status(service: str) -> int:
+            request = health_pb2.HealthCheckRequest(service=service)
+            return int(probe.Check(request, timeout=5).status)
+
+        assert status(MATCHER_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+        set_matcher_health(health, serving=True)  # what the node does once it is ready
+        assert status(MATCHER_SERVICE) == health_pb2.HealthCheckResponse.SERVING
+        assert status("") == health_pb2.HealthCheckResponse.SERVING
+        ask = reflection_pb2.ServerReflectionRequest(list_services="")
+        reflect: Any = reflection_pb2_grpc.ServerReflectionStub(channel)
+        answer = next(reflect.ServerReflectionInfo(iter([ask]), timeout=5))
+        names = {s.name for s in answer.list_services_response.service}
+        assert {MATCHER_SERVICE, "grpc.health.v1.Health"} <= names
 
 
 def test_matcher_refuses_a_routable_address(rig: Rig) -> None:

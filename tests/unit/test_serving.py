@@ -1,12 +1,15 @@
-"""Fitting a server's connections in its file-descriptor limit."""
+"""What served processes share: fitting connections in the file-descriptor limit,
+knowing the development CA when they are given it."""
 
 from __future__ import annotations
 
 import logging
 import resource
+from pathlib import Path
 
 import pytest
 
+from hashlist.devpki import DevCA, is_development_ca, write_dev_pki
 from hashlist.errors import ConfigError
 from hashlist.serving import fit_connections, raise_fd_limit
 
@@ -36,3 +39,10 @@ def test_the_soft_limit_is_raised_never_lowered_nor_past_the_hard_limit() -> Non
             assert raise_fd_limit(hard + 10) == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_development_ca_is_recognised(tmp_path: Path) -> None:
+    write_dev_pki(tmp_path / "dev")
+    assert is_development_ca((tmp_path / "dev" / "ca.pem").read_bytes())
+    assert not is_development_ca(DevCA("Example Partners Root CA").cert_pem)
+    assert not is_development_ca(b"not a certificate")
