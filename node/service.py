@@ -108,7 +108,14 @@ def set_matcher_health(servicer: HealthServicer, *, serving: bool) -> None:
 class MatcherClient:
     """Calls a node's Matcher service; typed errors, a deadline on every call."""
 
-    def __init__(self, address: str, *, timeout: float = 30.0, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout: float = 30.0,
+        max_message_bytes: int = 64 * 1024 * 1024 + 4096,
+    ) -> None:
+        """``max_message_bytes``: at least the node's ``max_check_bytes`` (default 64 MiB)."""
         self.address, self.timeout = address, timeout
         self._channel = grpc.insecure_channel(address, options=channel_options(max_message_bytes))
         self._stub = pb_grpc.MatcherStub(self._channel)

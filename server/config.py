@@ -87,7 +87,7 @@ class HubConfig:
     """Open streams one certificate may hold at once; more are refused."""
     unary_reserve: int = 16
     """Worker threads streams may never take: unary calls always find one."""
-    max_connections: int = 4096
+    max_connections: int = 16384
     """Connections accepted at once, TLS handshakes included; more are closed at once.
     Lowered at start (with a warning) if the file-descriptor limit, raised to its hard
     limit, would not also leave the hub room for its database and its witnesses."""

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hashlist.cli import audit, exits, hub, keys, node, witness
-from hashlist.errors import HashlistError
+from hashlist.errors import HashlistError, InputError
 from hashlist.signals import DEFAULT_MAX_PIXELS
 
 
@@ -47,6 +47,19 @@ def _demo(args: argparse.Namespace) -> int:
     from hashlist.cli.demo import run_federation
 
     return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
+
+
+def _dev_pki(args: argparse.Namespace) -> int:
+    from hashlist.devpki import DEV_PARTNERS, write_dev_pki
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise InputError(f"{args.out} is not empty: write a development PKI into a new folder")
+    write_dev_pki(args.out)
+    names = ", ".join(("hub", *DEV_PARTNERS, "operator", "auditor", "witness"))
+    print(f"{args.out}: ca.pem and certificates for {names} (servers: localhost)")
+    print("development only: its CA key is thrown away, so nothing can be issued or revoked "
+          "later; a hub given this CA logs a warning")  # fmt: skip
+    return exits.OK
 
 
 def _version() -> str:
@@ -72,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
     p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
     p.set_defaults(func=_demo)
+    p = sub.add_parser(
+        "dev-pki", help="write a development CA and certificates for localhost (to try it only)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for ca.pem, NAME.pem, NAME.key")
+    p.set_defaults(func=_dev_pki)
     hub.add_commands(sub)
     node.add_commands(sub)
     audit.add_commands(sub)

@@ -496,3 +496,24 @@ def test_a_huge_input_is_refused_as_invalid_with_a_bounded_message(
         details = refused.details() or ""
         assert "(100,000 characters)" in details
         assert len(details) < 3_000
+
+
+def test_the_hub_starts_and_serves_a_usable_note_when_the_stored_one_is_not(
+    tmp_path: Path, pki: Path
+) -> None:
+    """A stored note over the limits nodes enforce (a 64 KiB witness line, say) is
+    signed again from the log-signed checkpoint at start, never served nor fatal."""
+    config, trust = hub_config(tmp_path, pki)
+    with hub_running(config) as running, client(running.port, pki, "operator") as op:
+        op.create_list("takeitdown")
+        op.publish("takeitdown", MD5[:2])
+    with sqlite3.connect(config.database) as db:
+        (note,) = db.execute("SELECT latest_note FROM lists").fetchone()
+        bloated = bytes(note) + "\u2014 witness1.example ".encode() + b"A" * 65_536 + b"\n"
+        db.execute("UPDATE lists SET latest_note=?", (bloated,))
+    with hub_running(config) as running, client(running.port, pki, "facebook") as fb:
+        with client(running.port, pki, "operator") as op:
+            op.grant("takeitdown", "facebook")
+        served = fb.checkpoint("takeitdown")
+    assert len(served) < 4096
+    assert verify_checkpoint(served, trust, trust.origin("takeitdown")).checkpoint.size == 1
