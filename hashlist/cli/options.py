@@ -11,8 +11,8 @@ This is the only place the ``hashlist`` command reads the environment:
 ``HASHLIST_WITNESS_CONFIG`` ``hashlist witness serve``'s config file
 ==========================  ====================================================
 
-The development defaults point into ``certs-dev/``, which is for tests and
-the demo only.
+There is no default certificate: a client names its own (the committed
+``certs-dev/`` is for tests only and never used unless given).
 """
 
 from __future__ import annotations
@@ -31,9 +31,12 @@ ENV = os.environ
 def hub_options(p: argparse.ArgumentParser, *, role: str) -> None:
     """How to reach the hub with mTLS as ``role`` (``operator`` or ``auditor``)."""
     p.add_argument("--hub", default=ENV.get("HASHLIST_HUB", "127.0.0.1:7443"), help="host:port")
-    p.add_argument("--ca", type=Path, default=ENV.get("HASHLIST_CA", "certs-dev/ca.pem"))
-    p.add_argument("--cert", type=Path, default=ENV.get("HASHLIST_CERT", f"certs-dev/{role}.pem"))
-    p.add_argument("--key", type=Path, default=ENV.get("HASHLIST_KEY", f"certs-dev/{role}.key"))
+    p.add_argument("--ca", type=Path, default=ENV.get("HASHLIST_CA"),
+                   help="CA of the hub's certificate (or HASHLIST_CA)")  # fmt: skip
+    p.add_argument("--cert", type=Path, default=ENV.get("HASHLIST_CERT"),
+                   help=f"this {role}'s certificate (or HASHLIST_CERT)")  # fmt: skip
+    p.add_argument("--key", type=Path, default=ENV.get("HASHLIST_KEY"),
+                   help="its private key (or HASHLIST_KEY)")  # fmt: skip
 
 
 def daemon_options(p: argparse.ArgumentParser) -> None:
@@ -67,5 +70,12 @@ def list_id_arg(text: str) -> str:
 
 def hub_client(args: argparse.Namespace) -> HubClient:
     from hashlist.client import ClientTLS, HubClient
+    from hashlist.errors import InputError
 
+    missing = [f"--{name}" for name in ("ca", "cert", "key") if getattr(args, name) is None]
+    if missing:
+        raise InputError(
+            f"give {', '.join(missing)} (or HASHLIST_CA, HASHLIST_CERT, HASHLIST_KEY): "
+            "the hub is reached with mTLS, as a certificate's holder"
+        )
     return HubClient(args.hub, ClientTLS(args.ca, args.cert, args.key))

@@ -6,10 +6,14 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from hashlist.cli.demo import Federation, random_signals, wait_until
+from node.service import MatcherClient
 
 LIST = "takeitdown"
 
@@ -47,12 +51,21 @@ def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
         wait_until(lambda: "refused by the hub" in _get(f"{node}/readyz")[1], 30, "the refusal")
         assert _get(f"{node}/readyz")[0] == 503
 
+        listed = random_signals(5, "md5")
         with fed.operator() as op:
             op.create_list(LIST)
             op.grant(LIST, "yubo")
-            op.publish(LIST, random_signals(5, "md5"))
+            op.publish(LIST, listed)
             op.publish(LIST, random_signals(3, "md5"))
         wait_until(lambda: _get(f"{node}/readyz") == (200, "ready\n"), 60, "a ready node")
+        socket = f"unix:{fed.database('yubo').with_suffix('.sock')}"
+        with MatcherClient(socket) as matcher:
+            assert len(matcher.check(signals=listed[:1], report=False).matches) == 1
+        with grpc.insecure_channel(socket) as channel:
+            probe: Any = health_pb2_grpc.HealthStub(channel)
+            serving = health_pb2.HealthCheckResponse.SERVING
+            wait_until(lambda: probe.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+                       == serving, 10, "the Matcher's health")  # fmt: skip
 
         label = (("list", LIST),)
         seen = _samples(node)
@@ -63,6 +76,10 @@ def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
         assert 0 <= seen[("hashlist_node_checkpoint_age_seconds", label)] < 60
         assert seen[("hashlist_node_outbox_pending", ())] == 0
         assert seen[("hashlist_node_apply_seconds_count", ())] >= 1
+        assert seen[("hashlist_node_check_seconds_count", ())] == 1
+        assert seen[("hashlist_node_matches_total", (("kind", "md5"), ("list", LIST)))] == 1
+        assert seen[("hashlist_node_list_ready", label)] == 1
+        assert seen[("process_open_fds", ())] > 0
 
         wait_until(lambda: _samples(hub)[("hashlist_hub_subscribers", label)] == 1, 30,
                    "the node's subscription")  # fmt: skip

@@ -80,3 +80,12 @@ def test_a_huge_list_id_is_a_usage_error_sent_nowhere(
     assert "is not valid" in err
     assert "(100,000 characters)" in err
     assert len(err) < 2_000
+
+
+def test_no_certificate_is_assumed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HASHLIST_CA", "HASHLIST_CERT", "HASHLIST_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["hub", "status", "--hub=127.0.0.1:1"]) == exits.USAGE
+    assert "give --ca, --cert, --key" in capsys.readouterr().err
