@@ -184,6 +184,11 @@ class HubClient:
         call = self.admin.Grant if granted else self.admin.Revoke
         return self._unary("grant", call, pb.GrantRequest(list_id=list_id, partner=partner)).changed
 
+    def revoke_certificate(self, serial: str) -> bool:
+        """Revoke a certificate at the hub (operator); False if it was already."""
+        request = pb.RevokeCertificateRequest(serial=serial)
+        return self._unary("revoke", self.admin.RevokeCertificate, request).revoked
+
     def publish(
         self,
         list_id: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -37,6 +37,7 @@ class IdentityError(UnauthenticatedError):
 class Identity:
     role: Role
     name: str
+    serial: str = field(default="", compare=False)  # the certificate's, lowercase hex
 
     def __str__(self) -> str:
         return f"{self.role.value}:{self.name}"
@@ -65,4 +66,4 @@ def identity_from_pem(pem: bytes) -> Identity:
         role = Role(role_text)
     except ValueError as e:
         raise IdentityError(f"client certificate has unknown role {role_text!r}") from e
-    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"))
+    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"), f"{cert.serial_number:x}")

@@ -146,6 +146,12 @@ class Follower:
             for list_id in lists:
                 self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
             return str(e)
+        except UnauthenticatedError as e:  # this node's certificate (revoked): every list
+            refusal = f"refused: {type(e).__name__}: {e}"
+            for list_id in lists:
+                self._best_effort(self._set_contact, list_id, refusal)
+            log.error("the hub refuses this node: %s", e)
+            return f"{type(e).__name__}: {e}"
         except _REFUSALS as e:  # a grant revoked mid-stream: the next round records it
             return f"{type(e).__name__}: {e}"
         except HashlistError as e:  # e.g. StorageError: the disk is full

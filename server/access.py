@@ -1,17 +1,25 @@
-"""Who may do what on the hub: grants, and the checks every call makes.
+"""Who may do what on the hub: revoked certificates, grants, and the checks every call makes.
 
 Identity comes from the client certificate (``hashlist.identity``); this
-module decides. Partners read the lists they are granted; auditors and the
-operator read every list; only the operator administers; only partners
-report matches.
+module decides, starting with whether that certificate was revoked (every
+call, and every batch of a stream, asks ``authenticate``). Partners read the
+lists they are granted; auditors and the operator read every list; only the
+operator administers; only partners report matches.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
+from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
-from hashlist.errors import InputError, NotFoundError, PermissionDeniedError
+from hashlist.errors import (
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
 from hashlist.identity import Identity, Role
 from server.store import HubStore, ListRow
 
@@ -19,9 +27,31 @@ log = logging.getLogger(__name__)
 _MAX_PARTNER_NAME = 128
 
 
+_SERIAL = re.compile(r"[0-9a-f]{1,40}")
+
+
 class Access:
-    def __init__(self, store: HubStore) -> None:
-        self.store = store
+    def __init__(self, store: HubStore, clock: Clock) -> None:
+        self.store, self.clock = store, clock
+        # Revoked serials, read at every call: loaded once, replaced whole on a revocation.
+        self._revoked = frozenset(store.revoked())
+
+    def authenticate(self, who: Identity) -> Identity:
+        """``who``, unless its certificate was revoked (``UnauthenticatedError``)."""
+        if who.serial in self._revoked:
+            raise UnauthenticatedError(f"the certificate of {who} (serial {who.serial}) "
+                                       "was revoked by the hub's operator")  # fmt: skip
+        return who
+
+    def revoke_certificate(self, serial: str) -> bool:
+        """Refuse the certificate ``serial`` (lowercase hex) from now on, for good."""
+        serial = serial.strip().lower().removeprefix("0x").lstrip("0") or "0"
+        if not _SERIAL.fullmatch(serial):
+            raise InputError(f"serial {serial[:50]!r} is not a certificate serial in hex")
+        new = self.store.revoke(serial, self.clock.now())
+        self._revoked = self._revoked | {serial}
+        log.warning("certificate serial %s revoked%s", serial, "" if new else " (already)")
+        return new
 
     def list_row(self, list_id: str) -> ListRow:
         row = self.store.get_list(validate_list_id(list_id))

@@ -68,7 +68,7 @@ def build_hub(
         trees.load(row.list_id, store.leaf_hashes(row.list_id), row.size)
     broadcaster = Broadcaster()
     lock = threading.Lock()  # one writer of each list's served note at a time
-    access = Access(store)
+    access = Access(store, clock)
     cosigner = Cosigner(
         store=store, signing=signing, clock=clock, broadcaster=broadcaster, lock=lock
     )

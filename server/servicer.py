@@ -25,6 +25,7 @@ from hashlist.wire import (
     snapshot_header_to_proto,
     verdict_from_proto,
 )
+from server.access import Access
 from server.hub import Hub
 from server.streams import StreamSlots
 
@@ -32,11 +33,12 @@ log = logging.getLogger(__name__)
 _WAKE_SECONDS = 1.0  # how often an idle subscription checks the client is still there
 
 
-def caller(context: grpc.ServicerContext) -> Identity:
+def caller(context: grpc.ServicerContext, access: Access) -> Identity:
+    """Who calls, from the verified client certificate, unless it was revoked."""
     pems = context.auth_context().get("x509_pem_cert")
     if not pems:
         raise UnauthenticatedError("no client certificate: connect with mTLS")
-    return identity_from_pem(pems[0])
+    return access.authenticate(identity_from_pem(pems[0]))
 
 
 class LogServicer(pb_grpc.LogServicer):
@@ -53,7 +55,7 @@ class LogServicer(pb_grpc.LogServicer):
     def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: grpc.ServicerContext
     ) -> pb.SignedCheckpoint:
-        self.hub.access.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context, self.hub.access), request.list_id)
         return pb.SignedCheckpoint(
             list_id=request.list_id, note=self.hub.reader.checkpoint(request.list_id)
         )
@@ -62,27 +64,30 @@ class LogServicer(pb_grpc.LogServicer):
     def GetTrustRoot(
         self, request: pb.GetTrustRootRequest, context: grpc.ServicerContext
     ) -> pb.SignedTrustRoot:
-        caller(context)  # any hashlist identity: trust roots are public to the federation
+        caller(
+            context, self.hub.access
+        )  # any hashlist identity: trust roots are public to the federation
         return pb.SignedTrustRoot(note=self.hub.reader.trust_root(request.version))
 
     @handle_errors
     def GetLeaves(
         self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.LeafBatch]:
-        who = caller(context)
+        who = caller(context, self.hub.access)
         self.hub.access.authorize_read(who, request.list_id)
         with self.slots.hold(who):
             batches = self.hub.reader.leaf_batches(
                 request.list_id, request.start, request.end, self.leaf_batch_bytes
             )
             for start, leaves in batches:
+                self.hub.access.authenticate(who)
                 yield pb.LeafBatch(start=start, leaves=leaves)
 
     @handle_errors
     def GetInclusionProof(
         self, request: pb.InclusionProofRequest, context: grpc.ServicerContext
     ) -> pb.Proof:
-        self.hub.access.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context, self.hub.access), request.list_id)
         return pb.Proof(
             hashes=self.hub.reader.inclusion_proof(
                 request.list_id, request.index, request.tree_size
@@ -93,7 +98,7 @@ class LogServicer(pb_grpc.LogServicer):
     def GetConsistencyProof(
         self, request: pb.ConsistencyProofRequest, context: grpc.ServicerContext
     ) -> pb.Proof:
-        self.hub.access.authorize_read(caller(context), request.list_id)
+        self.hub.access.authorize_read(caller(context, self.hub.access), request.list_id)
         return pb.Proof(
             hashes=self.hub.reader.consistency_proof(request.list_id, request.first, request.second)
         )
@@ -102,12 +107,13 @@ class LogServicer(pb_grpc.LogServicer):
     def GetSnapshot(
         self, request: pb.SnapshotRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SnapshotChunk]:
-        who = caller(context)
+        who = caller(context, self.hub.access)
         self.hub.access.authorize_read(who, request.list_id)
         with self.slots.hold(who):
             for item in self.hub.reader.snapshot(
                 request.list_id, request.from_size, self.snapshot_batch
             ):
+                self.hub.access.authenticate(who)  # a revoked certificate ends it
                 if isinstance(item, SnapshotHeader):
                     yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
                 else:
@@ -119,7 +125,7 @@ class LogServicer(pb_grpc.LogServicer):
     def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SignedCheckpoint]:
-        who = caller(context)
+        who = caller(context, self.hub.access)
         if not request.list_ids:
             raise InputError("subscribe to at least one list")
         for list_id in request.list_ids:
@@ -130,6 +136,7 @@ class LogServicer(pb_grpc.LogServicer):
             log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
             try:
                 while context.is_active() and not broadcaster.closed:
+                    self.hub.access.authenticate(who)  # a revoked certificate ends it
                     for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
                         self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
                         yield pb.SignedCheckpoint(list_id=list_id, note=note)
@@ -148,19 +155,19 @@ class AdminServicer(pb_grpc.AdminServicer):
     def CreateList(
         self, request: pb.CreateListRequest, context: grpc.ServicerContext
     ) -> pb.CreateListResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.CreateListResponse(created=self.hub.publisher.create_list(request.list_id))
 
     @handle_errors
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.GrantResponse(
             changed=self.hub.access.set_grant(request.list_id, request.partner, True)
         )
 
     @handle_errors
     def Revoke(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.GrantResponse(
             changed=self.hub.access.set_grant(request.list_id, request.partner, False)
         )
@@ -169,7 +176,7 @@ class AdminServicer(pb_grpc.AdminServicer):
     def Publish(
         self, request: pb.PublishRequest, context: grpc.ServicerContext
     ) -> pb.PublishResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         self._check_size(len(request.additions) + len(request.removals))
         with self.hub.metrics.publish_seconds.time():
             result = self.hub.publisher.publish(
@@ -190,7 +197,7 @@ class AdminServicer(pb_grpc.AdminServicer):
     def PublishStream(
         self, request_iterator: Iterator[pb.PublishRequest], context: grpc.ServicerContext
     ) -> pb.PublishResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         first: pb.PublishRequest | None = None
         additions: list[str] = []
         removals: list[str] = []
@@ -213,14 +220,23 @@ class AdminServicer(pb_grpc.AdminServicer):
 
     @handle_errors
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.StatusResponse(lists=[list_status_to_proto(s) for s in self.hub.reader.status()])
+
+    @handle_errors
+    def RevokeCertificate(
+        self, request: pb.RevokeCertificateRequest, context: grpc.ServicerContext
+    ) -> pb.RevokeCertificateResponse:
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
+        return pb.RevokeCertificateResponse(
+            revoked=self.hub.access.revoke_certificate(request.serial)
+        )
 
     @handle_errors
     def Matches(
         self, request: pb.MatchesRequest, context: grpc.ServicerContext
     ) -> pb.MatchesResponse:
-        self.hub.access.authorize_admin(caller(context))
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
         found, token = self.hub.reports.matches(
             request.list_id, request.review_threshold, request.page_size, request.page_token
         )
@@ -237,7 +253,7 @@ class ReportsServicer(pb_grpc.ReportsServicer):
     @handle_errors
     def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitResponse:
         new_reports, new_verdicts = self.hub.reports.submit(
-            caller(context),
+            caller(context, self.hub.access),
             [report_from_proto(r) for r in request.reports],
             [verdict_from_proto(v) for v in request.verdicts],
         )

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.cli import audit, exits, hub, keys, node, witness
+from hashlist.cli import audit, exits, hub, keys, node, pki, witness
 from hashlist.errors import HashlistError, InputError
 from hashlist.signals import DEFAULT_MAX_PIXELS
 
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for ca.pem, NAME.pem, NAME.key")
     p.set_defaults(func=_dev_pki)
     hub.add_commands(sub)
+    pki.add_commands(sub)
     node.add_commands(sub)
     audit.add_commands(sub)
     witness.add_commands(sub)

@@ -41,16 +41,25 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     client_args(p)
     p.set_defaults(func=lambda a: _print(hub_client(a).create_list(a.list_id), "created", "exists"))
 
-    for name, granted in (("grant", True), ("revoke", False)):
-        p = cmds.add_parser(name, help=f"{name} a partner's read access to a list")
-        p.add_argument("list_id", type=list_id_arg)
-        p.add_argument("partner")
-        client_args(p)
-        p.set_defaults(
-            func=lambda a, g=granted: _print(
-                hub_client(a).grant(a.list_id, a.partner, granted=g), "changed", "unchanged"
-            )
-        )
+    p = cmds.add_parser("grant", help="grant a partner read access to a list")
+    p.add_argument("list_id", type=list_id_arg)
+    p.add_argument("partner")
+    client_args(p)
+    p.set_defaults(
+        func=lambda a: _print(hub_client(a).grant(a.list_id, a.partner), "changed", "unchanged")
+    )
+
+    p = cmds.add_parser(
+        "revoke", help="revoke a partner's access to a list (LIST PARTNER), or a certificate"
+    )
+    p.add_argument("list_id", nargs="?", type=list_id_arg)
+    p.add_argument("partner", nargs="?")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--certificate", type=Path, metavar="PEM",
+                       help="refuse this certificate from now on (--cert is your own)")  # fmt: skip
+    which.add_argument("--serial", help="... or the certificate with this serial (hex)")
+    client_args(p)
+    p.set_defaults(func=_revoke)
 
     p = cmds.add_parser("publish", help="publish additions and retractions to a list")
     p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
@@ -80,6 +89,33 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _print(flag: bool, yes: str, no: str) -> int:
     print(yes if flag else no)
+    return exits.OK
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    certificate = args.certificate is not None or args.serial is not None
+    if certificate == (args.list_id is not None or args.partner is not None):
+        raise InputError(
+            "give LIST PARTNER (a grant), or --certificate PEM or --serial S (a certificate)"
+        )
+    if not certificate:
+        if args.partner is None:
+            raise InputError("give the partner whose access to revoke: LIST PARTNER")
+        with hub_client(args) as client:
+            return _print(client.grant(args.list_id, args.partner, granted=False),
+                          "changed", "unchanged")  # fmt: skip
+    serial = args.serial
+    if args.certificate is not None:
+        from hashlist.identity import identity_from_pem
+
+        try:
+            serial = identity_from_pem(args.certificate.read_bytes()).serial
+        except OSError as e:
+            raise InputError(f"cannot read {args.certificate}: {e.strerror}") from e
+    with hub_client(args) as client:
+        new = client.revoke_certificate(serial)
+    print(f"certificate {serial} {'revoked' if new else 'was already revoked'}: "
+          "its calls are refused and its streams end")  # fmt: skip
     return exits.OK
 
 

@@ -414,6 +414,11 @@ class AdminStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.FromString,
                 _registered_method=True)
+        self.RevokeCertificate = channel.unary_unary(
+                '/hashlist.v1.Admin/RevokeCertificate',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -465,6 +470,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeCertificate(self, request, context):
+        """From now on every call with this certificate is refused and its open
+        streams end; kept in the hub's database.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -502,6 +515,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Matches,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.SerializeToString,
+            ),
+            'RevokeCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeCertificate,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -694,6 +712,33 @@ class Admin:
             '/hashlist.v1.Admin/Matches',
             hashlist_dot_v1_dot_hashlist__pb2.MatchesRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.MatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/RevokeCertificate',
+            hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,

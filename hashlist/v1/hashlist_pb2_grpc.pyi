@@ -170,6 +170,10 @@ class AdminStub:
     Status: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]
     Matches: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]
     """Per listed hash of a list: matches per partner and verdict counts."""
+    RevokeCertificate: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.RevokeCertificateRequest, _hashlist_pb2.RevokeCertificateResponse]
+    """From now on every call with this certificate is refused and its open
+    streams end; kept in the hub's database.
+    """
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -187,6 +191,10 @@ class AdminAsyncStub(AdminStub):
     Status: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.StatusRequest, _hashlist_pb2.StatusResponse]  # type: ignore[assignment]
     Matches: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.MatchesRequest, _hashlist_pb2.MatchesResponse]  # type: ignore[assignment]
     """Per listed hash of a list: matches per partner and verdict counts."""
+    RevokeCertificate: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.RevokeCertificateRequest, _hashlist_pb2.RevokeCertificateResponse]  # type: ignore[assignment]
+    """From now on every call with this certificate is refused and its open
+    streams end; kept in the hub's database.
+    """
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """Operator-only administration."""
@@ -243,6 +251,16 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_hashlist_pb2.MatchesResponse, _abc.Awaitable[_hashlist_pb2.MatchesResponse]]:
         """Per listed hash of a list: matches per partner and verdict counts."""
+
+    @_abc_1.abstractmethod
+    def RevokeCertificate(
+        self,
+        request: _hashlist_pb2.RevokeCertificateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.RevokeCertificateResponse, _abc.Awaitable[_hashlist_pb2.RevokeCertificateResponse]]:
+        """From now on every call with this certificate is refused and its open
+        streams end; kept in the hub's database.
+        """
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

@@ -11,7 +11,8 @@ remembers retracted signals (a report must name a hash that is or was listed);
 version 4 the digest of the request each idempotency key was used for;
 version 5 the members removed while a snapshot of an earlier version is
 being served (so a snapshot reads in short transactions, see the store),
-and indexes by age for the retention of reports and verdicts.
+and indexes by age for the retention of reports and verdicts; version 6
+revoked certificates.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX removed_members_by_version ON removed_members(list_id, removed);
     CREATE INDEX reports_by_age ON reports(received_at);
     CREATE INDEX verdicts_by_age ON verdicts(received_at);
+    """,
+    # 6: revoked certificates, by serial (lowercase hex).
+    """
+    CREATE TABLE revoked(serial TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -130,6 +130,14 @@ class SqliteHubStore:
                 )
             return cur.rowcount > 0
 
+    def revoke(self, serial: str, at: int) -> bool:
+        with self._transaction() as db:
+            cur = db.execute("INSERT OR IGNORE INTO revoked VALUES(?,?)", (serial, at))
+            return cur.rowcount == 1
+
+    def revoked(self) -> set[str]:
+        return {r[0] for r in self._reader().execute("SELECT serial FROM revoked")}
+
     def is_granted(self, list_id: str, partner: str) -> bool:
         q = "SELECT 1 FROM grants WHERE list_id=? AND partner=?"
         return self._reader().execute(q, (list_id, partner)).fetchone() is not None

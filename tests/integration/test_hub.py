@@ -27,6 +27,7 @@ from hashlist.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from hashlist.identity import identity_from_pem
 from hashlist.merkle import hash_leaf, verify_consistency, verify_inclusion
 from hashlist.model import Report
 from hashlist.snapshot import SnapshotHeader
@@ -517,3 +518,30 @@ def test_the_hub_starts_and_serves_a_usable_note_when_the_stored_one_is_not(
         served = fb.checkpoint("takeitdown")
     assert len(served) < 4096
     assert verify_checkpoint(served, trust, trust.origin("takeitdown")).checkpoint.size == 1
+
+
+def test_a_revoked_certificate_is_refused_its_stream_ends_and_it_stays_revoked(
+    tmp_path: Path, pki: Path
+) -> None:
+    serial = identity_from_pem((pki / "facebook.pem").read_bytes()).serial
+    config, _ = hub_config(tmp_path, pki)
+    with hub_running(config) as running, client(running.port, pki, "operator") as op:
+        op.create_list("takeitdown")
+        op.grant("takeitdown", "facebook")
+        with client(running.port, pki, "facebook") as fb:
+            stream = iter(fb.subscribe(["takeitdown"]))
+            next(stream)  # subscribed
+            assert op.revoke_certificate(serial.upper()) is True  # any case, as printed
+            assert op.revoke_certificate(serial) is False
+            with pytest.raises(UnauthenticatedError, match="was revoked"):
+                for _ in stream:  # the open stream ends within a wake (1 s)
+                    pass
+            with pytest.raises(UnauthenticatedError, match="was revoked"):
+                fb.checkpoint("takeitdown")
+        with pytest.raises(InputError, match="not a certificate serial"):
+            op.revoke_certificate("xyz")
+    with hub_running(config) as running, client(running.port, pki, "facebook") as fb:
+        with pytest.raises(UnauthenticatedError, match="was revoked"):  # kept across a restart
+            fb.checkpoint("takeitdown")
+        with client(running.port, pki, "instagram") as ig, pytest.raises(PermissionDeniedError):
+            ig.checkpoint("takeitdown")  # others are not affected

@@ -226,6 +226,19 @@ def test_reports_and_verdicts_are_purged_by_when_they_were_received(store: HubSt
     assert list(counts.verdicts) == [(MD5[1], "removed", 1)]
 
 
+def test_revoked_serials_are_kept_once(opener: Callable[[], HubStore]) -> None:
+    first = opener()
+    assert first.revoked() == set()
+    assert first.revoke("3da1873c", 10) is True
+    assert first.revoke("3da1873c", 11) is False
+    first.close()
+    again = opener()
+    try:
+        assert again.revoked() == {"3da1873c"}
+    finally:
+        again.close()
+
+
 def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -> None:
     first = opener()
     first.create_list(_row(), b"log 0")

@@ -1,0 +1,182 @@
+"""The operator's certificate authority: onboarding without anyone's private key moving.
+
+Three steps, each a pure function over PEM bytes (the CLI reads and writes
+the files):
+
+1. ``new_ca(name)``: the operator's CA certificate and key (keep the key
+   offline; it is needed only to issue);
+2. ``new_request(role, name, ...)``: run by the certificate's holder; its key
+   never leaves it, only the CSR does;
+3. ``issue(csr, ca_cert, ca_key, now=..., days=...)``: the operator checks the
+   CSR's signature, its role and its name, and issues a certificate with the
+   subject layout ``hashlist.identity`` reads (``O=hashlist``, ``OU=<role>``,
+   ``CN=<name>``), a random serial and an expiry.
+
+Every refusal is a ``PkiError`` naming what is wrong. Keys are ECDSA P-256.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hashlist.errors import InputError
+from hashlist.identity import ORGANIZATION, Role
+
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+SERVER_ROLES = frozenset({Role.HUB, Role.WITNESS})
+DEFAULT_DAYS = {Role.PARTNER: 365, Role.OPERATOR: 365, Role.AUDITOR: 365,
+                Role.HUB: 825, Role.WITNESS: 825}  # fmt: skip
+
+
+class PkiError(InputError):
+    """A request or an issuance that would not give a valid hashlist certificate."""
+
+
+@dataclass(frozen=True)
+class Issued:
+    cert_pem: bytes
+    serial: int
+    role: Role
+    name: str
+    not_after: int  # unix seconds
+
+
+def _subject(role: str, name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ])  # fmt: skip
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())  # fmt: skip
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name):
+        raise PkiError(f"name {name[:70]!r} is not valid: 1-63 of a-z, 0-9, '.', '_', '-', "
+                       "starting with a letter or digit")  # fmt: skip
+    return name
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise PkiError(f"role {text[:30]!r} is not one of {known}") from None
+
+
+def new_ca(name: str, *, now: datetime.datetime, days: int = 3650) -> tuple[bytes, bytes]:
+    """(CA certificate PEM, CA key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _subject("ca", name)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                       critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def new_request(
+    role: Role, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = ()
+) -> tuple[bytes, bytes]:
+    """(private key PEM, CSR PEM) for ``name`` in ``role``; a server role needs its
+    host names or addresses (``dns``, ``ips``)."""
+    check_name(name)
+    sans = _sans(dns, ips)
+    if role in SERVER_ROLES and not sans:
+        raise PkiError(f"a {role.value} certificate needs its host names (--dns) or addresses")
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_subject(role.value, name))
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    csr = builder.sign(key, hashes.SHA256())
+    return _key_pem(key), csr.public_bytes(serialization.Encoding.PEM)
+
+
+def _sans(dns: tuple[str, ...], ips: tuple[str, ...]) -> list[x509.GeneralName]:
+    out: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    for ip in ips:
+        try:
+            out.append(x509.IPAddress(ipaddress.ip_address(ip)))
+        except ValueError as e:
+            raise PkiError(f"{ip[:40]!r} is not an IP address") from e
+    return out
+
+
+def issue(
+    csr_pem: bytes, ca_cert_pem: bytes, ca_key_pem: bytes, *, now: datetime.datetime,
+    days: int | None = None,
+) -> Issued:  # fmt: skip
+    """A certificate for the CSR, after checking its signature, role and name."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as e:
+        raise PkiError("not a PEM certificate signing request") from e
+    if not csr.is_signature_valid:
+        raise PkiError("the request's signature does not verify: it was altered")
+    if not isinstance(csr.public_key(), ec.EllipticCurvePublicKey):
+        raise PkiError("the request's key is not an ECDSA key (make it with hashlist pki request)")
+    role, name = _subject_of(csr.subject)
+    try:
+        ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+        ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    except ValueError as e:
+        raise PkiError("the CA certificate or key cannot be read") from e
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise PkiError("the CA key is not an ECDSA key")
+    lifetime = days if days is not None else DEFAULT_DAYS[role]
+    if not 1 <= lifetime <= 3650:
+        raise PkiError(f"--days must be 1..3650, got {lifetime}")
+    not_after = now + datetime.timedelta(days=lifetime)
+    server = role in SERVER_ROLES
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    serial = x509.random_serial_number()
+    builder = (
+        x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+        .public_key(csr.public_key()).serial_number(serial)
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )  # fmt: skip
+    if server:
+        try:
+            sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        except x509.ExtensionNotFound:
+            raise PkiError(f"a {role.value} request must name its hosts") from None
+        builder = builder.add_extension(sans.value, critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return Issued(cert.public_bytes(serialization.Encoding.PEM), serial, role, name,
+                  int(not_after.timestamp()))  # fmt: skip
+
+
+def _subject_of(subject: x509.Name) -> tuple[Role, str]:
+    def one(oid: x509.ObjectIdentifier, what: str) -> str:
+        values = subject.get_attributes_for_oid(oid)
+        if len(values) != 1:
+            raise PkiError(f"the request must have exactly one {what}")
+        value = values[0].value
+        return value if isinstance(value, str) else value.decode()
+
+    if one(NameOID.ORGANIZATION_NAME, "O") != ORGANIZATION:
+        raise PkiError(f"the request's O is not {ORGANIZATION!r}")
+    return parse_role(one(NameOID.ORGANIZATIONAL_UNIT_NAME, "OU (role)")), check_name(
+        one(NameOID.COMMON_NAME, "CN (name)")
+    )
