@@ -19,7 +19,7 @@ from typing import TypeVar
 import grpc
 
 from hashlist.errors import NotFoundError, UnavailableError
-from hashlist.model import HashMatches, ListStatus, PublishResult, Report, Verdict
+from hashlist.model import HashMatches, ListStatus, Partner, PublishResult, Report, Verdict
 from hashlist.retry import Backoff
 from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_from_rpc
 from hashlist.snapshot import SnapshotHeader
@@ -28,6 +28,7 @@ from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import (
     hash_matches_from_proto,
     list_status_from_proto,
+    partner_from_proto,
     publish_result_from_proto,
     report_to_proto,
     snapshot_header_from_proto,
@@ -183,6 +184,15 @@ class HubClient:
     def grant(self, list_id: str, partner: str, *, granted: bool = True) -> bool:
         call = self.admin.Grant if granted else self.admin.Revoke
         return self._unary("grant", call, pb.GrantRequest(list_id=list_id, partner=partner)).changed
+
+    def report_progress(self, list_id: str, version: int) -> None:
+        """Tell the hub which version of ``list_id`` this node has verified (partners)."""
+        request = pb.ProgressRequest(list_id=list_id, version=version)
+        self._unary(f"progress of {list_id}", self.log.ReportProgress, request)
+
+    def partners(self) -> list[Partner]:
+        response = self._unary("partners", self.admin.Partners, pb.PartnersRequest())
+        return [partner_from_proto(m) for m in response.partners]
 
     def revoke_certificate(self, serial: str) -> bool:
         """Revoke a certificate at the hub (operator); False if it was already."""

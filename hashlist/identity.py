@@ -38,6 +38,7 @@ class Identity:
     role: Role
     name: str
     serial: str = field(default="", compare=False)  # the certificate's, lowercase hex
+    not_after: int = field(default=0, compare=False)  # its expiry, unix seconds
 
     def __str__(self) -> str:
         return f"{self.role.value}:{self.name}"
@@ -66,4 +67,5 @@ def identity_from_pem(pem: bytes) -> Identity:
         role = Role(role_text)
     except ValueError as e:
         raise IdentityError(f"client certificate has unknown role {role_text!r}") from e
-    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"), f"{cert.serial_number:x}")
+    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"), f"{cert.serial_number:x}",
+                    int(cert.not_valid_after_utc.timestamp()))  # fmt: skip

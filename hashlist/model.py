@@ -37,6 +37,30 @@ class ListStatus:
     partners: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateSeen:
+    serial: str
+    not_after: int
+    revoked: bool
+    last_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerList:
+    list_id: str
+    version: int  # what its node last reported verified; 0: nothing yet
+    lag: int
+    reported_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    name: str
+    certificates: tuple[CertificateSeen, ...]
+    lists: tuple[PartnerList, ...]
+    last_seen: int
+
+
 VERDICTS = ("removed", "not_violating")
 """What a platform may decide about a match."""
 

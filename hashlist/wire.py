@@ -7,10 +7,13 @@ Verified material (signed notes, leaves) passes through as the exact bytes.
 from __future__ import annotations
 
 from hashlist.model import (
+    CertificateSeen,
     CheckResult,
     HashMatches,
     ListStatus,
     Match,
+    Partner,
+    PartnerList,
     PublishResult,
     Report,
     Verdict,
@@ -136,3 +139,25 @@ def check_result_from_proto(m: pb.CheckResponse) -> CheckResult:
         tuple(m.signals),
         tuple(m.notes),
     )
+
+
+def partner_to_proto(p: Partner) -> pb.Partner:
+    return pb.Partner(
+        name=p.name,
+        certificates=[pb.CertificateSeen(serial=c.serial, not_after=c.not_after,
+                                         revoked=c.revoked, last_seen=c.last_seen)
+                      for c in p.certificates],
+        lists=[pb.PartnerList(list_id=x.list_id, version=x.version, lag=x.lag,
+                              reported_at=x.reported_at) for x in p.lists],
+        last_seen=p.last_seen,
+    )  # fmt: skip
+
+
+def partner_from_proto(m: pb.Partner) -> Partner:
+    return Partner(
+        m.name,
+        tuple(CertificateSeen(c.serial, c.not_after, c.revoked, c.last_seen)
+              for c in m.certificates),
+        tuple(PartnerList(x.list_id, x.version, x.lag, x.reported_at) for x in m.lists),
+        m.last_seen,
+    )  # fmt: skip

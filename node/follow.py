@@ -48,6 +48,7 @@ class Follower:
         self._lock = threading.Lock()
         self._contact: dict[str, str] = {}  # what was last recorded, to write only changes
         self._repairs: set[str] = set()  # lists whose rows failed the digest check
+        self._reported: dict[str, int] = {}  # the version last told to the hub, per list
 
     def request_repair(self, list_id: str) -> None:
         """The rows of ``list_id`` fail the digest check: re-bootstrap it at the next wake."""
@@ -90,8 +91,22 @@ class Follower:
                 problems.append(f"{list_id}: {self._failed(list_id, e)}")
                 continue
             self._set_contact(list_id, "")
+            self._report_progress(list_id)
             followed.append(list_id)
         return followed, problems
+
+    def _report_progress(self, list_id: str) -> None:
+        """Tell the hub the version verified, when it changed; for the operator's view
+        only, so a failure is logged and tried again at the next change."""
+        version = self.syncer.store.state(list_id).size
+        if self._reported.get(list_id) == version:
+            return
+        try:
+            self.syncer.hub.report_progress(list_id, version)
+        except HashlistError as e:
+            log.info("list %s: could not report version %d to the hub: %s", list_id, version, e)
+            return
+        self._reported[list_id] = version
 
     def _failed(self, list_id: str, e: Exception) -> str:
         """Record a failure of one list's sync (an alarm, a repair for corrupt rows)."""
@@ -192,6 +207,7 @@ class Follower:
     def _sync_pushed(self, list_id: str, note: bytes) -> None:
         try:
             self.syncer.sync(list_id, note)
+            self._report_progress(list_id)
         except (UnavailableError, *_REFUSALS):
             raise
         except Exception as e:

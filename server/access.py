@@ -28,6 +28,7 @@ _MAX_PARTNER_NAME = 128
 
 
 _SERIAL = re.compile(r"[0-9a-f]{1,40}")
+SIGHTING_SECONDS = 60  # how stale a certificate's "last seen" may be
 
 
 class Access:
@@ -35,12 +36,20 @@ class Access:
         self.store, self.clock = store, clock
         # Revoked serials, read at every call: loaded once, replaced whole on a revocation.
         self._revoked = frozenset(store.revoked())
+        self._sighted: dict[str, int] = {}  # serial -> when its last sighting was stored
 
     def authenticate(self, who: Identity) -> Identity:
-        """``who``, unless its certificate was revoked (``UnauthenticatedError``)."""
+        """``who``, unless its certificate was revoked (``UnauthenticatedError``); a
+        certificate's sightings are kept for the partner registry (once a minute)."""
         if who.serial in self._revoked:
             raise UnauthenticatedError(f"the certificate of {who} (serial {who.serial}) "
                                        "was revoked by the hub's operator")  # fmt: skip
+        now = self.clock.now()
+        if who.serial and now - self._sighted.get(who.serial, -SIGHTING_SECONDS) >= (
+            SIGHTING_SECONDS
+        ):
+            self._sighted[who.serial] = now
+            self.store.saw_certificate(who, now)
         return who
 
     def revoke_certificate(self, serial: str) -> bool:

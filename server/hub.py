@@ -28,6 +28,7 @@ from server.access import Access
 from server.broadcast import Broadcaster
 from server.cosigning import Cosigner
 from server.metrics import HubMetrics
+from server.partners import PartnerRegistry
 from server.publishing import Publisher
 from server.ratelimit import TokenBuckets
 from server.reading import LogReader
@@ -48,6 +49,7 @@ class Hub:
     reports: ReportBook
     broadcaster: Broadcaster
     metrics: HubMetrics
+    partners: PartnerRegistry
 
 
 def build_hub(
@@ -93,4 +95,5 @@ def build_hub(
                            metrics=metrics),
         broadcaster=broadcaster,
         metrics=metrics,
+        partners=PartnerRegistry(store=store, access=access, clock=clock),
     )  # fmt: skip

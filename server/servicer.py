@@ -20,6 +20,7 @@ from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import (
     hash_matches_to_proto,
     list_status_to_proto,
+    partner_to_proto,
     publish_result_to_proto,
     report_from_proto,
     snapshot_header_to_proto,
@@ -68,6 +69,15 @@ class LogServicer(pb_grpc.LogServicer):
             context, self.hub.access
         )  # any hashlist identity: trust roots are public to the federation
         return pb.SignedTrustRoot(note=self.hub.reader.trust_root(request.version))
+
+    @handle_errors
+    def ReportProgress(
+        self, request: pb.ProgressRequest, context: grpc.ServicerContext
+    ) -> pb.ProgressResponse:
+        self.hub.partners.report_progress(
+            caller(context, self.hub.access), request.list_id, request.version
+        )
+        return pb.ProgressResponse()
 
     @handle_errors
     def GetLeaves(
@@ -230,6 +240,15 @@ class AdminServicer(pb_grpc.AdminServicer):
         self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.RevokeCertificateResponse(
             revoked=self.hub.access.revoke_certificate(request.serial)
+        )
+
+    @handle_errors
+    def Partners(
+        self, request: pb.PartnersRequest, context: grpc.ServicerContext
+    ) -> pb.PartnersResponse:
+        self.hub.access.authorize_admin(caller(context, self.hub.access))
+        return pb.PartnersResponse(
+            partners=[partner_to_proto(p) for p in self.hub.partners.partners()]
         )
 
     @handle_errors

@@ -147,6 +147,11 @@ class MaliciousHub(pb_grpc.LogServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no trust root {request.version}")
         return pb.SignedTrustRoot(note=self.trust_roots[request.version])
 
+    def ReportProgress(
+        self, request: pb.ProgressRequest, context: grpc.ServicerContext
+    ) -> pb.ProgressResponse:
+        return pb.ProgressResponse()  # a malicious hub learns nothing it could misuse here
+
     def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SignedCheckpoint]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from hashlist.cli import exits
@@ -20,7 +21,7 @@ from hashlist.cli.options import (
     list_id_arg,
 )
 from hashlist.errors import InputError
-from hashlist.model import HashMatches
+from hashlist.model import HashMatches, Partner
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +75,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     client_args(p)
     p.set_defaults(func=_status)
 
+    p = cmds.add_parser("partners", help="partners: certificates, grants, versions verified, lag")
+    p.add_argument("--json", action="store_true", help="one JSON object per partner")
+    client_args(p)
+    p.set_defaults(func=_partners)
+
     p = cmds.add_parser("matches", help="per listed hash: matches per partner, verdicts")
     p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
     p.add_argument(
@@ -90,6 +96,45 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _print(flag: bool, yes: str, no: str) -> int:
     print(yes if flag else no)
     return exits.OK
+
+
+EXPIRY_WARNING_DAYS = 30
+
+
+def _partners(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    with hub_client(args) as client:
+        partners = client.partners()
+    if args.json:
+        for partner in partners:
+            print(json.dumps(dataclasses.asdict(partner)))
+        return exits.OK
+    print(format_partners(partners, int(time.time())))
+    return exits.OK
+
+
+def format_partners(partners: list[Partner], now: int) -> str:
+    def when(t: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else "never"
+
+    lines = []
+    for p in partners:
+        lines.append(f"{p.name}  (last seen {when(p.last_seen)})")
+        for c in p.certificates:
+            days = (c.not_after - now) // 86_400
+            state = ("REVOKED" if c.revoked else "EXPIRED" if days < 0
+                     else f"expires in {days} days" if days < EXPIRY_WARNING_DAYS
+                     else f"valid until {when(c.not_after)[:10]}")  # fmt: skip
+            lines.append(f"  certificate {c.serial[:16]}...  {state}")
+        if not p.certificates:
+            lines.append("  no certificate seen yet")
+        for x in p.lists:
+            version = f"version {x.version}, lag {x.lag}" if x.reported_at else "not reported yet"
+            lines.append(f"  {x.list_id:<14} {version}")
+        if not p.lists:
+            lines.append("  no grants")
+    return "\n".join(lines) if lines else "(no partners yet)"
 
 
 def _revoke(args: argparse.Namespace) -> int:

@@ -71,6 +71,11 @@ class LogStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.GetTrustRootRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SignedTrustRoot.FromString,
                 _registered_method=True)
+        self.ReportProgress = channel.unary_unary(
+                '/hashlist.v1.Log/ReportProgress',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ProgressRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ProgressResponse.FromString,
+                _registered_method=True)
 
 
 class LogServicer:
@@ -128,6 +133,14 @@ class LogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportProgress(self, request, context):
+        """A partner's node says which version of a list it has verified and applied
+        (when it starts following and as it advances), for the operator's view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +178,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.GetTrustRoot,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.GetTrustRootRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.SignedTrustRoot.SerializeToString,
+            ),
+            'ReportProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportProgress,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ProgressRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.ProgressResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -368,6 +386,33 @@ class Log:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ReportProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Log/ReportProgress',
+            hashlist_dot_v1_dot_hashlist__pb2.ProgressRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.ProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminStub:
     """Operator-only administration.
@@ -418,6 +463,11 @@ class AdminStub:
                 '/hashlist.v1.Admin/RevokeCertificate',
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.FromString,
+                _registered_method=True)
+        self.Partners = channel.unary_unary(
+                '/hashlist.v1.Admin/Partners',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.FromString,
                 _registered_method=True)
 
 
@@ -478,6 +528,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Partners(self, request, context):
+        """Every partner the hub knows (by certificates seen, or by grants): its
+        certificates, its grants and how far its node has verified each list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -520,6 +578,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.RevokeCertificate,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.SerializeToString,
+            ),
+            'Partners': grpc.unary_unary_rpc_method_handler(
+                    servicer.Partners,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -739,6 +802,33 @@ class Admin:
             '/hashlist.v1.Admin/RevokeCertificate',
             hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.RevokeCertificateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Partners(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Partners',
+            hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,6 +58,10 @@ class LogStub:
     """Trust-root version `version`, signed by the root keys (TUF root chaining);
     NOT_FOUND once past the newest. Nodes and auditors walk them in order.
     """
+    ReportProgress: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ProgressRequest, _hashlist_pb2.ProgressResponse]
+    """A partner's node says which version of a list it has verified and applied
+    (when it starts following and as it advances), for the operator's view.
+    """
 
 @_typing.type_check_only
 class LogAsyncStub(LogStub):
@@ -83,6 +87,10 @@ class LogAsyncStub(LogStub):
     GetTrustRoot: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.GetTrustRootRequest, _hashlist_pb2.SignedTrustRoot]  # type: ignore[assignment]
     """Trust-root version `version`, signed by the root keys (TUF root chaining);
     NOT_FOUND once past the newest. Nodes and auditors walk them in order.
+    """
+    ReportProgress: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ProgressRequest, _hashlist_pb2.ProgressResponse]  # type: ignore[assignment]
+    """A partner's node says which version of a list it has verified and applied
+    (when it starts following and as it advances), for the operator's view.
     """
 
 class LogServicer(metaclass=_abc_1.ABCMeta):
@@ -150,6 +158,16 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
         NOT_FOUND once past the newest. Nodes and auditors walk them in order.
         """
 
+    @_abc_1.abstractmethod
+    def ReportProgress(
+        self,
+        request: _hashlist_pb2.ProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.ProgressResponse, _abc.Awaitable[_hashlist_pb2.ProgressResponse]]:
+        """A partner's node says which version of a list it has verified and applied
+        (when it starts following and as it advances), for the operator's view.
+        """
+
 def add_LogServicer_to_server(servicer: LogServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class AdminStub:
@@ -174,6 +192,10 @@ class AdminStub:
     """From now on every call with this certificate is refused and its open
     streams end; kept in the hub's database.
     """
+    Partners: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.PartnersRequest, _hashlist_pb2.PartnersResponse]
+    """Every partner the hub knows (by certificates seen, or by grants): its
+    certificates, its grants and how far its node has verified each list.
+    """
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -194,6 +216,10 @@ class AdminAsyncStub(AdminStub):
     RevokeCertificate: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.RevokeCertificateRequest, _hashlist_pb2.RevokeCertificateResponse]  # type: ignore[assignment]
     """From now on every call with this certificate is refused and its open
     streams end; kept in the hub's database.
+    """
+    Partners: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.PartnersRequest, _hashlist_pb2.PartnersResponse]  # type: ignore[assignment]
+    """Every partner the hub knows (by certificates seen, or by grants): its
+    certificates, its grants and how far its node has verified each list.
     """
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
@@ -260,6 +286,16 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hashlist_pb2.RevokeCertificateResponse, _abc.Awaitable[_hashlist_pb2.RevokeCertificateResponse]]:
         """From now on every call with this certificate is refused and its open
         streams end; kept in the hub's database.
+        """
+
+    @_abc_1.abstractmethod
+    def Partners(
+        self,
+        request: _hashlist_pb2.PartnersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.PartnersResponse, _abc.Awaitable[_hashlist_pb2.PartnersResponse]]:
+        """Every partner the hub knows (by certificates seen, or by grants): its
+        certificates, its grants and how far its node has verified each list.
         """
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

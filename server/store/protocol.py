@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from hashlist.identity import Identity
 from hashlist.model import Report, Verdict
 from hashlist.signals import SignalText
 
@@ -104,6 +105,22 @@ class HubStore(Protocol):
         ...
 
     def revoked(self) -> set[str]: ...
+    def saw_certificate(self, who: Identity, at: int) -> None:
+        """Record (or refresh the last sighting of) a certificate that made a call."""
+        ...
+
+    def certificates(self) -> list[tuple[str, str, str, int, int]]:
+        """(serial, role, name, not_after, last_seen) of every certificate seen."""
+        ...
+
+    def set_progress(self, partner: str, list_id: str, version: int, at: int) -> None: ...
+    def progress(self) -> list[tuple[str, str, int, int]]:
+        """(partner, list id, version, reported at) of every report kept."""
+        ...
+
+    def grants(self) -> list[tuple[str, str]]:
+        """(list id, partner) of every grant."""
+        ...
 
     # --- publishing ---
     def listed(self, list_id: str, signals: Sequence[str]) -> set[str]: ...

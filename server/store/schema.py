@@ -12,7 +12,8 @@ version 4 the digest of the request each idempotency key was used for;
 version 5 the members removed while a snapshot of an earlier version is
 being served (so a snapshot reads in short transactions, see the store),
 and indexes by age for the retention of reports and verdicts; version 6
-revoked certificates.
+revoked certificates; version 7 the certificates seen and the progress
+partners' nodes report.
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: revoked certificates, by serial (lowercase hex).
     """
     CREATE TABLE revoked(serial TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL) WITHOUT ROWID;
+    """,
+    # 7: certificates the hub has seen (the partner registry), and the version of
+    # each list each partner's node last reported verified.
+    """
+    CREATE TABLE certificates(
+        serial TEXT PRIMARY KEY, role TEXT NOT NULL, name TEXT NOT NULL,
+        not_after INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE progress(
+        partner TEXT NOT NULL, list_id TEXT NOT NULL, version INTEGER NOT NULL,
+        at INTEGER NOT NULL, PRIMARY KEY (partner, list_id)) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -38,24 +38,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hashlist.errors import StorageError
-from hashlist.model import Report, Verdict
+from hashlist.identity import Identity
 from hashlist.sqlite import among, connect, migrate, transaction
-from server.store.protocol import ListRow, NewPublication, ReportCounts
+from server.store.protocol import ListRow, NewPublication
+from server.store.reports import ReportTables
 from server.store.schema import MIGRATIONS
 
 _MEMBERS = "SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"
 _RETRACTED = "SELECT signal FROM retracted WHERE list_id=? AND signal IN ({marks})"
-_REPORTS_OF = "SELECT report_id FROM reports WHERE partner=? AND report_id IN ({marks})"
 _WHAT = "hub database"
-_PURGE_REPORTS = (
-    "DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports WHERE received_at<? LIMIT ?)"
-)
-_PURGE_VERDICTS = (
-    "DELETE FROM verdicts WHERE rowid IN (SELECT rowid FROM verdicts WHERE received_at<? LIMIT ?)"
-)
 
 
-class SqliteHubStore:
+class SqliteHubStore(ReportTables):
     def __init__(self, path: Path, *, snapshot_page: int = 10_000) -> None:
         self.path = path
         self.snapshot_page = snapshot_page  # members read per short transaction
@@ -137,6 +131,30 @@ class SqliteHubStore:
 
     def revoked(self) -> set[str]:
         return {r[0] for r in self._reader().execute("SELECT serial FROM revoked")}
+
+    def saw_certificate(self, who: Identity, at: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO certificates VALUES(?,?,?,?,?,?) ON CONFLICT(serial) "
+                "DO UPDATE SET last_seen=excluded.last_seen",
+                (who.serial, who.role.value, who.name, who.not_after, at, at),
+            )
+
+    def certificates(self) -> list[tuple[str, str, str, int, int]]:
+        q = "SELECT serial, role, name, not_after, last_seen FROM certificates ORDER BY name"
+        return self._reader().execute(q).fetchall()
+
+    def set_progress(self, partner: str, list_id: str, version: int, at: int) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO progress VALUES(?,?,?,?)",
+                       (partner, list_id, version, at))  # fmt: skip
+
+    def progress(self) -> list[tuple[str, str, int, int]]:
+        return self._reader().execute("SELECT * FROM progress ORDER BY partner").fetchall()
+
+    def grants(self) -> list[tuple[str, str]]:
+        q = "SELECT list_id, partner FROM grants ORDER BY partner, list_id"
+        return self._reader().execute(q).fetchall()
 
     def is_granted(self, list_id: str, partner: str) -> bool:
         q = "SELECT 1 FROM grants WHERE list_id=? AND partner=?"
@@ -289,58 +307,6 @@ class SqliteHubStore:
             db.execute("COMMIT")
         return list(heapq.merge(current, gone))[:limit]
 
-    # --- reports ---
-
-    def add_reports(
-        self, partner: str, reports: Sequence[Report], verdicts: Sequence[Verdict], now: int
-    ) -> tuple[int, int]:
-        with self._transaction() as db:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO reports VALUES(?,?,?,?,?,?,?,?,?)",
-                [(r.report_id, partner, r.list_id, r.signal, r.distance, r.version,
-                  r.content_key, r.matched_at, now) for r in reports],
-            )  # fmt: skip
-            new_reports = db.total_changes - before
-            db.executemany(
-                "INSERT OR IGNORE INTO verdicts VALUES(?,?,?,?,?,?)",
-                [(v.verdict_id, v.report_id, partner, v.verdict, v.decided_at, now)
-                 for v in verdicts],
-            )  # fmt: skip
-            return new_reports, db.total_changes - before - new_reports
-
-    def reports_of(self, partner: str, report_ids: Sequence[str]) -> set[str]:
-        return among(self._reader(), _REPORTS_OF, partner, report_ids)
-
-    def report_counts(self, list_id: str, after: str = "", limit: int = 0) -> ReportCounts:
-        db = self._reader()
-        db.execute("BEGIN")
-        try:
-            signals = db.execute(
-                "SELECT DISTINCT signal FROM reports WHERE list_id=? AND signal>? "
-                "ORDER BY signal LIMIT ?",
-                (list_id, after, limit or -1),
-            ).fetchall()
-            if not signals:
-                return ReportCounts([], [], [])
-            span = (list_id, after, signals[-1][0])
-            per_partner = db.execute(
-                "SELECT signal, partner, count(*) FROM reports WHERE list_id=? "
-                "AND signal>? AND signal<=? GROUP BY signal, partner ORDER BY signal, partner",
-                span,
-            ).fetchall()
-            verdicts = db.execute(_LATEST_VERDICTS, span).fetchall()
-            dissenters = db.execute(_DISSENTERS, span).fetchall()
-        finally:
-            db.execute("COMMIT")
-        return ReportCounts(per_partner, verdicts, dissenters)
-
-    def purge_reports(self, received_before: int, batch: int) -> tuple[int, int]:
-        with self._transaction() as db:
-            reports = db.execute(_PURGE_REPORTS, (received_before, batch)).rowcount
-            verdicts = db.execute(_PURGE_VERDICTS, (received_before, batch)).rowcount
-        return reports, verdicts
-
 
 class _Snapshot:
     """A ``SnapshotView`` of a pinned version, read page by page."""
@@ -369,21 +335,3 @@ class _Snapshot:
 def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
     r = db.execute("SELECT * FROM lists WHERE list_id=?", (list_id,)).fetchone()
     return ListRow(*r) if r else None
-
-
-# The latest verdict of each report, counted only if the reporting partner
-# made it; then counted per listed hash and verdict (_LATEST_VERDICTS), or the
-# partners whose latest verdict is not_violating counted per hash (_DISSENTERS).
-_LATEST = """
-FROM reports r
-JOIN verdicts v ON v.report_id = r.report_id AND v.partner = r.partner
-WHERE r.list_id = ? AND r.signal > ? AND r.signal <= ?
-  AND v.rowid = (SELECT v2.rowid FROM verdicts v2
-                 WHERE v2.report_id = r.report_id AND v2.partner = r.partner
-                 ORDER BY v2.decided_at DESC, v2.rowid DESC LIMIT 1)
-"""
-_LATEST_VERDICTS = f"SELECT r.signal, v.verdict, count(*) {_LATEST} GROUP BY r.signal, v.verdict"
-_DISSENTERS = (
-    f"SELECT r.signal, count(DISTINCT r.partner) {_LATEST} "
-    "AND v.verdict = 'not_violating' GROUP BY r.signal"
-)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from hashlist.cli.demo import Federation, random_signals, wait_until
 
@@ -79,12 +80,31 @@ def test_a_partner_onboarded_with_pki_syncs_and_a_revoked_one_gets_nothing(
             op.publish(LIST, random_signals(20, "md5"))
         fed.start_node("acme", refused_retry_seconds=1.0)
         fed.wait_all_at(("acme",), LIST, 1, timeout=60)
+        operator_flags = (
+            f"--hub=127.0.0.1:{fed.hub_port}",
+            f"--ca={pki / 'ca.pem'}",
+            f"--cert={pki / 'operator.pem'}",
+            f"--key={pki / 'operator.key'}",
+        )
+
+        def acme() -> Any:  # one JSON object of `hub partners --json`
+            lines = _ok("hub", "partners", "--json", *operator_flags, cwd=tmp_path)
+            return next(p for p in map(json.loads, lines.splitlines()) if p["name"] == "acme")
+
+        def reported(view: Any) -> tuple[str, int, int, bool]:
+            [one] = view["lists"]
+            return one["list_id"], one["version"], one["lag"], one["reported_at"] > 0
+
+        wait_until(lambda: reported(acme()) == (LIST, 1, 0, True), 30,
+                   "acme's node to report version 1")  # fmt: skip
+        [certificate] = acme()["certificates"]
+        assert certificate["serial"] == issued[2]["serial"]
+        assert certificate["not_after"] == issued[2]["not_after"]
+        assert certificate["revoked"] is False
 
         serial = issued[2]["serial"]
         revoked = _ok("hub", "revoke", "--certificate", str(operator / "acme.pem"),
-                      f"--hub=127.0.0.1:{fed.hub_port}", f"--ca={pki / 'ca.pem'}",
-                      f"--cert={pki / 'operator.pem'}", f"--key={pki / 'operator.key'}",
-                      cwd=tmp_path)  # fmt: skip
+                      *operator_flags, cwd=tmp_path)  # fmt: skip
         assert f"certificate {serial} revoked" in revoked
         with fed.operator() as op:
             op.publish(LIST, random_signals(5, "md5"))  # version 2: acme must not get it
@@ -94,3 +114,10 @@ def test_a_partner_onboarded_with_pki_syncs_and_a_revoked_one_gets_nothing(
         problems = row["problems"]
         assert isinstance(problems, list)
         assert any(str(p).startswith("refused by the hub: UnauthenticatedError") for p in problems)
+        view = acme()
+        assert view["certificates"][0]["revoked"] is True
+        assert view["lists"][0]["version"] == 1
+        assert view["lists"][0]["lag"] == 1  # the version it was not given
+        text = _ok("hub", "partners", *operator_flags, cwd=tmp_path)
+        assert "REVOKED" in text
+        assert "version 1, lag 1" in text

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hashlist.errors import StorageError
+from hashlist.identity import Identity, Role
 from hashlist.model import Report, Verdict
 from hashlist.signals import SignalText
 from hashlist.sqlite import migrate, schema_version
@@ -237,6 +238,19 @@ def test_revoked_serials_are_kept_once(opener: Callable[[], HubStore]) -> None:
         assert again.revoked() == {"3da1873c"}
     finally:
         again.close()
+
+
+def test_certificates_seen_and_progress_are_kept(store: HubStore) -> None:
+    who = Identity(Role.PARTNER, "acme", "3da1873c", 1_900_000_000)
+    store.saw_certificate(who, 100)
+    store.saw_certificate(who, 160)  # a later sighting: last_seen moves, nothing else
+    assert store.certificates() == [("3da1873c", "partner", "acme", 1_900_000_000, 160)]
+    store.create_list(_row(), b"log 0")
+    store.set_grant(LIST, "acme", True)
+    store.set_progress("acme", LIST, 3, 170)
+    store.set_progress("acme", LIST, 4, 180)
+    assert store.progress() == [("acme", LIST, 4, 180)]
+    assert store.grants() == [(LIST, "acme")]
 
 
 def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -> None:
