@@ -46,7 +46,7 @@ def main() -> None:
 
             with HubClient(address, tls("operator"), timeout=120) as op:
                 op.create_list(LIST)
-                op.grant(LIST, "facebook")
+                op.grant(LIST, "facebook", new_partner=True)
                 t = time.perf_counter()
                 for _ in range(args.deltas):
                     op.publish(LIST, [f"pdq:{os.urandom(32).hex()}" for _ in range(args.per_delta)])

@@ -86,7 +86,7 @@ def main() -> None:
         publish_times = []
         with fed.operator() as op:
             op.create_list(LIST)
-            op.grant(LIST, "facebook")
+            op.grant(LIST, "facebook", new_partner=True)
             for _ in range(n // args.delta):
                 batch = random_signals(args.delta)
                 all_signals += batch

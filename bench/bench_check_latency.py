@@ -95,7 +95,7 @@ def main() -> None:
         listed = random_signals(1000, "md5")
         with fed.operator() as op:
             op.create_list(LIST)
-            op.grant(LIST, "facebook")
+            op.grant(LIST, "facebook", new_partner=True)
             op.publish(LIST, listed)
         # Any step more than one version behind is caught up from a snapshot.
         fed.start_node("facebook", snapshot_threshold_leaves=1)

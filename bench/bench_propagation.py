@@ -50,7 +50,7 @@ def run(nodes: int, rounds: int, hashes: int, witness: bool) -> None:
         names = [f"node{i:02d}" for i in range(nodes)]
         with fed.operator() as op:
             op.create_list(LIST)
-            op.grant(LIST, "facebook")
+            op.grant(LIST, "facebook", new_partner=True)
             op.publish(LIST, random_signals(hashes))
             for name in names:
                 fed.start_node(name, cert_as="facebook")

@@ -47,7 +47,7 @@ def one_run(folder: Path, backlog: int, batch: int) -> tuple[float, float]:
         address = f"127.0.0.1:{hub.port}"
         with HubClient(address, tls("operator")) as op, HubClient(address, tls("facebook")) as c:
             op.create_list(LIST)
-            op.grant(LIST, "facebook")
+            op.grant(LIST, "facebook", new_partner=True)
             op.publish(LIST, [f"pdq:{i + 1:064x}" for i in range(backlog)])  # what is reported
             sender = OutboxSender(outbox, c, SystemClock(), batch=batch)
             began = time.perf_counter()

@@ -181,9 +181,14 @@ class HubClient:
             "create list", self.admin.CreateList, pb.CreateListRequest(list_id=list_id)
         ).created
 
-    def grant(self, list_id: str, partner: str, *, granted: bool = True) -> bool:
+    def grant(
+        self, list_id: str, partner: str, *, granted: bool = True, new_partner: bool = False
+    ) -> bool:
+        """Grant (or revoke) a partner's reading of a list. ``new_partner``: the hub has not
+        seen this partner yet (see ``server.access.Access.set_grant``)."""
         call = self.admin.Grant if granted else self.admin.Revoke
-        return self._unary("grant", call, pb.GrantRequest(list_id=list_id, partner=partner)).changed
+        request = pb.GrantRequest(list_id=list_id, partner=partner, new_partner=new_partner)
+        return self._unary("grant", call, request).changed
 
     def report_progress(self, list_id: str, version: int) -> None:
         """Tell the hub which version of ``list_id`` this node has verified (partners)."""

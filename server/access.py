@@ -68,13 +68,27 @@ class Access:
             raise NotFoundError(f"no list named {list_id!r} on this hub")
         return row
 
-    def set_grant(self, list_id: str, partner: str, granted: bool) -> bool:
+    def set_grant(
+        self, list_id: str, partner: str, granted: bool, *, new_partner: bool = False
+    ) -> bool:
+        """Grant or revoke ``partner``'s reading of ``list_id``. A grant to a name the
+        hub has never seen a certificate of, nor granted before, needs ``new_partner``:
+        otherwise a misspelled name would be granted silently."""
         self.list_row(list_id)
         if not partner or not partner.isprintable() or len(partner) > _MAX_PARTNER_NAME:
             raise InputError(f"partner name {partner[:_MAX_PARTNER_NAME]!r} is not valid")
+        if granted and not new_partner and not self._known(partner):
+            raise InputError(
+                f"partner {partner!r} is unknown to this hub (no certificate of it seen, no "
+                "grant): check the name, or grant with --new-partner for one not yet connected"
+            )
         changed = self.store.set_grant(list_id, partner, granted)
         log.info("%s %s on %s", "granted" if granted else "revoked", partner, list_id)
         return changed
+
+    def _known(self, partner: str) -> bool:
+        seen = {name for _, role, name, _, _ in self.store.certificates() if role == "partner"}
+        return partner in seen or any(p == partner for _, p in self.store.grants())
 
     def authorize_read(self, who: Identity, list_id: str) -> None:
         """Partners read the lists they are granted; auditors and the operator, all."""

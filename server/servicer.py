@@ -172,7 +172,9 @@ class AdminServicer(pb_grpc.AdminServicer):
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
         self.hub.access.authorize_admin(caller(context, self.hub.access))
         return pb.GrantResponse(
-            changed=self.hub.access.set_grant(request.list_id, request.partner, True)
+            changed=self.hub.access.set_grant(
+                request.list_id, request.partner, True, new_partner=request.new_partner
+            )
         )
 
     @handle_errors

@@ -268,7 +268,7 @@ def run_federation(*, hashes: int, workdir: Path) -> int:
         with fed.operator() as op:
             op.create_list(list_id)
             for partner in PARTNERS:
-                op.grant(list_id, partner)
+                op.grant(list_id, partner, new_partner=True)
             for partner in PARTNERS:
                 fed.start_node(partner)
             print(f"nodes {', '.join(PARTNERS)} started, following {list_id}")

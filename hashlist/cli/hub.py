@@ -45,10 +45,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = cmds.add_parser("grant", help="grant a partner read access to a list")
     p.add_argument("list_id", type=list_id_arg)
     p.add_argument("partner")
+    p.add_argument(
+        "--new-partner", action="store_true",
+        help="the hub has not seen this partner yet (otherwise refused as a likely typo)",
+    )  # fmt: skip
     client_args(p)
-    p.set_defaults(
-        func=lambda a: _print(hub_client(a).grant(a.list_id, a.partner), "changed", "unchanged")
-    )
+    p.set_defaults(func=_grant)
 
     p = cmds.add_parser(
         "revoke", help="revoke a partner's access to a list (LIST PARTNER), or a certificate"
@@ -135,6 +137,12 @@ def format_partners(partners: list[Partner], now: int) -> str:
         if not p.lists:
             lines.append("  no grants")
     return "\n".join(lines) if lines else "(no partners yet)"
+
+
+def _grant(args: argparse.Namespace) -> int:
+    with hub_client(args) as client:
+        changed = client.grant(args.list_id, args.partner, new_partner=args.new_partner)
+    return _print(changed, "changed", "unchanged")
 
 
 def _revoke(args: argparse.Namespace) -> int:

@@ -615,17 +615,24 @@ class GrantRequest(_message.Message):
 
     LIST_ID_FIELD_NUMBER: _builtins.int
     PARTNER_FIELD_NUMBER: _builtins.int
+    NEW_PARTNER_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     partner: _builtins.str
+    new_partner: _builtins.bool
+    """Grant to a name the hub has never seen a certificate of nor granted
+    before (a partner not yet connected); otherwise such a name is refused as
+    a likely misspelling.
+    """
     def __init__(
         self,
         *,
         list_id: _builtins.str = ...,
         partner: _builtins.str = ...,
+        new_partner: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "partner", b"partner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "new_partner", b"new_partner", "partner", b"partner"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

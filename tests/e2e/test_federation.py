@@ -25,7 +25,7 @@ LIST = "takeitdown"
 def fed(federation: Federation) -> Federation:
     with federation.operator() as op:
         for partner in ("facebook", "instagram", "yubo"):
-            op.grant(LIST, partner)
+            op.grant(LIST, partner, new_partner=True)
     return federation
 
 

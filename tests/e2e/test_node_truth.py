@@ -60,7 +60,7 @@ def test_a_refused_list_is_named_by_status_until_it_is_granted(fed: Federation) 
     assert any(p.startswith("refused by the hub: PermissionDeniedError") for p in problems)
     assert any(p.startswith("never synced") for p in problems)
     with fed.operator() as op:
-        op.grant(LIST, "yubo")
+        op.grant(LIST, "yubo", new_partner=True)
         op.publish(LIST, random_signals(10, "md5"))
     wait_until(lambda: _status(fed, "yubo")[0] == 0, 30, "the granted list to sync")
     assert _status(fed, "yubo")[1]["version"] == 1
@@ -68,7 +68,7 @@ def test_a_refused_list_is_named_by_status_until_it_is_granted(fed: Federation) 
 
 def test_status_says_since_when_the_hub_cannot_be_reached(fed: Federation) -> None:
     with fed.operator() as op:
-        op.grant(LIST, "yubo")
+        op.grant(LIST, "yubo", new_partner=True)
         op.publish(LIST, random_signals(10, "md5"))
     fed.start_node("yubo")
     fed.wait_all_at(("yubo",), LIST, 1, timeout=30)
@@ -88,7 +88,7 @@ def test_a_second_node_on_one_database_refuses_to_start_and_touches_nothing(
     upload = fed.workdir / "upload.bin"
     upload.write_bytes(os.urandom(1000))
     with fed.operator() as op:
-        op.grant(LIST, "yubo")
+        op.grant(LIST, "yubo", new_partner=True)
         op.publish(LIST, [f"md5:{hashlib.md5(upload.read_bytes()).hexdigest()}"])
     fed.start_node("yubo")
     fed.wait_all_at(("yubo",), LIST, 1, timeout=30)
@@ -112,7 +112,7 @@ def test_a_second_node_on_one_database_refuses_to_start_and_touches_nothing(
 
 def test_a_replica_edited_on_disk_is_caught_and_repaired(fed: Federation) -> None:
     with fed.operator() as op:
-        op.grant(LIST, "yubo")
+        op.grant(LIST, "yubo", new_partner=True)
         listed = sorted(random_signals(50, "md5"))
         op.publish(LIST, listed)
     fed.start_node("yubo", replica_check_seconds=1.0)
@@ -154,7 +154,7 @@ def test_a_full_disk_raises_an_alarm_and_the_node_recovers(
     fed: Federation, small_disk: Path
 ) -> None:
     with fed.operator() as op:
-        op.grant(LIST, "yubo")
+        op.grant(LIST, "yubo", new_partner=True)
         op.publish(LIST, random_signals(100, "md5"))
     fed.start_node("yubo", database=str(small_disk / "yubo.db"))
     fed.wait_all_at(("yubo",), LIST, 1, timeout=30)

@@ -76,7 +76,7 @@ def test_a_partner_onboarded_with_pki_syncs_and_a_revoked_one_gets_nothing(
         assert "development CA" not in (fed.workdir / "hub.log").read_text()
         with fed.operator() as op:
             op.create_list(LIST)
-            op.grant(LIST, "acme")
+            op.grant(LIST, "acme", new_partner=True)
             op.publish(LIST, random_signals(20, "md5"))
         fed.start_node("acme", refused_retry_seconds=1.0)
         fed.wait_all_at(("acme",), LIST, 1, timeout=60)

@@ -54,7 +54,7 @@ def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
         listed = random_signals(5, "md5")
         with fed.operator() as op:
             op.create_list(LIST)
-            op.grant(LIST, "yubo")
+            op.grant(LIST, "yubo", new_partner=True)
             op.publish(LIST, listed)
             op.publish(LIST, random_signals(3, "md5"))
         wait_until(lambda: _get(f"{node}/readyz") == (200, "ready\n"), 60, "a ready node")

@@ -46,7 +46,7 @@ def hub(tmp_path: Path, pki: Path) -> Iterator[tuple[RunningHub, TrustRoot]]:
     with hub_running(config) as running:
         op = client(running.port, pki, "operator")
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         op.close()
         yield running, trust
 
@@ -293,7 +293,7 @@ def test_one_partner_cannot_take_the_hubs_streams(tmp_path: Path, pki: Path) -> 
         op = stack.enter_context(client(running.port, pki, "operator"))
         op.create_list("takeitdown")
         for partner in ("facebook", "instagram", "yubo"):
-            op.grant("takeitdown", partner)
+            op.grant("takeitdown", partner, new_partner=True)
         clients = {p: stack.enter_context(client(running.port, pki, p))
                    for p in ("facebook", "instagram", "yubo")}  # fmt: skip
 
@@ -325,7 +325,7 @@ def test_one_partner_flooding_reports_is_slowed_down(tmp_path: Path, pki: Path) 
     config, _ = hub_config(tmp_path, pki, max_reports_per_second=5.0, report_burst=20)
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         op.publish("takeitdown", MD5[:1])
         now = int(time.time())
         reports = [Report(f"{i:032x}", "takeitdown", MD5[0], 0, 1, "", now) for i in range(25)]
@@ -343,7 +343,7 @@ def test_an_unread_snapshot_holds_back_no_wal_checkpoint(tmp_path: Path, pki: Pa
     listed = [f"md5:{i:032x}" for i in range(1, 40_001)]
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         op.publish("takeitdown", listed)
         with client(running.port, pki, "facebook") as fb:
             chunks = fb.snapshot("takeitdown", 0)
@@ -405,7 +405,7 @@ def test_connections_past_the_cap_are_closed_at_once_and_known_clients_served(
     with hub_running(config) as running, ExitStack() as stack:
         op = stack.enter_context(client(running.port, pki, "operator"))
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         fb = stack.enter_context(client(running.port, pki, "facebook"))
         assert fb.checkpoint("takeitdown")  # two connections open before the flood
         flood = _flood(stack, running.port, 200)
@@ -430,7 +430,7 @@ def test_matches_come_in_pages_however_many_hashes_were_reported(tmp_path: Path,
     listed = [f"md5:{i:032x}" for i in range(1, 2_501)]
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         op.publish("takeitdown", listed)
         now = int(time.time())
         with client(running.port, pki, "facebook") as fb:
@@ -467,7 +467,7 @@ def test_reports_and_verdicts_are_deleted_after_the_retention(tmp_path: Path, pk
     config, _ = hub_config(tmp_path, pki, report_retention_days=30)
     with hub_running(config, clock) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         op.publish("takeitdown", MD5[:2])
         with client(running.port, pki, "facebook") as fb:
             fb.submit([Report(f"{1:032x}", "takeitdown", MD5[0], 0, 1, "", clock.value)], [])
@@ -514,7 +514,7 @@ def test_the_hub_starts_and_serves_a_usable_note_when_the_stored_one_is_not(
         db.execute("UPDATE lists SET latest_note=?", (bloated,))
     with hub_running(config) as running, client(running.port, pki, "facebook") as fb:
         with client(running.port, pki, "operator") as op:
-            op.grant("takeitdown", "facebook")
+            op.grant("takeitdown", "facebook", new_partner=True)
         served = fb.checkpoint("takeitdown")
     assert len(served) < 4096
     assert verify_checkpoint(served, trust, trust.origin("takeitdown")).checkpoint.size == 1
@@ -527,7 +527,7 @@ def test_a_revoked_certificate_is_refused_its_stream_ends_and_it_stays_revoked(
     config, _ = hub_config(tmp_path, pki)
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
-        op.grant("takeitdown", "facebook")
+        op.grant("takeitdown", "facebook", new_partner=True)
         with client(running.port, pki, "facebook") as fb:
             stream = iter(fb.subscribe(["takeitdown"]))
             next(stream)  # subscribed
@@ -545,3 +545,20 @@ def test_a_revoked_certificate_is_refused_its_stream_ends_and_it_stays_revoked(
             fb.checkpoint("takeitdown")
         with client(running.port, pki, "instagram") as ig, pytest.raises(PermissionDeniedError):
             ig.checkpoint("takeitdown")  # others are not affected
+
+
+def test_a_grant_to_a_name_the_hub_never_saw_needs_new_partner(
+    hub: tuple[RunningHub, TrustRoot], pki: Path
+) -> None:
+    running, _ = hub  # "facebook" is granted already
+    with client(running.port, pki, "operator") as op:
+        op.create_list("stopncii")
+        with pytest.raises(InputError, match="'facebok' is unknown to this hub"):
+            op.grant("stopncii", "facebok")  # a typo
+        assert op.grant("stopncii", "facebook")  # granted before: known
+        with pytest.raises(InputError, match="unknown"):
+            op.grant("stopncii", "yubo")
+        with client(running.port, pki, "yubo") as yubo, pytest.raises(PermissionDeniedError):
+            yubo.checkpoint("stopncii")  # yubo calls: now the hub has seen its certificate
+        assert op.grant("stopncii", "yubo")
+        assert op.grant("stopncii", "newcomer", new_partner=True)

@@ -121,7 +121,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     with hub_running(hub_cfg) as running:
         operator = client(running.port, pki, "operator")
         operator.create_list(LIST)
-        operator.grant(LIST, "facebook")
+        operator.grant(LIST, "facebook", new_partner=True)
         node = make_node(tmp_path, pki, running.port, trust_path)
         yield Rig(tmp_path, pki, hub_cfg, running.port, operator, node)
         node.hub_client.close()
@@ -242,7 +242,7 @@ def test_one_partner_alone_cannot_flag_a_hash_but_two_partners_can(rig: Rig) -> 
     assert not [h for h in rig.operator.matches(LIST) if h.review]
     # A second partner finds the same listed hash not violating.
     signal = next(h.signal for h in rig.operator.matches(LIST) if h.signal.startswith("pdq:"))
-    rig.operator.grant(LIST, "instagram")
+    rig.operator.grant(LIST, "instagram", new_partner=True)
     now = int(time.time())
     report = Report(new_id(), LIST, signal, 4, 1, "", now)
     with client(rig.port, rig.pki, "instagram") as ig:

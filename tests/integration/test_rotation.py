@@ -130,7 +130,7 @@ def test_hub_log_key_rollover_is_followed_without_downtime(tmp_path: Path, pki: 
     def publish_and_sync(cfg: HubConfig, trust: TrustRoot, signal: str) -> tuple[bool, int, str]:
         with hub_running(cfg) as hub, client(hub.port, pki, "operator") as op:
             if op.create_list(list_id):
-                op.grant(list_id, "facebook")
+                op.grant(list_id, "facebook", new_partner=True)
             op.publish(list_id, [signal])
             with node_syncer(node_dir, pki, hub.port, trust, clock) as (syncer, store):
                 ok = syncer.sync(list_id)

@@ -212,7 +212,7 @@ def test_hub_gets_its_checkpoints_witnessed_and_a_quorum_node_waits_for_them(
         hub_cfg = witnessed_by(wport)
         with hub_running(hub_cfg) as running, client(running.port, pki, "operator") as op:
             op.create_list(LIST)
-            op.grant(LIST, "facebook")
+            op.grant(LIST, "facebook", new_partner=True)
             op.publish(LIST, ["md5:" + "1" * 32])
             with node_syncer(tmp_path / "node", pki, running.port, need_witness, clock) as (
                 syncer, store,
@@ -261,7 +261,7 @@ def test_a_witnessed_publication_is_announced_once_with_its_cosignature(
     with running_witness(wcfg) as wport, hub_running(witnessed_by(wport)) as running:
         op = client(running.port, pki, "operator")
         op.create_list(LIST)
-        op.grant(LIST, "facebook")
+        op.grant(LIST, "facebook", new_partner=True)
         with client(running.port, pki, "facebook") as fb:
             stream = fb.subscribe([LIST])
             notes: list[bytes] = []
