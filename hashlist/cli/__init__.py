@@ -62,6 +62,17 @@ def _dev_pki(args: argparse.Namespace) -> int:
     return exits.OK
 
 
+def _proto(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    source = files("hashlist.v1").joinpath("hashlist.proto")
+    out = args.out / "hashlist" / "v1" / "hashlist.proto"  # the path imports expect
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(source.read_bytes())
+    print(f"{out}: services Log, Admin, Reports (the hub) and Matcher (a node)")
+    return exits.OK
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -90,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="folder for ca.pem, NAME.pem, NAME.key")
     p.set_defaults(func=_dev_pki)
+    p = sub.add_parser("proto", help="write the .proto files, for clients in other languages")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_proto)
     hub.add_commands(sub)
     pki.add_commands(sub)
     node.add_commands(sub)
