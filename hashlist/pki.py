@@ -123,9 +123,12 @@ def _sans(dns: tuple[str, ...], ips: tuple[str, ...]) -> list[x509.GeneralName]:
 
 def issue(
     csr_pem: bytes, ca_cert_pem: bytes, ca_key_pem: bytes, *, now: datetime.datetime,
+    role: Role, name: str, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (),
     days: int | None = None,
 ) -> Issued:  # fmt: skip
-    """A certificate for the CSR, after checking its signature, role and name."""
+    """A certificate for the CSR, after checking its signature, and that it asks for
+    exactly the ``role``, ``name`` and (servers) host names the operator expects: the
+    certificate is built from those, never from what else the request carries."""
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError as e:
@@ -134,37 +137,67 @@ def issue(
         raise PkiError("the request's signature does not verify: it was altered")
     if not isinstance(csr.public_key(), ec.EllipticCurvePublicKey):
         raise PkiError("the request's key is not an ECDSA key (make it with hashlist pki request)")
-    role, name = _subject_of(csr.subject)
-    try:
-        ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
-        ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
-    except ValueError as e:
-        raise PkiError("the CA certificate or key cannot be read") from e
-    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise PkiError("the CA key is not an ECDSA key")
+    asked_role, asked_name = _subject_of(csr.subject)
+    if (asked_role, asked_name) != (role, check_name(name)):
+        raise PkiError(f"the request asks for {asked_role.value} {asked_name!r}, not the "
+                       f"{role.value} {name!r} you are issuing: refused")  # fmt: skip
+    ca_cert, ca_key = _load_ca(ca_cert_pem, ca_key_pem)
     lifetime = days if days is not None else DEFAULT_DAYS[role]
     if not 1 <= lifetime <= 3650:
         raise PkiError(f"--days must be 1..3650, got {lifetime}")
-    not_after = now + datetime.timedelta(days=lifetime)
+    not_after = min(now + datetime.timedelta(days=lifetime), ca_cert.not_valid_after_utc)
     server = role in SERVER_ROLES
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     serial = x509.random_serial_number()
     builder = (
-        x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_cert.subject)
+        x509.CertificateBuilder().subject_name(_subject(role.value, name))
+        .issuer_name(ca_cert.subject)
         .public_key(csr.public_key()).serial_number(serial)
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
     )  # fmt: skip
     if server:
-        try:
-            sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        except x509.ExtensionNotFound:
-            raise PkiError(f"a {role.value} request must name its hosts") from None
-        builder = builder.add_extension(sans.value, critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(_server_names(csr, role, dns, ips)), critical=False
+        )
     cert = builder.sign(ca_key, hashes.SHA256())
     return Issued(cert.public_bytes(serialization.Encoding.PEM), serial, role, name,
                   int(not_after.timestamp()))  # fmt: skip
+
+
+def _load_ca(
+    cert_pem: bytes, key_pem: bytes
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError as e:
+        raise PkiError("the CA certificate or key cannot be read") from e
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError("the CA key is not an ECDSA key")
+    if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[union-attr]
+        raise PkiError("the CA key does not belong to the CA certificate")
+    return cert, key
+
+
+def _server_names(
+    csr: x509.CertificateSigningRequest, role: Role, dns: tuple[str, ...], ips: tuple[str, ...]
+) -> list[x509.GeneralName]:
+    """The host names the operator gives, which must be exactly those requested."""
+    expected = _sans(dns, ips)
+    if not expected:
+        raise PkiError(f"give the {role.value}'s host names (--dns, --ip) to issue it")
+    if any(d.startswith("*") or "*" in d for d in dns):
+        raise PkiError("wildcard host names are not issued")
+    try:
+        asked = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except x509.ExtensionNotFound:
+        asked = []
+    if sorted(map(str, asked)) != sorted(map(str, expected)):
+        shown = ", ".join(str(a.value) for a in asked) or "none"
+        raise PkiError(f"the request names hosts {shown}, not the ones you gave: refused")
+    return expected
 
 
 def _subject_of(subject: x509.Name) -> tuple[Role, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
@@ -18,6 +19,7 @@ from hashlist.errors import (
     InputError,
     NotFoundError,
     PermissionDeniedError,
+    StorageError,
     UnauthenticatedError,
 )
 from hashlist.identity import Identity, Role
@@ -28,37 +30,49 @@ _MAX_PARTNER_NAME = 128
 
 
 _SERIAL = re.compile(r"[0-9a-f]{1,40}")
-SIGHTING_SECONDS = 60  # how stale a certificate's "last seen" may be
 
 
 class Access:
     def __init__(self, store: HubStore, clock: Clock) -> None:
         self.store, self.clock = store, clock
-        # Revoked serials, read at every call: loaded once, replaced whole on a revocation.
+        # Revoked serials, read at every call: loaded once, replaced whole (under the
+        # lock) on a revocation.
         self._revoked = frozenset(store.revoked())
-        self._sighted: dict[str, int] = {}  # serial -> when its last sighting was stored
+        self._lock = threading.Lock()
+        # Sightings of certificates, kept here and written by flush_sightings (a
+        # chore), so that no call waits for the write lock or fails with the disk.
+        self._sightings: dict[str, tuple[Identity, int]] = {}
 
     def authenticate(self, who: Identity) -> Identity:
-        """``who``, unless its certificate was revoked (``UnauthenticatedError``); a
-        certificate's sightings are kept for the partner registry (once a minute)."""
+        """``who``, unless its certificate was revoked (``UnauthenticatedError``); the
+        sighting is kept for the partner registry."""
         if who.serial in self._revoked:
             raise UnauthenticatedError(f"the certificate of {who} (serial {who.serial}) "
                                        "was revoked by the hub's operator")  # fmt: skip
-        now = self.clock.now()
-        if who.serial and now - self._sighted.get(who.serial, -SIGHTING_SECONDS) >= (
-            SIGHTING_SECONDS
-        ):
-            self._sighted[who.serial] = now
-            self.store.saw_certificate(who, now)
+        if who.serial:
+            self._sightings[who.serial] = (who, self.clock.now())
         return who
+
+    def flush_sightings(self) -> None:
+        """Store the certificates seen since the last flush (for ``hub partners``)."""
+        with self._lock:
+            pending, self._sightings = self._sightings, {}
+        for who, at in pending.values():
+            try:
+                self.store.saw_certificate(who, at)
+            except StorageError as e:  # kept for the next flush; calls are not affected
+                log.warning("cannot record a sighting of %s: %s", who, e)
+                with self._lock:
+                    self._sightings.setdefault(who.serial, (who, at))
 
     def revoke_certificate(self, serial: str) -> bool:
         """Refuse the certificate ``serial`` (lowercase hex) from now on, for good."""
         serial = serial.strip().lower().removeprefix("0x").lstrip("0") or "0"
         if not _SERIAL.fullmatch(serial):
             raise InputError(f"serial {serial[:50]!r} is not a certificate serial in hex")
-        new = self.store.revoke(serial, self.clock.now())
-        self._revoked = self._revoked | {serial}
+        with self._lock:  # two revocations at once both stay in the set
+            new = self.store.revoke(serial, self.clock.now())
+            self._revoked = self._revoked | {serial}
         log.warning("certificate serial %s revoked%s", serial, "" if new else " (already)")
         return new
 
@@ -87,6 +101,7 @@ class Access:
         return changed
 
     def _known(self, partner: str) -> bool:
+        self.flush_sightings()
         seen = {name for _, role, name, _, _ in self.store.certificates() if role == "partner"}
         return partner in seen or any(p == partner for _, p in self.store.grants())
 

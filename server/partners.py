@@ -10,26 +10,36 @@ version); lag is the list's version minus that.
 from __future__ import annotations
 
 from hashlist.clock import Clock
-from hashlist.errors import InputError
+from hashlist.errors import InputError, ResourceExhaustedError
 from hashlist.identity import Identity, Role
 from hashlist.model import CertificateSeen, Partner, PartnerList
 from server.access import Access
+from server.ratelimit import TokenBuckets
 from server.store import HubStore
+
+PROGRESS_PER_SECOND = 5.0
+PROGRESS_BURST = 50
 
 
 class PartnerRegistry:
     def __init__(self, *, store: HubStore, access: Access, clock: Clock) -> None:
         self.store, self.access, self.clock = store, access, clock
+        # A node reports when it advances; more than this is not a node following.
+        self.limit = TokenBuckets(rate=PROGRESS_PER_SECOND, burst=PROGRESS_BURST)
 
     def report_progress(self, who: Identity, list_id: str, version: int) -> None:
         self.access.authorize_report(who)  # partners only
         self.access.authorize_read(who, list_id)
+        if not self.limit.take(who.name, 1):
+            raise ResourceExhaustedError(f"{who} reports progress faster than "
+                                         f"{PROGRESS_PER_SECOND:g}/s")  # fmt: skip
         size = self.access.list_row(list_id).size
         if not 0 <= version <= size:
             raise InputError(f"version {version} is beyond {list_id}'s {size}")
         self.store.set_progress(who.name, list_id, version, self.clock.now())
 
     def partners(self) -> list[Partner]:
+        self.access.flush_sightings()  # the operator sees every call so far
         revoked = self.store.revoked()
         sizes = {row.list_id: row.size for row in self.store.lists()}
         certificates: dict[str, list[CertificateSeen]] = {}

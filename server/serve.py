@@ -42,6 +42,7 @@ from server.witness_submitter import WitnessSubmitter
 
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
+SIGHTINGS_SECONDS = 30.0  # how stale `hub partners`' last-seen may be between its calls
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     retention = config.report_retention_days * 86_400
     chores = [
         _every(stop, config.recosign_interval_seconds, hub.cosigner.recosign, "re-cosigning"),
+        _every(stop, SIGHTINGS_SECONDS, hub.access.flush_sightings, "recording certificates"),
         _every(stop, PURGE_INTERVAL_SECONDS,
                lambda: hub.reports.purge(retention, stopping=stop.is_set),
                "purging old reports", at_start=True),
@@ -142,6 +144,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         server.stop(config.grace_seconds).wait()
         for chore in chores:
             chore.join(timeout=5)
+        hub.access.flush_sightings()
         store.close()
         log.info("hub stopped")
 

@@ -90,7 +90,8 @@ class LogServicer(pb_grpc.LogServicer):
                 request.list_id, request.start, request.end, self.leaf_batch_bytes
             )
             for start, leaves in batches:
-                self.hub.access.authenticate(who)
+                self.hub.access.authenticate(who)  # a revoked certificate or grant ends it
+                self.hub.access.authorize_read(who, request.list_id)
                 yield pb.LeafBatch(start=start, leaves=leaves)
 
     @handle_errors
@@ -123,7 +124,8 @@ class LogServicer(pb_grpc.LogServicer):
             for item in self.hub.reader.snapshot(
                 request.list_id, request.from_size, self.snapshot_batch
             ):
-                self.hub.access.authenticate(who)  # a revoked certificate ends it
+                self.hub.access.authenticate(who)  # a revoked certificate or grant ends it
+                self.hub.access.authorize_read(who, request.list_id)
                 if isinstance(item, SnapshotHeader):
                     yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
                 else:
@@ -148,6 +150,8 @@ class LogServicer(pb_grpc.LogServicer):
                 while context.is_active() and not broadcaster.closed:
                     self.hub.access.authenticate(who)  # a revoked certificate ends it
                     for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
+                        # Again after the wait: nothing is sent past a revocation.
+                        self.hub.access.authenticate(who)
                         self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
                         yield pb.SignedCheckpoint(list_id=list_id, note=note)
             finally:

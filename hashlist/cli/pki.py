@@ -38,6 +38,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = cmds.add_parser("issue", help="issue a certificate for a request (operator, with the CA)")
     p.add_argument("csr", type=Path)
+    p.add_argument("--role", required=True, help="the role you are issuing (must match)")
+    p.add_argument("--name", required=True, help="the name you are issuing (must match)")
+    p.add_argument("--dns", action="append", default=[], help="a server's host name (must match)")
+    p.add_argument("--ip", action="append", default=[], help="a server's address (must match)")
     p.add_argument("--ca", type=Path, required=True, help="the folder init-ca wrote")
     p.add_argument("--out", type=Path, required=True, help="where to write the certificate")
     p.add_argument("--days", type=int, help="validity (default: 365 for clients, 825 servers)")
@@ -61,9 +65,12 @@ def _init_ca(args: argparse.Namespace) -> int:
     from hashlist.pki import new_ca
 
     args.out.mkdir(parents=True, exist_ok=True)
+    for existing in ("ca.key", "ca.pem"):
+        if (args.out / existing).exists():
+            raise InputError(f"{args.out / existing} exists: a CA is made once, never replaced")
     cert, key = new_ca(args.name, now=_now())
-    _write_new(args.out / "ca.key", key, 0o600)
     _write_new(args.out / "ca.pem", cert, 0o644)
+    _write_new(args.out / "ca.key", key, 0o600)
     print(f"{args.out}/ca.pem: give it to the hub (client_ca) and to every node (ca)")
     print(f"{args.out}/ca.key: needed only to issue; keep it offline (an encrypted "
           "removable disk), never on the hub")  # fmt: skip
@@ -84,20 +91,27 @@ def _request(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    from hashlist.pki import issue
+    from hashlist.pki import issue, parse_role
 
+    if args.out.exists():
+        raise InputError(f"{args.out} exists: never overwritten (move it away first)")
     try:
         csr = args.csr.read_bytes()
         ca_cert = (args.ca / "ca.pem").read_bytes()
         ca_key = (args.ca / "ca.key").read_bytes()
     except OSError as e:
         raise InputError(f"cannot read {e.filename}: {e.strerror}") from e
-    issued = issue(csr, ca_cert, ca_key, now=_now(), days=args.days)
-    _write_new(args.out, issued.cert_pem, 0o644)
+    issued = issue(csr, ca_cert, ca_key, now=_now(), role=parse_role(args.role), name=args.name,
+                   dns=tuple(args.dns), ips=tuple(args.ip), days=args.days)  # fmt: skip
+    # Recorded before it is written: a serial may be listed for a certificate a crash
+    # never wrote, never the other way round.
     record = {"serial": f"{issued.serial:x}", "role": issued.role.value, "name": issued.name,
               "not_after": issued.not_after}  # fmt: skip
     with (args.ca / "issued.jsonl").open("a") as f:
         f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    _write_new(args.out, issued.cert_pem, 0o644)
     expiry = datetime.datetime.fromtimestamp(issued.not_after, datetime.UTC).date()
     print(f"{args.out}: {issued.role.value} {issued.name}, serial {issued.serial:x}, "
           f"valid until {expiry}")  # fmt: skip

@@ -49,17 +49,22 @@ def test_a_partner_onboarded_with_pki_syncs_and_a_revoked_one_gets_nothing(
         _ok("pki", "request", "--role", role, "--name", name, "--out", "req", *extra,
             cwd=operator)  # fmt: skip
         _ok("pki", "issue", f"req/{name}.csr", "--ca", "ca", "--out", f"req/{name}.pem",
-            cwd=operator)  # fmt: skip
+            "--role", role, "--name", name, *extra, cwd=operator)  # fmt: skip
     # The partner: a key that never leaves it, and a request it sends.
     _ok("pki", "request", "--role", "partner", "--name", "acme", "--out", ".", cwd=partner)
+    csr = str(partner / "acme.csr")
+    sneaky = _hashlist("pki", "issue", csr, "--ca", "ca", "--out", "acme.pem",
+                       "--role", "operator", "--name", "acme", cwd=operator)  # fmt: skip
+    assert sneaky.returncode == 2  # the request asks for a partner: nothing else is issued
+    assert "asks for partner 'acme', not the operator" in sneaky.stderr
     _ok("pki", "issue", str(partner / "acme.csr"), "--ca", "ca", "--out", "acme.pem",
-        cwd=operator)  # fmt: skip
+        "--role", "partner", "--name", "acme", cwd=operator)  # fmt: skip
     issued = [json.loads(line) for line in (operator / "ca" / "issued.jsonl").read_text()
               .splitlines()]  # fmt: skip
     assert [(r["role"], r["name"]) for r in issued] == [
         ("hub", "hub"), ("operator", "operator"), ("partner", "acme")]  # fmt: skip
-    refused = _hashlist("pki", "issue", str(partner / "acme.csr"), "--ca", "ca", "--out",
-                        "acme.pem", cwd=operator)  # fmt: skip
+    refused = _hashlist("pki", "issue", csr, "--ca", "ca", "--out", "acme.pem",
+                        "--role", "partner", "--name", "acme", cwd=operator)  # fmt: skip
     assert refused.returncode == 2  # an issued certificate is never overwritten
     # What each process is given: the CA certificate (never its key) and its own pair.
     pki.mkdir()

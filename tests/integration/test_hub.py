@@ -27,14 +27,16 @@ from hashlist.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from hashlist.identity import identity_from_pem
+from hashlist.identity import Identity, Role, identity_from_pem
 from hashlist.merkle import hash_leaf, verify_consistency, verify_inclusion
 from hashlist.model import Report
 from hashlist.snapshot import SnapshotHeader
 from hashlist.trustroot import TrustRoot
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from server.access import Access
 from server.serve import RunningHub
+from server.store import SqliteHubStore
 from tests.support import client, hub_config, hub_running
 
 MD5 = [f"md5:{i:032x}" for i in range(10)]
@@ -533,9 +535,21 @@ def test_a_revoked_certificate_is_refused_its_stream_ends_and_it_stays_revoked(
             next(stream)  # subscribed
             assert op.revoke_certificate(serial.upper()) is True  # any case, as printed
             assert op.revoke_certificate(serial) is False
-            with pytest.raises(UnauthenticatedError, match="was revoked"):
-                for _ in stream:  # the open stream ends within a wake (1 s)
-                    pass
+            ended: list[BaseException] = []
+
+            def drain() -> None:
+                try:
+                    for _ in stream:
+                        pass
+                except UnauthenticatedError as e:
+                    ended.append(e)
+
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
+            op.publish("takeitdown", MD5[:1])  # nothing is sent past the revocation
+            reader.join(timeout=5)
+            assert not reader.is_alive(), "the revoked certificate's stream did not end"
+            assert "was revoked" in str(ended[0])
             with pytest.raises(UnauthenticatedError, match="was revoked"):
                 fb.checkpoint("takeitdown")
         with pytest.raises(InputError, match="not a certificate serial"):
@@ -562,3 +576,40 @@ def test_a_grant_to_a_name_the_hub_never_saw_needs_new_partner(
             yubo.checkpoint("stopncii")  # yubo calls: now the hub has seen its certificate
         assert op.grant("stopncii", "yubo")
         assert op.grant("stopncii", "newcomer", new_partner=True)
+
+
+def test_progress_is_taken_only_from_a_granted_partner_within_the_list(
+    hub: tuple[RunningHub, TrustRoot], pki: Path
+) -> None:
+    running, _ = hub
+    with client(running.port, pki, "operator") as op:
+        op.publish("takeitdown", MD5[:2])
+        op.create_list("stopncii")
+        with client(running.port, pki, "facebook") as fb:
+            fb.report_progress("takeitdown", 1)
+            with pytest.raises(InputError, match="beyond"):
+                fb.report_progress("takeitdown", 2)
+            with pytest.raises(PermissionDeniedError):
+                fb.report_progress("stopncii", 0)  # not granted
+        with pytest.raises(PermissionDeniedError, match="not a partner"):
+            op.report_progress("takeitdown", 1)
+        [facebook] = [p for p in op.partners() if p.name == "facebook"]
+        assert [(x.list_id, x.version, x.lag) for x in facebook.lists] == [("takeitdown", 1, 0)]
+        assert facebook.certificates[0].serial == identity_from_pem(
+            (pki / "facebook.pem").read_bytes()).serial  # fmt: skip
+
+
+def test_a_call_never_fails_for_want_of_recording_its_certificate(tmp_path: Path) -> None:
+    class FullDisk(SqliteHubStore):
+        def saw_certificate(self, who: Identity, at: int) -> None:
+            raise StorageError("database or disk is full")
+
+    store = FullDisk(tmp_path / "hub.db")
+    try:
+        access = Access(store, FixedClock(1_800_000_000))
+        who = Identity(Role.PARTNER, "acme", "3da1873c", 1_900_000_000)
+        assert access.authenticate(who) == who
+        access.flush_sightings()  # logged, kept for the next flush
+        assert access.authenticate(who) == who
+    finally:
+        store.close()

@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hashlist.identity import Role, identity_from_pem
 from hashlist.pki import PkiError, issue, new_ca, new_request
@@ -19,22 +19,31 @@ CA_CERT, CA_KEY = new_ca("test partners CA", now=NOW)
 
 def test_an_issued_certificate_names_what_the_request_asked_and_expires() -> None:
     _, csr = new_request(Role.PARTNER, "acme")
-    issued = issue(csr, CA_CERT, CA_KEY, now=NOW)
+    issued = issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.PARTNER, name="acme")
     who = identity_from_pem(issued.cert_pem)
     assert (who.role, who.name, who.serial) == (Role.PARTNER, "acme", f"{issued.serial:x}")
     cert = x509.load_pem_x509_certificate(issued.cert_pem)
     assert cert.not_valid_after_utc.date() == datetime.date(2027, 11, 23)  # a year
-    assert issue(csr, CA_CERT, CA_KEY, now=NOW, days=30).not_after - int(NOW.timestamp()) == (
-        30 * 86_400)  # fmt: skip
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    month = issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.PARTNER, name="acme", days=30)
+    assert month.not_after - int(NOW.timestamp()) == 30 * 86_400
 
 
 def test_a_server_certificate_carries_its_host_names() -> None:
     _, csr = new_request(Role.HUB, "hub", dns=("hub.example.org",), ips=("192.0.2.7",))
-    cert = x509.load_pem_x509_certificate(issue(csr, CA_CERT, CA_KEY, now=NOW).cert_pem)
+    issued = issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.HUB, name="hub",
+                   dns=("hub.example.org",), ips=("192.0.2.7",))  # fmt: skip
+    cert = x509.load_pem_x509_certificate(issued.cert_pem)
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["hub.example.org"]
     with pytest.raises(PkiError, match="needs its host names"):
         new_request(Role.WITNESS, "w")
+    for dns in (("hub.example.org", "evil.example"), ("*.example.org",), ()):
+        with pytest.raises(PkiError, match=r"not the ones you gave|wildcard|give the hub"):
+            issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.HUB, name="hub", dns=dns,
+                  ips=("192.0.2.7",) if dns else ())  # fmt: skip
 
 
 def _csr(subject: list[tuple[x509.ObjectIdentifier, str]]) -> bytes:
@@ -54,7 +63,7 @@ ORG, OU, CN = NameOID.ORGANIZATION_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameO
         (_csr([(ORG, "hashlist"), (OU, "root"), (CN, "acme")]), "is not one of"),
         (_csr([(ORG, "hashlist"), (OU, "partner"), (CN, "Acme Corp")]), "is not valid"),
         (_csr([(ORG, "hashlist"), (OU, "partner")]), "exactly one CN"),
-        (_csr([(ORG, "hashlist"), (OU, "hub"), (CN, "hub")]), "must name its hosts"),
+        (_csr([(ORG, "hashlist"), (OU, "operator"), (CN, "acme")]), "asks for operator"),
         (b"-----BEGIN CERTIFICATE REQUEST-----\nnot one\n", "not a PEM"),
     ],
 )  # fmt: skip
@@ -62,7 +71,7 @@ def test_a_request_that_would_not_make_a_valid_certificate_is_refused(
     csr: bytes, refusal: str
 ) -> None:
     with pytest.raises(PkiError, match=refusal):
-        issue(csr, CA_CERT, CA_KEY, now=NOW)
+        issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.PARTNER, name="acme")
 
 
 def test_an_altered_request_is_refused() -> None:
@@ -72,4 +81,19 @@ def test_an_altered_request_is_refused() -> None:
     der[-5] ^= 0x01  # inside the signature
     altered = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
     with pytest.raises(PkiError, match="signature does not verify"):
-        issue(altered, CA_CERT, CA_KEY, now=NOW)
+        issue(altered, CA_CERT, CA_KEY, now=NOW, role=Role.PARTNER, name="acme")
+
+
+def test_the_subject_is_built_never_copied_and_the_ca_must_match() -> None:
+    csr = _csr([(ORG, "hashlist"), (OU, "partner"), (CN, "acme"),
+                (NameOID.EMAIL_ADDRESS, "x@evil.example")])  # fmt: skip
+    cert = x509.load_pem_x509_certificate(
+        issue(csr, CA_CERT, CA_KEY, now=NOW, role=Role.PARTNER, name="acme").cert_pem
+    )
+    assert not cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)
+    _, other_key = new_ca("another CA", now=NOW)
+    with pytest.raises(PkiError, match="does not belong"):
+        issue(csr, CA_CERT, other_key, now=NOW, role=Role.PARTNER, name="acme")
+    short_ca, short_key = new_ca("short-lived CA", now=NOW, days=10)
+    capped = issue(csr, short_ca, short_key, now=NOW, role=Role.PARTNER, name="acme")
+    assert capped.not_after <= int((NOW + datetime.timedelta(days=10)).timestamp())
