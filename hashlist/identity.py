@@ -51,21 +51,27 @@ def identity_from_pem(pem: bytes) -> Identity:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError as e:
         raise IdentityError("client certificate cannot be parsed") from e
-    subject = cert.subject
+    role, name = role_and_name(cert.subject, "client certificate")
+    return Identity(role, name, f"{cert.serial_number:x}",
+                    int(cert.not_valid_after_utc.timestamp()))  # fmt: skip
 
-    def one(oid: x509.ObjectIdentifier, what: str) -> str:
+
+def role_and_name(subject: x509.Name, what: str) -> tuple[Role, str]:
+    """The role (``OU``) and name (``CN``) of a hashlist subject (``O=hashlist``); an
+    ``IdentityError`` naming ``what`` (a client certificate, a request) otherwise."""
+
+    def one(oid: x509.ObjectIdentifier, part: str) -> str:
         values = subject.get_attributes_for_oid(oid)
         if len(values) != 1:
-            raise IdentityError(f"client certificate must have exactly one {what}")
+            raise IdentityError(f"{what} must have exactly one {part}")
         value = values[0].value
         return value if isinstance(value, str) else value.decode()
 
     if one(NameOID.ORGANIZATION_NAME, "O") != ORGANIZATION:
-        raise IdentityError("client certificate is not a hashlist certificate (O != hashlist)")
+        raise IdentityError(f"{what} is not a hashlist certificate (O is not {ORGANIZATION})")
     role_text = one(NameOID.ORGANIZATIONAL_UNIT_NAME, "OU (role)")
     try:
         role = Role(role_text)
     except ValueError as e:
-        raise IdentityError(f"client certificate has unknown role {role_text!r}") from e
-    return Identity(role, one(NameOID.COMMON_NAME, "CN (name)"), f"{cert.serial_number:x}",
-                    int(cert.not_valid_after_utc.timestamp()))  # fmt: skip
+        raise IdentityError(f"{what} has unknown role {role_text[:30]!r}") from e
+    return role, one(NameOID.COMMON_NAME, "CN (name)")

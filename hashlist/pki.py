@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hashlist.errors import InputError
-from hashlist.identity import ORGANIZATION, Role
+from hashlist.identity import ORGANIZATION, IdentityError, Role, role_and_name
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 SERVER_ROLES = frozenset({Role.HUB, Role.WITNESS})
@@ -201,15 +201,8 @@ def _server_names(
 
 
 def _subject_of(subject: x509.Name) -> tuple[Role, str]:
-    def one(oid: x509.ObjectIdentifier, what: str) -> str:
-        values = subject.get_attributes_for_oid(oid)
-        if len(values) != 1:
-            raise PkiError(f"the request must have exactly one {what}")
-        value = values[0].value
-        return value if isinstance(value, str) else value.decode()
-
-    if one(NameOID.ORGANIZATION_NAME, "O") != ORGANIZATION:
-        raise PkiError(f"the request's O is not {ORGANIZATION!r}")
-    return parse_role(one(NameOID.ORGANIZATIONAL_UNIT_NAME, "OU (role)")), check_name(
-        one(NameOID.COMMON_NAME, "CN (name)")
-    )
+    try:
+        role, name = role_and_name(subject, "the request")
+    except IdentityError as e:
+        raise PkiError(str(e)) from e
+    return role, check_name(name)
