@@ -62,17 +62,22 @@ class Probes:
         return f"http://{self.host}:{self.port}"
 
 
-def split_listen(listen: str) -> tuple[str, int]:
+def split_listen(listen: str, key: str = "metrics_listen") -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` too) of the config key ``key``, or ``ConfigError``."""
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"metrics_listen {listen!r} is not host:port")
+        raise ConfigError(f"{key} {listen!r} is not host:port")
     return host.strip("[]"), int(port)
 
 
 @contextmanager
 def serving_probes(
     listen: str, registry: CollectorRegistry, readiness: Readiness
-) -> Iterator[Probes]:
+) -> Iterator[Probes | None]:
+    """Serve the probes on ``listen`` (yields where); an empty ``listen`` serves none."""
+    if not listen:
+        yield None
+        return
     host, port = split_listen(listen)
 
     class Handler(BaseHTTPRequestHandler):

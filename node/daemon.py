@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from contextlib import AbstractContextManager, nullcontext
 
 from grpc_health.v1.health import HealthServicer
 
@@ -121,7 +120,7 @@ def _run(config: NodeConfig, clock: Clock) -> None:
                 max_message_bytes=config.max_check_bytes + 4096,
                 health=health,
             ) as address,
-            _probes(config.metrics_listen, metrics, replica_gauges.readiness),
+            serving_probes(config.metrics_listen, metrics.registry, replica_gauges.readiness),
         ):
             socket.bound()
             worker.start()
@@ -156,12 +155,6 @@ def _loaded_matcher(config: NodeConfig, clock: Clock, store: SqliteNodeStore) ->
     log.info("matching kernels ready in %.1f s (compiled, or loaded from numba's cache)", took)
     matcher.load()
     return matcher
-
-
-def _probes(
-    listen: str, metrics: NodeMetrics, readiness: Readiness
-) -> AbstractContextManager[object]:
-    return serving_probes(listen, metrics.registry, readiness) if listen else nullcontext()
 
 
 def _watch(

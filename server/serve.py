@@ -96,12 +96,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         server, port, health_servicer = _grpc_server(config, hub, max_connections)
         hub.metrics.watch(hub, clock, config.recosign_interval_seconds)
         probes = ExitStack()
-        served = (
-            probes.enter_context(
-                serving_probes(config.metrics_listen, hub.metrics.registry, hub.metrics.readiness)
-            )
-            if config.metrics_listen
-            else None
+        served = probes.enter_context(
+            serving_probes(config.metrics_listen, hub.metrics.registry, hub.metrics.readiness)
         )
     except BaseException:
         store.close()

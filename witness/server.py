@@ -20,7 +20,7 @@ import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -35,7 +35,7 @@ from hashlist.errors import (
     WitnessConflictError,
 )
 from hashlist.note import COSIGNATURE_V1
-from hashlist.probes import daemon_registry, serving_probes
+from hashlist.probes import daemon_registry, serving_probes, split_listen
 from hashlist.serving import load_signer, stop_on_signal
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.witness_protocol import (
@@ -203,13 +203,6 @@ def _load_logs(config: WitnessConfig) -> Mapping[str, TrustRoot]:
     return logs
 
 
-def _bind(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"listen {listen!r} is not host:port")
-    return host.strip("[]"), int(port)
-
-
 @contextmanager
 def running_witness(config: WitnessConfig, *, clock: Clock | None = None) -> Iterator[int]:
     witness = _Witness(config, clock or SystemClock())
@@ -217,7 +210,7 @@ def running_witness(config: WitnessConfig, *, clock: Clock | None = None) -> Ite
     tls.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         tls.load_cert_chain(config.tls_cert, config.tls_key)
-        server = _Server(_bind(config.listen), tls, witness)
+        server = _Server(split_listen(config.listen, "listen"), tls, witness)
     except (OSError, ssl.SSLError) as e:
         witness.store.close()
         raise ConfigError(f"cannot serve on {config.listen}: {e}") from e
@@ -226,19 +219,13 @@ def running_witness(config: WitnessConfig, *, clock: Clock | None = None) -> Ite
     port = server.server_address[1]
     log.info("witness %s listening on port %d", witness.signer.name, port)
     try:
-        with _probes(config.metrics_listen, witness):
+        with serving_probes(config.metrics_listen, witness.registry, witness.readiness):
             yield port
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
         witness.store.close()
-
-
-def _probes(listen: str, witness: _Witness) -> AbstractContextManager[object]:
-    if not listen:
-        return nullcontext()
-    return serving_probes(listen, witness.registry, witness.readiness)
 
 
 def serve_forever(config: WitnessConfig) -> None:
