@@ -71,6 +71,8 @@ def _convert(name: str, hint: Any, value: Any, base: Path, source: str) -> Any:
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{source}: {name} must be {expected}, got {value!r}")
 
+    if hint == Path | None:  # optional files: absent from the TOML means None
+        return _convert(name, Path, value, base, source)
     if hint is Path:
         if not isinstance(value, str | Path):
             raise bad("a path string")

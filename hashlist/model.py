@@ -116,3 +116,30 @@ class CheckResult:
     matches: tuple[Match, ...]
     signals: tuple[str, ...]
     notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckQuery:
+    """One check: the content's bytes (hashed on the node) or its precomputed signals."""
+
+    content: bytes | None = None
+    signals: tuple[str, ...] = ()
+    pdq_quality: int | None = None
+    """Quality of the pdq signal among ``signals``, if known (None: treated as enough)."""
+    content_id: str = ""
+    """The platform's id for the content; leaves the node only as a keyed hash."""
+    report: bool = True
+    """False: a dry run, nothing is reported to the hub."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """Why one item of a batch check got no answer (the others are unaffected)."""
+
+    code: str
+    """A gRPC status code name, e.g. ``INVALID_ARGUMENT``."""
+    message: str
+
+
+MAX_BATCH_ITEMS = 10_000
+"""Most checks in one batch call (gRPC ``CheckBatch``, REST ``/v1/check-batch``)."""

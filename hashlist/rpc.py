@@ -101,12 +101,11 @@ ErrorObserver = Callable[[str, str], None]
 servicer that has an ``rpc_errors`` attribute of this type is counted."""
 
 
-def abort(
-    context: grpc.ServicerContext,
-    error: errors.HashlistError,
-    where: str,
-    observe: ErrorObserver | None = None,
-) -> NoReturn:
+def public_error(
+    error: errors.HashlistError, where: str, observe: ErrorObserver | None = None
+) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a client is told about ``error``; the detail is
+    logged here (with a reference, when it is not for the client)."""
     reference = secrets.token_hex(4)
     status = public_status(error)
     if observe is not None:
@@ -116,7 +115,16 @@ def abort(
     else:
         log.error("%s failed (reference %s): %s: %s", where, reference, type(error).__name__,
                   _bounded(str(error)))  # fmt: skip
-    context.abort(status.code, public_message(error, reference))
+    return status.code, public_message(error, reference)
+
+
+def abort(
+    context: grpc.ServicerContext,
+    error: errors.HashlistError,
+    where: str,
+    observe: ErrorObserver | None = None,
+) -> NoReturn:
+    context.abort(*public_error(error, where, observe))
     raise AssertionError("context.abort returned")  # pragma: no cover
 
 
@@ -229,11 +237,18 @@ def server_options(
     return options
 
 
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise errors.ConfigError(f"cannot read {what} {path}: {e.strerror}") from e
+
+
 def client_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(
-        root_certificates=ca.read_bytes(),
-        private_key=key.read_bytes(),
-        certificate_chain=cert.read_bytes(),
+        root_certificates=_read(ca, "the CA certificate"),
+        private_key=_read(key, "the private key"),
+        certificate_chain=_read(cert, "the certificate"),
     )
 
 
@@ -241,7 +256,7 @@ def server_credentials(ca: Path, cert: Path, key: Path) -> grpc.ServerCredential
     # require_client_auth: the handshake itself refuses clients without a
     # certificate from our CA; servicers then read the role from it.
     return grpc.ssl_server_credentials(
-        [(key.read_bytes(), cert.read_bytes())],
-        root_certificates=ca.read_bytes(),
+        [(_read(key, "the private key"), _read(cert, "the certificate"))],
+        root_certificates=_read(ca, "the CA certificate"),
         require_client_auth=True,
     )

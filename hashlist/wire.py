@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from hashlist.model import (
     CertificateSeen,
+    CheckQuery,
     CheckResult,
     HashMatches,
+    ItemError,
     ListStatus,
     Match,
     Partner,
@@ -139,6 +141,36 @@ def check_result_from_proto(m: pb.CheckResponse) -> CheckResult:
         tuple(m.signals),
         tuple(m.notes),
     )
+
+
+def check_query_to_proto(q: CheckQuery) -> pb.CheckRequest:
+    return pb.CheckRequest(
+        content=q.content or b"", signals=q.signals, pdq_quality=q.pdq_quality,
+        content_id=q.content_id, report=q.report,
+    )  # fmt: skip
+
+
+def check_query_from_proto(m: pb.CheckRequest) -> CheckQuery:
+    return CheckQuery(
+        content=m.content if m.content else None,
+        signals=tuple(m.signals),
+        pdq_quality=m.pdq_quality if m.HasField("pdq_quality") else None,
+        content_id=m.content_id,
+        report=m.report if m.HasField("report") else True,
+    )
+
+
+def batch_answer_to_proto(index: int, answer: CheckResult | ItemError) -> pb.CheckBatchAnswer:
+    if isinstance(answer, ItemError):
+        error = pb.ItemError(code=answer.code, message=answer.message)
+        return pb.CheckBatchAnswer(index=index, error=error)
+    return pb.CheckBatchAnswer(index=index, result=check_result_to_proto(answer))
+
+
+def batch_answer_from_proto(m: pb.CheckBatchAnswer) -> tuple[int, CheckResult | ItemError]:
+    if m.WhichOneof("answer") == "error":
+        return m.index, ItemError(m.error.code, m.error.message)
+    return m.index, check_result_from_proto(m.result)
 
 
 def partner_to_proto(p: Partner) -> pb.Partner:

@@ -11,6 +11,7 @@ from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.logs import check_log_options
+from hashlist.probes import split_listen
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 from hashlist.signals import DEFAULT_MAX_PIXELS
 from hashlist.trustroot import TrustRoot
@@ -64,9 +65,25 @@ class NodeConfig:
     """gRPC receive limit: an oversized response is refused by the transport."""
 
     matcher_listen: str = ""
-    """Where the local Matcher service listens: ``unix:PATH`` or a loopback
-    ``host:port`` (127.0.0.1, ::1, localhost). Empty: ``unix:`` + the database
-    path with the suffix ``.sock``. Never a routable address: it has no TLS."""
+    """Where the Matcher service listens: ``unix:PATH`` or a loopback ``host:port``
+    (127.0.0.1, ::1, localhost). Empty: ``unix:`` + the database path with the suffix
+    ``.sock``. Once the three ``matcher_tls_*``/``matcher_client_ca`` files are set, any
+    ``host:port`` (e.g. ``0.0.0.0:50061``), served with mutual TLS; the default Unix
+    socket is then served too, for tools on the node's own host."""
+    matcher_tls_cert: Path | None = None
+    """Certificate (PEM) the Matcher presents on TCP, and ``http_listen`` too: issued by
+    the platform's own CA for the host names its upload services dial."""
+    matcher_tls_key: Path | None = None
+    """The private key of ``matcher_tls_cert``."""
+    matcher_client_ca: Path | None = None
+    """CA (PEM) of the platform's upload services: with TLS set, a caller must present
+    a client certificate it issued, or the handshake fails."""
+    http_listen: str = ""
+    """``host:port`` of the Matcher's JSON API (``POST /v1/check``, ``/v1/check-batch``,
+    ``/v1/verdict``; ``GET /openapi.json``). Empty: none. Loopback only without the
+    TLS files above; with them, HTTPS with client certificates on any address."""
+    max_matcher_connections: int = 1024
+    """Most connections open at once to the JSON API; more are closed as accepted."""
     pdq_radius: int = 31
     """PDQ near match: Hamming distance at most this (Meta's recommendation)."""
     phash_radius: int = 8
@@ -108,13 +125,46 @@ class NodeConfig:
             raise ConfigError("max_image_pixels and max_concurrent_decodes must be positive")
         if self.report_batch < 1 or self.max_check_bytes < 1024:
             raise ConfigError("report_batch must be >= 1 and max_check_bytes >= 1024")
+        self._check_matcher_listeners()
+
+    def _check_matcher_listeners(self) -> None:
+        tls = (self.matcher_tls_cert, self.matcher_tls_key, self.matcher_client_ca)
+        if any(tls) and not all(tls):
+            raise ConfigError("set all three of matcher_tls_cert, matcher_tls_key and "
+                              "matcher_client_ca, or none")  # fmt: skip
+        if self.max_matcher_connections < 1:
+            raise ConfigError("max_matcher_connections must be at least 1")
         check_local_address(self.matcher_address)
+        if self.matcher_tls is None:
+            if self.http_listen:
+                check_local_address(self.http_listen, "http_listen")
+            return
+        if self.matcher_tls_address:
+            split_listen(self.matcher_tls_address, "matcher_listen")
+        if self.http_listen:
+            split_listen(self.http_listen, "http_listen")
+
+    @property
+    def matcher_tls(self) -> MatcherTLS | None:
+        """The Matcher's TLS files, if it serves TCP and HTTP with client certificates."""
+        if self.matcher_tls_cert and self.matcher_tls_key and self.matcher_client_ca:
+            return MatcherTLS(self.matcher_tls_cert, self.matcher_tls_key, self.matcher_client_ca)
+        return None
 
     @property
     def matcher_address(self) -> str:
-        if self.matcher_listen:
+        """The Matcher's address on this host, without TLS (what ``hashlist node check``
+        dials): ``matcher_listen`` when it is local, else the default Unix socket."""
+        if self.matcher_listen and not self.matcher_tls_address:
             return self.matcher_listen
         return f"unix:{self.database.resolve().with_suffix('.sock')}"
+
+    @property
+    def matcher_tls_address(self) -> str:
+        """The Matcher's TCP address with client certificates, or "" (none)."""
+        if self.matcher_tls is None or self.matcher_listen.startswith("unix:"):
+            return ""
+        return self.matcher_listen
 
 
 def outbox_path(database: Path) -> Path:
@@ -125,16 +175,28 @@ def outbox_path(database: Path) -> Path:
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
-def check_local_address(address: str) -> None:
-    """Refuse any Matcher address but a Unix socket or loopback (it has no TLS)."""
-    if address.startswith("unix:"):
+@dataclass(frozen=True)
+class MatcherTLS:
+    """The Matcher's server certificate and key, and the CA of its clients."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+
+
+def check_local_address(address: str, key: str = "matcher_listen") -> None:
+    """Refuse any address but a Unix socket or loopback for a listener without TLS."""
+    if address.startswith("unix:") and key == "matcher_listen":
         if len(address) - len("unix:") > 100:
             raise ConfigError(f"unix socket path too long (max 100 bytes): {address}")
         return
     host, sep, port = address.rpartition(":")
     if not sep or host not in _LOOPBACK or not port.isdigit():
+        where = "unix:PATH or a loopback host:port" if key == "matcher_listen" else (
+            "a loopback host:port")  # fmt: skip
         raise ConfigError(
-            f"matcher_listen must be unix:PATH or a loopback host:port, got {address!r}"
+            f"{key} must be {where} (or set matcher_tls_cert, matcher_tls_key and "
+            f"matcher_client_ca for any address, with client certificates), got {address!r}"
         )
 
 

@@ -2,7 +2,8 @@
 
 ``run_node`` takes the database's lock (one node per database), builds the
 near-match index from the replica, serves the local Matcher service, and
-follows the configured lists until SIGTERM or SIGINT. The sync loop, the
+follows the configured lists until SIGTERM or SIGINT; with ``http_listen``
+it serves the same Matcher as JSON (``node.rest``). The sync loop, the
 outbox sender and the replica check run in their own threads; the main
 thread waits for a signal and every ``_WATCH_SECONDS`` sets the Matcher's
 gRPC health from the node's readiness (``node.metrics``), logging each
@@ -34,6 +35,7 @@ from node.metrics import NodeMetrics, ReplicaCollector
 from node.mih import warm_up
 from node.outbox import OutboxSender
 from node.replica_check import run_checks
+from node.rest import serving_rest
 from node.service import matcher_health, running_matcher, set_matcher_health
 from node.spill import remove_stale_spills
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
@@ -119,15 +121,26 @@ def _run(config: NodeConfig, clock: Clock) -> None:
                 config.matcher_address,
                 max_message_bytes=config.max_check_bytes + 4096,
                 health=health,
-            ) as address,
+                tls=config.matcher_tls,
+                tls_address=config.matcher_tls_address,
+                max_connections=config.max_matcher_connections,
+            ) as addresses,
             serving_probes(config.metrics_listen, metrics.registry, replica_gauges.readiness),
+            serving_rest(
+                matcher,
+                config.http_listen,
+                tls=config.matcher_tls,
+                max_body=config.max_check_bytes * 4 // 3 + 4096,
+                max_connections=config.max_matcher_connections,
+            ),  # fmt: skip
         ):
             socket.bound()
             worker.start()
             outbox.start()
             checker.start()
-            log.info("node %s following %s from %s; matcher on %s",
-                     config.name, ", ".join(config.lists), config.hub, address)  # fmt: skip
+            log.info("node %s following %s from %s; matcher on %s%s",
+                     config.name, ", ".join(config.lists), config.hub, addresses.local,
+                     f" and {addresses.tls} (mutual TLS)" if addresses.tls else "")  # fmt: skip
             try:
                 _watch(worker, stopping=follower.stop, ready=replica_gauges.readiness,
                        health=health)  # fmt: skip

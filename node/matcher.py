@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hashlist.clock import Clock
-from hashlist.errors import InputError
+from hashlist.errors import HashlistError, InputError
 from hashlist.hashing import hash_bytes
-from hashlist.model import CheckResult, Match, Report, Verdict
+from hashlist.model import CheckQuery, CheckResult, Match, Report, Verdict
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
 from node.config import outbox_path
 from node.index import NearIndex
@@ -40,6 +40,17 @@ from node.store import ReplicaReader, SqliteReplicaReader
 log = logging.getLogger(__name__)
 _LOAD_CHUNK = 100_000
 _MAX_SIGNALS = 64
+
+
+_Found = tuple[str, str, str, int, int]
+"""(list id, listed signal, the query's signal it matched, distance, version listed in)."""
+
+
+@dataclass
+class _Prepared:
+    query: list[str]
+    near_pdq: bool
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -138,75 +149,120 @@ class Matcher:
         """Every listed hash the content matches; each match is reported to the hub once
         per content id, unless ``report`` is false (a dry run)."""
         started = time.monotonic()
-        notes: list[str] = []
-        if content is not None:
-            with self._decodes:
-                hashes = hash_bytes(
-                    content, "the content", max_pixels=self.settings.max_image_pixels
-                )
-            query: list[str] = list(hashes.signals)
-            pdq_quality = hashes.pdq_quality
-            if hashes.pdq is None:
-                notes.append("not an image: matched by md5 and sha256 only")
-        else:
-            if not signals:
-                raise InputError("give the content's bytes or at least one signal")
-            if len(signals) > _MAX_SIGNALS:
-                raise InputError(f"at most {_MAX_SIGNALS} signals per check")
-            query = list(dict.fromkeys(canonical(s) for s in signals))
-        if pdq_quality is not None and not 0 <= pdq_quality <= 100:
-            raise InputError(f"pdq quality is 0..100, got {pdq_quality}")
+        query = CheckQuery(content, tuple(signals), pdq_quality, content_id, report)
+        (answer,) = self.check_many([query])
+        self.metrics.check_seconds.observe(time.monotonic() - started)
+        if isinstance(answer, HashlistError):
+            raise answer
+        return answer
+
+    def check_many(self, queries: Sequence[CheckQuery]) -> list[CheckResult | HashlistError]:
+        """``check`` for each query, answered in order; bad input in one query is that
+        query's error, not the batch's. One read-lock hold for the lookups and one outbox
+        transaction for the reports of the whole batch."""
+        prepared = [self._prepared(q) for q in queries]
+        ready = [p for p in prepared if isinstance(p, _Prepared)]
+        found = self._find_many(ready)
+        now = self.clock.now()
+        reports: list[Report] = []
+        answers: list[CheckResult | HashlistError] = []
+        for item, query in zip(prepared, queries, strict=True):
+            if isinstance(item, HashlistError):
+                answers.append(item)
+                continue
+            key = self.outbox.content_key(query.content_id)
+            matches = [Match(lst, sig, q, d, v, new_id()) for lst, sig, q, d, v in found[id(item)]]
+            if query.report:
+                reports += [Report(m.report_id, m.list_id, m.signal, m.distance, m.version,
+                                   key, now) for m in matches]  # fmt: skip
+            else:
+                matches = [replace(m, report_id="") for m in matches]  # a dry run files nothing
+                item.notes += ["dry run: nothing reported"] if matches else []
+            answers.append(CheckResult(tuple(matches), tuple(item.query), tuple(item.notes)))
+        if reports:
+            filed = iter(self.outbox.add_reports(reports, now))
+            answers = [self._filed(a, filed) if isinstance(a, CheckResult) else a
+                       for a in answers]  # fmt: skip
+            self.on_report()
+        self._count(answers, queries)
+        return answers
+
+    @staticmethod
+    def _filed(answer: CheckResult, filed: Iterator[Report]) -> CheckResult:
+        """``answer`` with the report ids the outbox gave its matches (if it reports)."""
+        if not answer.matches or not answer.matches[0].report_id:
+            return answer
+        return replace(answer, matches=tuple(replace(m, report_id=next(filed).report_id)
+                                             for m in answer.matches))  # fmt: skip
+
+    def _count(self, answers: Sequence[CheckResult | HashlistError],
+               queries: Sequence[CheckQuery]) -> None:  # fmt: skip
+        for answer, query in zip(answers, queries, strict=True):
+            if not isinstance(answer, CheckResult) or not answer.matches:
+                continue
+            for m in answer.matches:
+                self.metrics.matches.labels(m.list_id, m.signal.partition(":")[0]).inc()
+            shown = ", ".join(f"{m.list_id}/{m.signal[:20]}.. d={m.distance}"
+                              for m in answer.matches)  # fmt: skip
+            log.info("check: %d match(es)%s: %s", len(answer.matches),
+                     "" if query.report else " (dry run)", shown)  # fmt: skip
+
+    def _prepared(self, q: CheckQuery) -> _Prepared | HashlistError:
+        """The query's canonical signals and notes, or why it cannot be checked."""
+        try:
+            notes: list[str] = []
+            query: list[str]
+            pdq_quality = q.pdq_quality
+            if q.content is not None:
+                with self._decodes:
+                    hashes = hash_bytes(
+                        q.content, "the content", max_pixels=self.settings.max_image_pixels
+                    )
+                query = list(hashes.signals)
+                pdq_quality = hashes.pdq_quality
+                if hashes.pdq is None:
+                    notes.append("not an image: matched by md5 and sha256 only")
+            else:
+                if not q.signals:
+                    raise InputError("give the content's bytes or at least one signal")
+                if len(q.signals) > _MAX_SIGNALS:
+                    raise InputError(f"at most {_MAX_SIGNALS} signals per check")
+                query = list(dict.fromkeys(canonical(s) for s in q.signals))
+            if pdq_quality is not None and not 0 <= pdq_quality <= 100:
+                raise InputError(f"pdq quality is 0..100, got {pdq_quality}")
+        except HashlistError as e:
+            return e
         near_pdq = pdq_quality is None or pdq_quality >= self.settings.pdq_min_quality
         if not near_pdq and any(s.startswith("pdq:") for s in query):
             notes.append(f"pdq quality {pdq_quality} is below {self.settings.pdq_min_quality}: "
                          "pdq matched exactly only, other signals as usual")  # fmt: skip
-        found = self._find(query, near_pdq)
-        now = self.clock.now()
-        key = self.outbox.content_key(content_id)
-        matches = [Match(lst, sig, q, d, v, new_id()) for lst, sig, q, d, v in found]
-        if matches and report:
-            filed = self.outbox.add_reports(
-                [Report(m.report_id, m.list_id, m.signal, m.distance, m.version, key, now)
-                 for m in matches], now,
-            )  # fmt: skip
-            matches = [
-                replace(m, report_id=r.report_id) for m, r in zip(matches, filed, strict=True)
-            ]
-            self.on_report()
-        elif matches:
-            matches = [replace(m, report_id="") for m in matches]  # a dry run files nothing
-            notes.append("dry run: nothing reported")
-        for m in matches:
-            self.metrics.matches.labels(m.list_id, m.signal.partition(":")[0]).inc()
-        self.metrics.check_seconds.observe(time.monotonic() - started)
-        if matches:
-            shown = ", ".join(f"{m.list_id}/{m.signal[:20]}.. d={m.distance}" for m in matches)
-            log.info("check: %d match(es)%s: %s", len(matches), "" if report else " (dry run)",
-                     shown)  # fmt: skip
-        return CheckResult(tuple(matches), tuple(query), tuple(notes))
+        return _Prepared(query, near_pdq, notes)
 
-    def _find(self, query: Sequence[str], near_pdq: bool) -> list[tuple[str, str, str, int, int]]:
+    def _find_many(self, items: Sequence[_Prepared]) -> dict[int, list[_Found]]:
+        """Per item (by ``id``): its matches, nearest first."""
         version_of = self.replica.version_of
-        found: dict[tuple[str, str], tuple[str, str, str, int, int]] = {}
+        found: dict[int, dict[tuple[str, str], _Found]] = {id(p): {} for p in items}
         with self.lock.read():
-            for signal in query:
-                for list_id in self.lists:
-                    version = version_of(list_id, signal)
-                    if version is not None:
-                        found[(list_id, signal)] = (list_id, signal, signal, 0, version)
-            for signal in query:
-                kind_label, _, digest = signal.partition(":")
-                kind = SignalKind.from_label(kind_label)
-                if kind not in self.indexes or (kind is SignalKind.PDQ and not near_pdq):
-                    continue
-                for list_id, code, d in self.indexes[kind].search(digest):
-                    listed = f"{kind_label}:{code}"
-                    if d == 0 or (list_id, listed) in found:
-                        continue
-                    version = version_of(list_id, listed)
-                    if version is not None:
-                        found[(list_id, listed)] = (list_id, listed, signal, d, version)
-        return sorted(found.values(), key=lambda m: (m[3], m[0], m[1]))
+            for p in items:
+                for signal in p.query:
+                    for list_id in self.lists:
+                        version = version_of(list_id, signal)
+                        if version is not None:
+                            found[id(p)][(list_id, signal)] = (list_id, signal, signal, 0, version)
+            for kind, index in self.indexes.items():
+                asked = [(p, s) for p in items for s in p.query if s.startswith(f"{kind.label}:")
+                         and (p.near_pdq or kind is not SignalKind.PDQ)]  # fmt: skip
+                answers = index.search_many([s.partition(":")[2] for _, s in asked])
+                for (p, signal), near in zip(asked, answers, strict=True):
+                    for list_id, code, d in near:
+                        listed = f"{kind.label}:{code}"
+                        if d == 0 or (list_id, listed) in found[id(p)]:
+                            continue
+                        version = version_of(list_id, listed)
+                        if version is not None:
+                            found[id(p)][(list_id, listed)] = (list_id, listed, signal, d, version)
+        return {key: sorted(f.values(), key=lambda m: (m[3], m[0], m[1]))
+                for key, f in found.items()}  # fmt: skip
 
     def verdict(self, report_id: str, verdict: str) -> Verdict:
         v = self.outbox.add_verdict(report_id.strip().lower(), verdict, self.clock.now())

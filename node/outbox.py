@@ -70,13 +70,16 @@ class Outbox:
         """File ``reports``; returns them as filed. One content (by its keyed id) matching
         one listed hash is reported once: a repeat returns the earlier report, unchanged."""
         filed, rows = [], []
+        new: dict[str, str] = {}  # match key -> report id, filed by this call (a batch)
         with self._lock:  # the look-up and the insert of one match key, together
             for r in reports:
                 key = self._match_key(r)
-                earlier = self.store.report_for(key) if key else None
+                earlier = (new.get(key) or self.store.report_for(key)) if key else None
                 if earlier is not None:
                     filed.append(dataclasses.replace(r, report_id=earlier))
                     continue
+                if key:
+                    new[key] = r.report_id
                 rows.append((r.report_id, "report", _body(r), now, key))
                 filed.append(r)
             if rows:

@@ -1,17 +1,26 @@
-"""The node's local Matcher gRPC service, and the client the CLI and platforms use.
+"""The node's Matcher gRPC service, and the client the CLI and platforms use.
 
 The servicer only translates protobuf to the ``Matcher`` API and back
 (``hashlist.wire``); errors map to statuses through ``hashlist.rpc`` (bad
-input is ``INVALID_ARGUMENT``, an unknown report id ``NOT_FOUND``). It binds
-to a Unix socket or loopback only (``node.config.check_local_address``) and
-has no TLS: it is the platform's own process talking to its own node.
+input is ``INVALID_ARGUMENT``, an unknown report id ``NOT_FOUND``).
+``CheckBatch`` answers its items in order, a chunk at a time, each with its
+result or its own error; a cancelled call stops at the next chunk.
+
+Where it listens: always a Unix socket or loopback address without TLS (the
+platform's processes on the node's host, ``node.config.check_local_address``);
+and, with ``MatcherTLS``, a TCP address on which the handshake refuses any
+caller without a client certificate from the platform's CA, for a fleet of
+upload hosts. Handshakes time out and connections are capped, as on the hub.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -19,14 +28,33 @@ from grpc_health.v1.health import SERVICE_NAME as HEALTH_SERVICE
 from grpc_health.v1.health import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from hashlist.errors import ConfigError, UnavailableError
-from hashlist.model import CheckResult
-from hashlist.rpc import channel_options, error_from_rpc, handle_errors, server_options
+from hashlist.client import ClientTLS
+from hashlist.errors import ConfigError, HashlistError, InputError, UnavailableError
+from hashlist.model import MAX_BATCH_ITEMS, CheckQuery, CheckResult, ItemError
+from hashlist.rpc import (
+    channel_options,
+    client_credentials,
+    error_from_rpc,
+    handle_errors,
+    public_error,
+    server_options,
+)
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
-from hashlist.wire import check_result_from_proto, check_result_to_proto
-from node.config import check_local_address
+from hashlist.wire import (
+    batch_answer_from_proto,
+    batch_answer_to_proto,
+    check_query_from_proto,
+    check_query_to_proto,
+    check_result_from_proto,
+    check_result_to_proto,
+)
+from node.config import MatcherTLS, check_local_address
 from node.matcher import Matcher
+
+log = logging.getLogger(__name__)
+BATCH_CHUNK = 256
+"""Items of a batch checked (one lock hold, one outbox transaction) between answers."""
 
 
 class MatcherServicer(pb_grpc.MatcherServicer):
@@ -45,6 +73,14 @@ class MatcherServicer(pb_grpc.MatcherServicer):
         return check_result_to_proto(result)
 
     @handle_errors
+    def CheckBatch(
+        self, request: pb.CheckBatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CheckBatchAnswer]:
+        queries = [check_query_from_proto(m) for m in request.items]
+        for index, answer in checked_batch(self.matcher, queries, context.is_active):
+            yield batch_answer_to_proto(index, answer)
+
+    @handle_errors
     def RecordVerdict(
         self, request: pb.VerdictRequest, context: grpc.ServicerContext
     ) -> pb.VerdictResponse:
@@ -53,7 +89,40 @@ class MatcherServicer(pb_grpc.MatcherServicer):
         )
 
 
+def checked_batch(
+    matcher: Matcher, queries: Sequence[CheckQuery], active: Callable[[], bool]
+) -> Iterator[tuple[int, CheckResult | ItemError]]:
+    """(index, answer) for each query, in order, a chunk at a time while ``active()``;
+    an item's own error is its answer (as a unary check would have said it)."""
+    if not 1 <= len(queries) <= MAX_BATCH_ITEMS:
+        raise InputError(f"a batch has 1 to {MAX_BATCH_ITEMS:,} items, got {len(queries):,}")
+    started, matched, failed = time.monotonic(), 0, 0
+    for start in range(0, len(queries), BATCH_CHUNK):
+        if not active():
+            log.info("check batch cancelled by the caller after %d of %d items",
+                     start, len(queries))  # fmt: skip
+            return
+        for offset, answer in enumerate(matcher.check_many(queries[start : start + BATCH_CHUNK])):
+            if isinstance(answer, HashlistError):
+                failed += 1
+                code, message = public_error(answer, f"CheckBatch item {start + offset}")
+                yield start + offset, ItemError(code.name, message)
+            else:
+                matched += bool(answer.matches)
+                yield start + offset, answer
+    log.info("check batch: %d items, %d matched, %d refused, in %.2f s",
+             len(queries), matched, failed, time.monotonic() - started)  # fmt: skip
+
+
 MATCHER_SERVICE = pb.DESCRIPTOR.services_by_name["Matcher"].full_name
+
+
+@dataclass(frozen=True)
+class MatcherAddresses:
+    local: str
+    """Unix socket or loopback, no TLS."""
+    tls: str
+    """TCP with client certificates, or "" (not served)."""
 
 
 @contextmanager
@@ -64,31 +133,53 @@ def running_matcher(
     max_message_bytes: int,
     workers: int = 8,
     health: HealthServicer | None = None,
-) -> Iterator[str]:
-    """Serve ``matcher`` on ``address``, with the standard gRPC health service (``health``:
-    its status is the caller's to set; NOT_SERVING until it does) and reflection;
-    yields the bound address (port 0 resolved)."""
+    tls: MatcherTLS | None = None,
+    tls_address: str = "",
+    max_connections: int = 1024,
+    handshake_timeout_seconds: float = 10.0,
+) -> Iterator[MatcherAddresses]:
+    """Serve ``matcher`` on the local ``address`` and, with ``tls``, on ``tls_address``
+    with client certificates; with the standard gRPC health service (``health``: its
+    status is the caller's to set; NOT_SERVING until it does) and reflection. Yields the
+    bound addresses (port 0 resolved)."""
     check_local_address(address)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matcher"),
-        options=server_options(max_message_bytes),
-    )
+        options=server_options(max_message_bytes, max_connections=max_connections,
+                               handshake_timeout_seconds=handshake_timeout_seconds),
+    )  # fmt: skip
     pb_grpc.add_MatcherServicer_to_server(MatcherServicer(matcher), server)
     health = health or matcher_health()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
         [MATCHER_SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(address)
-    if port == 0 and not address.startswith("unix:"):
-        raise ConfigError(f"cannot listen on {address}")
+    local = _bound(address, server.add_insecure_port(address))
+    remote = ""
+    if tls is not None and tls_address:
+        remote = _bound(tls_address, server.add_secure_port(tls_address, _credentials(tls)))
     server.start()
-    bound = address if address.startswith("unix:") else f"{address.rpartition(':')[0]}:{port}"
     try:
-        yield bound
+        yield MatcherAddresses(local, remote)
     finally:
         health.enter_graceful_shutdown()
         server.stop(grace=2).wait()
+
+
+def _bound(address: str, port: int) -> str:
+    if port == 0 and not address.startswith("unix:"):
+        raise ConfigError(f"cannot listen on {address}")
+    return address if address.startswith("unix:") else f"{address.rpartition(':')[0]}:{port}"
+
+
+def _credentials(tls: MatcherTLS) -> grpc.ServerCredentials:
+    try:
+        key, cert, ca = tls.key.read_bytes(), tls.cert.read_bytes(), tls.client_ca.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read the Matcher's TLS files: {e}") from e
+    # The handshake refuses a caller without a certificate from the platform's CA.
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                       require_client_auth=True)  # fmt: skip
 
 
 def matcher_health() -> HealthServicer:
@@ -112,12 +203,20 @@ class MatcherClient:
         self,
         address: str,
         *,
+        tls: ClientTLS | None = None,
         timeout: float = 30.0,
         max_message_bytes: int = 64 * 1024 * 1024 + 4096,
     ) -> None:
-        """``max_message_bytes``: at least the node's ``max_check_bytes`` (default 64 MiB)."""
+        """``tls``: this client's certificate and key, and the CA of the node's certificate
+        (for a Matcher on TCP). ``max_message_bytes``: at least the node's
+        ``max_check_bytes`` (default 64 MiB)."""
         self.address, self.timeout = address, timeout
-        self._channel = grpc.insecure_channel(address, options=channel_options(max_message_bytes))
+        options = channel_options(max_message_bytes)
+        if tls is None:
+            self._channel = grpc.insecure_channel(address, options=options)
+        else:
+            credentials = client_credentials(tls.ca, tls.cert, tls.key)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
         self._stub = pb_grpc.MatcherStub(self._channel)
 
     def __enter__(self) -> MatcherClient:
@@ -144,6 +243,29 @@ class MatcherClient:
             return check_result_from_proto(self._stub.Check(request, timeout=self.timeout))
         except grpc.RpcError as e:
             raise self._error(e, "check") from e
+
+    def check_batch(
+        self, queries: Sequence[CheckQuery], *, timeout: float | None = None
+    ) -> Iterator[CheckResult | ItemError]:
+        """One answer per query, in order, as the node streams them (at most
+        ``MAX_BATCH_ITEMS`` queries). ``timeout``: for the whole call; by default the
+        client's timeout plus 50 ms per item."""
+        request = pb.CheckBatchRequest(items=[check_query_to_proto(q) for q in queries])
+        deadline = timeout if timeout is not None else self.timeout + 0.05 * len(queries)
+        expected = 0
+        try:
+            for message in self._stub.CheckBatch(request, timeout=deadline):
+                index, answer = batch_answer_from_proto(message)
+                if index != expected:
+                    raise UnavailableError(f"check batch at {self.address}: answer {index} "
+                                           f"came where {expected} was due")  # fmt: skip
+                expected += 1
+                yield answer
+        except grpc.RpcError as e:
+            raise self._error(e, "check batch") from e
+        if expected != len(queries):
+            raise UnavailableError(f"check batch at the node's matcher {self.address}: the "
+                                   f"answers ended after {expected} of {len(queries)}")  # fmt: skip
 
     def verdict(self, report_id: str, verdict: str) -> str:
         request = pb.VerdictRequest(report_id=report_id, verdict=verdict)

@@ -111,3 +111,21 @@ def witness_config(folder: Path, pki: Path, signer: Signer, *trusts: TrustRoot) 
         tls_cert=pki / "witness.pem", tls_key=pki / "witness.key", listen="127.0.0.1:0",
         request_timeout_seconds=5,
     )  # fmt: skip
+
+
+def platform_pki(out: Path) -> Path:
+    """A platform's own CA (not the hub's) in ``out``: ``matcher.pem``/``.key`` for its
+    node's Matcher, ``upload.pem``/``.key`` for an upload host, and ``stranger.pem``/
+    ``.key`` from another CA. Returns ``out``."""
+    out.mkdir(parents=True)
+    ca, other = DevCA("a platform's upload fleet CA"), DevCA("someone else")
+    (out / "ca.pem").write_bytes(ca.cert_pem)
+    issued = {
+        "matcher": ca.issue(Role.PARTNER, "matcher", server=True),
+        "upload": ca.issue(Role.PARTNER, "upload-host-1"),
+        "stranger": other.issue(Role.PARTNER, "upload-host-1"),
+    }
+    for name, pair in issued.items():
+        (out / f"{name}.pem").write_bytes(pair.cert_pem)
+        (out / f"{name}.key").write_bytes(pair.key_pem)
+    return out

@@ -34,8 +34,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_status)
 
     p = cmds.add_parser("check", help="ask the running node whether files match a listed hash")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--config", type=Path, required=True)
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--batch", metavar="JSONL",
+                   help="check each JSON line of this file ('-': standard input) and write "
+                        "one JSON line per answer, in order (see docs/integration.md)")  # fmt: skip
+    p.add_argument("--batch-size", type=_batch_size, default=1000,
+                   help="lines per CheckBatch call (1 to 10000; default 1000)")  # fmt: skip
+    p.add_argument("--config", type=Path, help="the node's TOML (dials its local socket)")
+    p.add_argument("--matcher", metavar="HOST:PORT",
+                   help="a node's Matcher over TCP instead of --config's local socket; "
+                        "with --cert, --key and --ca for mutual TLS")  # fmt: skip
+    p.add_argument("--cert", type=Path, help="this client's certificate (PEM), with --matcher")
+    p.add_argument("--key", type=Path, help="this client's private key, with --matcher")
+    p.add_argument("--ca", type=Path, help="the CA of the node's certificate, with --matcher")
     p.add_argument("--content-id", default="", help="your id for the content (sent as an HMAC)")
     p.add_argument(
         "--send-content",
@@ -93,19 +104,50 @@ def _status(args: argparse.Namespace) -> int:
     return exits.OK if all(r.healthy for r in rows) else exits.NEGATIVE
 
 
+def _batch_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be 1 to 10000, got {text!r}")
+    return int(text)
+
+
 def _matcher(config: NodeConfig) -> MatcherClient:
     from node.service import MatcherClient
 
     return MatcherClient(config.matcher_address, max_message_bytes=config.max_check_bytes + 4096)
 
 
+def _check_client(args: argparse.Namespace) -> MatcherClient:
+    """The Matcher ``node check`` talks to: ``--matcher`` (TLS with all three files, or a
+    local address without), else the local socket of ``--config``'s node."""
+    from hashlist.client import ClientTLS
+    from node.config import load_node_config
+    from node.service import MatcherClient
+
+    tls_files = (args.cert, args.key, args.ca)
+    if args.matcher is None:
+        if args.config is None or any(tls_files):
+            raise InputError("give --config (the node's TOML), or --matcher HOST:PORT "
+                             "with --cert, --key and --ca")  # fmt: skip
+        return _matcher(load_node_config(args.config))
+    if any(tls_files) and not all(tls_files):
+        raise InputError("--matcher with TLS needs all of --cert, --key and --ca")
+    tls = ClientTLS(args.ca, args.cert, args.key) if all(tls_files) else None
+    return MatcherClient(args.matcher, tls=tls)
+
+
 def _check(args: argparse.Namespace) -> int:
     from hashlist.hashing import HashingError, hash_files
-    from node.config import load_node_config
 
-    config = load_node_config(args.config)
+    if bool(args.files) == bool(args.batch):
+        raise InputError("give FILEs to check, or --batch JSONL, one of them")
     failed = 0
-    with _matcher(config) as client:
+    with _check_client(args) as client:
+        if args.batch:
+            from hashlist.cli.batch import run_batch
+
+            failed = run_batch(client, args.batch, batch_size=args.batch_size,
+                               send_content=args.send_content, out=sys.stdout)  # fmt: skip
+            return exits.NEGATIVE if failed else exits.OK
         for result in hash_files([Path(f) for f in args.files]):
             if isinstance(result, HashingError):
                 failed += 1
@@ -123,7 +165,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _print_check(name: str, answer: CheckResult, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"file": name, "matches": [dataclasses.asdict(m) for m in answer.matches],
+        matches = [dataclasses.asdict(m) for m in answer.matches]
+        print(json.dumps({"file": name, "matches": matches, "signals": list(answer.signals),
                           "notes": list(answer.notes)}))  # fmt: skip
         return
     print(f"{name}: {len(answer.matches) or 'no'} match{'es' if len(answer.matches) != 1 else ''}")

@@ -922,8 +922,9 @@ class Reports:
 
 
 class MatcherStub:
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     def __init__(self, channel):
@@ -937,6 +938,11 @@ class MatcherStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.FromString,
                 _registered_method=True)
+        self.CheckBatch = channel.unary_stream(
+                '/hashlist.v1.Matcher/CheckBatch',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.FromString,
+                _registered_method=True)
         self.RecordVerdict = channel.unary_unary(
                 '/hashlist.v1.Matcher/RecordVerdict',
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictRequest.SerializeToString,
@@ -945,12 +951,21 @@ class MatcherStub:
 
 
 class MatcherServicer:
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     def Check(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckBatch(self, request, context):
+        """Up to 10,000 checks in one call (backfills): one answer per item, streamed
+        back in the items' order, each a result or that item's own error.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -969,6 +984,11 @@ def add_MatcherServicer_to_server(servicer, server):
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.SerializeToString,
             ),
+            'CheckBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.CheckBatch,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.SerializeToString,
+            ),
             'RecordVerdict': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordVerdict,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.VerdictRequest.FromString,
@@ -983,8 +1003,9 @@ def add_MatcherServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Matcher:
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     @staticmethod
@@ -1004,6 +1025,33 @@ class Matcher:
             '/hashlist.v1.Matcher/Check',
             hashlist_dot_v1_dot_hashlist__pb2.CheckRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.CheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hashlist.v1.Matcher/CheckBatch',
+            hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.FromString,
             options,
             channel_credentials,
             insecure,

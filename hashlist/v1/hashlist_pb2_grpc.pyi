@@ -338,8 +338,9 @@ class ReportsServicer(metaclass=_abc_1.ABCMeta):
 def add_ReportsServicer_to_server(servicer: ReportsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class MatcherStub:
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     @_typing.overload
@@ -347,21 +348,31 @@ class MatcherStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MatcherAsyncStub: ...
     Check: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]
+    CheckBatch: _grpc.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswer]
+    """Up to 10,000 checks in one call (backfills): one answer per item, streamed
+    back in the items' order, each a result or that item's own error.
+    """
     RecordVerdict: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]
 
 @_typing.type_check_only
 class MatcherAsyncStub(MatcherStub):
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Check: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]  # type: ignore[assignment]
+    CheckBatch: _aio.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswer]  # type: ignore[assignment]
+    """Up to 10,000 checks in one call (backfills): one answer per item, streamed
+    back in the items' order, each a result or that item's own error.
+    """
     RecordVerdict: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]  # type: ignore[assignment]
 
 class MatcherServicer(metaclass=_abc_1.ABCMeta):
-    """The node's local matching service, for the platform's own upload pipeline
-    (bound to loopback or a Unix socket only; no image leaves the node).
+    """The node's matching service, for the platform's own upload pipeline: on a
+    Unix socket or loopback, or on a TCP address with mutual TLS (clients hold
+    certificates from the platform's own CA). No image leaves the node.
     """
 
     @_abc_1.abstractmethod
@@ -370,6 +381,16 @@ class MatcherServicer(metaclass=_abc_1.ABCMeta):
         request: _hashlist_pb2.CheckRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_hashlist_pb2.CheckResponse, _abc.Awaitable[_hashlist_pb2.CheckResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CheckBatch(
+        self,
+        request: _hashlist_pb2.CheckBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_hashlist_pb2.CheckBatchAnswer], _abc.AsyncIterator[_hashlist_pb2.CheckBatchAnswer]]:
+        """Up to 10,000 checks in one call (backfills): one answer per item, streamed
+        back in the items' order, each a result or that item's own error.
+        """
 
     @_abc_1.abstractmethod
     def RecordVerdict(

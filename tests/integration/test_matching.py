@@ -310,7 +310,7 @@ def test_matcher_service_over_a_unix_socket(rig: Rig) -> None:
     address = f"unix:{rig.tmp / 'm.sock'}"
     with (
         running_matcher(rig.node.matcher, address, max_message_bytes=1 << 22) as bound,
-        MatcherClient(bound, max_message_bytes=1 << 22) as local,
+        MatcherClient(bound.local, max_message_bytes=1 << 22) as local,
     ):
         answer = local.check(content=edited_copy(synthetic_image(0)), content_id="x")
         assert any(m.signal.startswith("pdq:") for m in answer.matches)
@@ -326,7 +326,7 @@ def test_the_matcher_socket_answers_health_checks_and_reflection(rig: Rig) -> No
     health = matcher_health()
     with (
         running_matcher(rig.node.matcher, address, max_message_bytes=1 << 20, health=health) as b,
-        grpc.insecure_channel(b) as channel,
+        grpc.insecure_channel(b.local) as channel,
     ):
         probe: Any = health_pb2_grpc.HealthStub(channel)  # the stubs' types are incomplete
 
