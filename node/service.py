@@ -75,10 +75,16 @@ class MatcherServicer(pb_grpc.MatcherServicer):
     @handle_errors
     def CheckBatch(
         self, request: pb.CheckBatchRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.CheckBatchAnswer]:
+    ) -> Iterator[pb.CheckBatchAnswers]:
         queries = [check_query_from_proto(m) for m in request.items]
+        answers: list[pb.CheckBatchAnswer] = []
         for index, answer in checked_batch(self.matcher, queries, context.is_active):
-            yield batch_answer_to_proto(index, answer)
+            answers.append(batch_answer_to_proto(index, answer))
+            if len(answers) == BATCH_CHUNK:
+                yield pb.CheckBatchAnswers(answers=answers)
+                answers = []
+        if answers:
+            yield pb.CheckBatchAnswers(answers=answers)
 
     @handle_errors
     def RecordVerdict(
@@ -255,12 +261,13 @@ class MatcherClient:
         expected = 0
         try:
             for message in self._stub.CheckBatch(request, timeout=deadline):
-                index, answer = batch_answer_from_proto(message)
-                if index != expected:
-                    raise UnavailableError(f"check batch at {self.address}: answer {index} "
-                                           f"came where {expected} was due")  # fmt: skip
-                expected += 1
-                yield answer
+                for one in message.answers:
+                    index, answer = batch_answer_from_proto(one)
+                    if index != expected:
+                        raise UnavailableError(f"check batch at {self.address}: answer {index} "
+                                               f"came where {expected} was due")  # fmt: skip
+                    expected += 1
+                    yield answer
         except grpc.RpcError as e:
             raise self._error(e, "check batch") from e
         if expected != len(queries):

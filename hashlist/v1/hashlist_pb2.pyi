@@ -1250,6 +1250,28 @@ class CheckBatchAnswer(_message.Message):
 Global___CheckBatchAnswer: _TypeAlias = CheckBatchAnswer  # noqa: Y015
 
 @_typing.final
+class CheckBatchAnswers(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def answers(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckBatchAnswer]:
+        """consecutive items, in order"""
+
+    def __init__(
+        self,
+        *,
+        answers: _abc.Iterable[Global___CheckBatchAnswer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers", b"answers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckBatchAnswers: _TypeAlias = CheckBatchAnswers  # noqa: Y015
+
+@_typing.final
 class VerdictRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

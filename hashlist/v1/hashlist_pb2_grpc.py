@@ -941,7 +941,7 @@ class MatcherStub:
         self.CheckBatch = channel.unary_stream(
                 '/hashlist.v1.Matcher/CheckBatch',
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.SerializeToString,
-                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.FromString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswers.FromString,
                 _registered_method=True)
         self.RecordVerdict = channel.unary_unary(
                 '/hashlist.v1.Matcher/RecordVerdict',
@@ -964,7 +964,8 @@ class MatcherServicer:
 
     def CheckBatch(self, request, context):
         """Up to 10,000 checks in one call (backfills): one answer per item, streamed
-        back in the items' order, each a result or that item's own error.
+        back in the items' order a few hundred per message, each a result or that
+        item's own error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -987,7 +988,7 @@ def add_MatcherServicer_to_server(servicer, server):
             'CheckBatch': grpc.unary_stream_rpc_method_handler(
                     servicer.CheckBatch,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.FromString,
-                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.SerializeToString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswers.SerializeToString,
             ),
             'RecordVerdict': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordVerdict,
@@ -1051,7 +1052,7 @@ class Matcher:
             target,
             '/hashlist.v1.Matcher/CheckBatch',
             hashlist_dot_v1_dot_hashlist__pb2.CheckBatchRequest.SerializeToString,
-            hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswer.FromString,
+            hashlist_dot_v1_dot_hashlist__pb2.CheckBatchAnswers.FromString,
             options,
             channel_credentials,
             insecure,

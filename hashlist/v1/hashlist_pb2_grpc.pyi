@@ -348,9 +348,10 @@ class MatcherStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> MatcherAsyncStub: ...
     Check: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]
-    CheckBatch: _grpc.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswer]
+    CheckBatch: _grpc.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswers]
     """Up to 10,000 checks in one call (backfills): one answer per item, streamed
-    back in the items' order, each a result or that item's own error.
+    back in the items' order a few hundred per message, each a result or that
+    item's own error.
     """
     RecordVerdict: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]
 
@@ -363,9 +364,10 @@ class MatcherAsyncStub(MatcherStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Check: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CheckRequest, _hashlist_pb2.CheckResponse]  # type: ignore[assignment]
-    CheckBatch: _aio.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswer]  # type: ignore[assignment]
+    CheckBatch: _aio.UnaryStreamMultiCallable[_hashlist_pb2.CheckBatchRequest, _hashlist_pb2.CheckBatchAnswers]  # type: ignore[assignment]
     """Up to 10,000 checks in one call (backfills): one answer per item, streamed
-    back in the items' order, each a result or that item's own error.
+    back in the items' order a few hundred per message, each a result or that
+    item's own error.
     """
     RecordVerdict: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.VerdictRequest, _hashlist_pb2.VerdictResponse]  # type: ignore[assignment]
 
@@ -387,9 +389,10 @@ class MatcherServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _hashlist_pb2.CheckBatchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_hashlist_pb2.CheckBatchAnswer], _abc.AsyncIterator[_hashlist_pb2.CheckBatchAnswer]]:
+    ) -> _typing.Union[_abc.Iterator[_hashlist_pb2.CheckBatchAnswers], _abc.AsyncIterator[_hashlist_pb2.CheckBatchAnswers]]:
         """Up to 10,000 checks in one call (backfills): one answer per item, streamed
-        back in the items' order, each a result or that item's own error.
+        back in the items' order a few hundred per message, each a result or that
+        item's own error.
         """
 
     @_abc_1.abstractmethod
