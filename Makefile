@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_audit
 	$(BIN)/python -m bench.bench_cli
 	$(BIN)/python -m bench.bench_check_latency
+	$(BIN)/python -m bench.bench_check_batch
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
