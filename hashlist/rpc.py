@@ -102,16 +102,22 @@ servicer that has an ``rpc_errors`` attribute of this type is counted."""
 
 
 def public_error(
-    error: errors.HashlistError, where: str, observe: ErrorObserver | None = None
+    error: errors.HashlistError,
+    where: str,
+    observe: ErrorObserver | None = None,
+    *,
+    quiet: bool = False,
 ) -> tuple[grpc.StatusCode, str]:
     """The status code and message a client is told about ``error``; the detail is
-    logged here (with a reference, when it is not for the client)."""
+    logged here (with a reference, when it is not for the client). ``quiet``: a refusal
+    of the request's own content is logged at debug level (one item of many)."""
     reference = secrets.token_hex(4)
     status = public_status(error)
     if observe is not None:
         observe(where, status.code.name)
     if status.detail_is_public:
-        log.info("%s refused: %s: %s", where, type(error).__name__, _bounded(str(error)))
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "%s refused: %s: %s", where, type(error).__name__, _bounded(str(error)))
     else:
         log.error("%s failed (reference %s): %s: %s", where, reference, type(error).__name__,
                   _bounded(str(error)))  # fmt: skip

@@ -82,8 +82,12 @@ class NodeConfig:
     """``host:port`` of the Matcher's JSON API (``POST /v1/check``, ``/v1/check-batch``,
     ``/v1/verdict``; ``GET /openapi.json``). Empty: none. Loopback only without the
     TLS files above; with them, HTTPS with client certificates on any address."""
+    http_max_body_bytes: int = 16 * 1024 * 1024
+    """Largest JSON body the JSON API reads (a 10,000-hash batch is about 1.3 MB; an
+    image in base64 is 4/3 of its size). Bodies are parsed four at a time at most."""
     max_matcher_connections: int = 1024
-    """Most connections open at once to the JSON API; more are closed as accepted."""
+    """Most connections open at once to the gRPC TCP listener, and to the JSON API;
+    more are closed as they are accepted."""
     pdq_radius: int = 31
     """PDQ near match: Hamming distance at most this (Meta's recommendation)."""
     phash_radius: int = 8
@@ -132,8 +136,9 @@ class NodeConfig:
         if any(tls) and not all(tls):
             raise ConfigError("set all three of matcher_tls_cert, matcher_tls_key and "
                               "matcher_client_ca, or none")  # fmt: skip
-        if self.max_matcher_connections < 1:
-            raise ConfigError("max_matcher_connections must be at least 1")
+        if self.max_matcher_connections < 1 or self.http_max_body_bytes < 1024:
+            raise ConfigError("max_matcher_connections must be >= 1 and http_max_body_bytes "
+                              ">= 1024")  # fmt: skip
         check_local_address(self.matcher_address)
         if self.matcher_tls is None:
             if self.http_listen:

@@ -130,9 +130,9 @@ def _run(config: NodeConfig, clock: Clock) -> None:
                 matcher,
                 config.http_listen,
                 tls=config.matcher_tls,
-                max_body=config.max_check_bytes * 4 // 3 + 4096,
+                max_body=config.http_max_body_bytes,
                 max_connections=config.max_matcher_connections,
-            ),  # fmt: skip
+            ),
         ):
             socket.bound()
             worker.start()

@@ -93,7 +93,7 @@ def query_from_json(value: object, where: str = "the request") -> CheckQuery:
         if not isinstance(obj["content"], str):
             raise InputError(f"{where}: content must be a base64 string")
         try:
-            content = base64.b64decode(obj["content"], validate=True)
+            content = base64.b64decode(obj["content"], validate=True) or None  # "": absent
         except (binascii.Error, ValueError) as e:
             raise InputError(f"{where}: content is not valid base64: {e}") from e
     signals = obj.get("signals", [])
@@ -101,8 +101,6 @@ def query_from_json(value: object, where: str = "the request") -> CheckQuery:
         raise InputError(f"{where}: signals must be a list of strings")
     if len(signals) > MAX_SIGNALS:
         raise InputError(f"{where}: at most {MAX_SIGNALS} signals per check")
-    if content is not None and signals:
-        raise InputError(f"{where}: give content or signals, not both")
     quality = obj.get("pdq_quality")
     if quality is not None and (
         not isinstance(quality, int) or isinstance(quality, bool) or not 0 <= quality <= 100

@@ -213,6 +213,8 @@ class Matcher:
             notes: list[str] = []
             query: list[str]
             pdq_quality = q.pdq_quality
+            if q.content is not None and q.signals:
+                raise InputError("give the content's bytes or its signals, not both")
             if q.content is not None:
                 with self._decodes:
                     hashes = hash_bytes(

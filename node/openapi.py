@@ -29,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "the request is not valid; the message says why",
         404: "no such report on this node",
         405: "method not allowed",
+        408: "the body did not arrive in time",
         411: "a Content-Length header is required",
         413: "the body is larger than the node accepts",
         415: "the body is not application/json",
@@ -45,7 +46,7 @@ def _post(summary: str, request: str, response: dict[str, Any], *extra: int) -> 
             "requestBody": {"required": True, "content": _json(_ref(request))},
             "responses": {
                 "200": {"description": "the answer", "content": _json(response)},
-                **_errors(400, 411, 413, 415, 503, *extra),
+                **_errors(400, 408, 411, 413, 415, 503, *extra),
             },
         }
     }

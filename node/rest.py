@@ -30,7 +30,9 @@ import logging
 import secrets
 import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,14 +59,21 @@ HTTP_STATUS = {
     "UNAVAILABLE": 503,
 }
 """gRPC status code name -> HTTP status; any other code is the server's fault (500)."""
+_WORKING = 4
 
 
 class _RefusedError(Exception):
     """An HTTP-level refusal (method, size, media type) with its status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, allow: str = "") -> None:
         super().__init__(message)
-        self.status = status
+        self.status, self.allow = status, allow
+
+
+_PATHS = frozenset({"/v1/check", "/v1/check-batch", "/v1/verdict", "/openapi.json"})
+_REFUSAL_CODES = {404: "NOT_FOUND", 405: "INVALID_ARGUMENT", 408: "UNAVAILABLE",
+                  411: "INVALID_ARGUMENT", 413: "RESOURCE_EXHAUSTED",
+                  415: "INVALID_ARGUMENT"}  # fmt: skip
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -74,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/openapi.json":
+        if self._route() == "/openapi.json":
             self._send(200, document())
         else:
             self._answer_refusal()
@@ -91,39 +100,67 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._answer_refusal()
 
+    def _route(self) -> str:
+        """The path without its query, and only if it is one of ours (for logs too)."""
+        path = getattr(self, "path", "").split("?", 1)[0]  # unset on a malformed request line
+        return path if path in _PATHS else "(other)"
+
     def _answer_refusal(self) -> None:
-        route = {"/v1/check": self._check, "/v1/check-batch": self._batch,
-                 "/v1/verdict": self._verdict}.get(self.path.split("?", 1)[0])  # fmt: skip
+        route = self._route()
+        handler = {"/v1/check": self._check, "/v1/check-batch": self._batch,
+                   "/v1/verdict": self._verdict}.get(route)  # fmt: skip
         try:
-            if route is None:
+            if route == "/openapi.json":
+                raise _RefusedError(405, "/openapi.json takes GET", allow="GET")
+            if handler is None:
                 raise _RefusedError(404, "no such path: POST /v1/check, /v1/check-batch, "
                                     "/v1/verdict; GET /openapi.json")  # fmt: skip
             if self.command != "POST":
-                raise _RefusedError(405, f"{self.path} takes POST")
-            self._send(200, route(self._body()))
+                raise _RefusedError(405, f"{route} takes POST", allow="POST")
+            body = self._body()
+            with self.server.working:  # parsing and checking: a few requests at a time
+                self._send(200, handler(self._parsed(body)))
         except _RefusedError as e:
             self.close_connection = True  # the body may be unread
-            self._error(e.status, "INVALID_ARGUMENT" if e.status < 500 else "UNAVAILABLE", str(e))
+            self._error(e.status, _REFUSAL_CODES[e.status], str(e), allow=e.allow)
         except HashlistError as e:
-            code, message = public_error(e, f"HTTP {self.path}")
+            code, message = public_error(e, f"HTTP {route}")
             self._error(HTTP_STATUS.get(code.name, 500), code.name, message)
         except Exception:
             reference = secrets.token_hex(4)
-            log.exception("HTTP %s: internal error (reference %s)", self.path, reference)
+            log.exception("HTTP %s: internal error (reference %s)", route, reference)
             self._error(500, "INTERNAL", f"internal error; the node's operator has the "
                                          f"details (reference {reference})")  # fmt: skip
 
-    def _body(self) -> object:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (an unknown method, headers too long) in our body."""
+        self.close_connection = True
+        known = {501: "NOT_FOUND", 431: "INVALID_ARGUMENT", 414: "INVALID_ARGUMENT"}
+        self._error(code, known.get(code, "INVALID_ARGUMENT"), message or "bad request")
+
+    def _body(self) -> bytes:
         kind = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if kind != "application/json":
             raise _RefusedError(415, "send the body as Content-Type: application/json")
         length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
-            raise _RefusedError(411 if not length else 400, "a Content-Length is required")
+        if not (length.isascii() and length.isdigit()):
+            raise _RefusedError(411, "a Content-Length (decimal digits) is required")
         if int(length) > self.server.max_body:
             raise _RefusedError(413, f"the body is {int(length):,} bytes; this node accepts "
                                      f"at most {self.server.max_body:,}")  # fmt: skip
-        raw = self.rfile.read(int(length))
+        # Read to a deadline, not just a per-read timeout: a peer dripping a byte at a
+        # time cannot hold this thread for longer than body_seconds.
+        deadline, parts, left = time.monotonic() + self.server.body_seconds, [], int(length)
+        while left:
+            part = self.rfile.read1(min(left, 1 << 20))
+            if not part or time.monotonic() > deadline:
+                raise _RefusedError(408, "the body did not arrive in time")
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    @staticmethod
+    def _parsed(raw: bytes) -> object:
         try:
             return json.loads(raw)
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
@@ -161,24 +198,28 @@ class _Handler(BaseHTTPRequestHandler):
             raise InputError("report_id and verdict must both be strings")
         return {"verdict_id": self.server.matcher.verdict(report_id, verdict).verdict_id}
 
-    def _error(self, status: int, code: str, message: str) -> None:
-        self._send(status, {"error": {"code": code, "message": message}})
+    def _error(self, status: int, code: str, message: str, allow: str = "") -> None:
+        self._send(status, {"error": {"code": code, "message": message}}, allow)
 
-    def _send(self, status: int, body: object) -> None:
+    def _send(self, status: int, body: object, allow: str = "") -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
-        if status == 405:
-            self.send_header("Allow", "POST")
+        if allow:
+            self.send_header("Allow", allow)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("http %s %s: %s", self.command, self._route(), code)  # never the address
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("http %s", format % args)  # the request line; never the client's address
+        log.debug("http: %s", format % args)
 
 
 def _named(status: tuple[Any, str]) -> tuple[str, str]:
@@ -201,12 +242,19 @@ class _Server(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.matcher, self.tls, self.max_body = matcher, tls, max_body
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
+        self.body_seconds = max(idle_timeout, 60.0)
         self._slots = threading.BoundedSemaphore(max_connections)
+        # Parsed bodies are what cost memory (a JSON array of empty objects is ~25x its
+        # bytes in Python): at most this many requests are parsed and checked at once.
+        self.working = threading.BoundedSemaphore(_WORKING)
+        self._warned = 0.0
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
-            log.warning("HTTP: at the connection limit; closing a new connection")
+            if time.monotonic() - self._warned > 60:  # a flood is one line a minute
+                self._warned = time.monotonic()
+                log.warning("HTTP: at the connection limit; closing new connections")
             self.shutdown_request(request)
             return
         try:
@@ -230,7 +278,7 @@ class _Server(ThreadingHTTPServer):
         try:
             wrapped = self.tls.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as e:  # no certificate, a foreign CA, too slow
-            log.info("HTTP: TLS handshake refused: %s", type(e).__name__)
+            log.debug("HTTP: TLS handshake refused: %s", type(e).__name__)
             return
         try:
             wrapped.settimeout(self.idle_timeout)
@@ -238,10 +286,16 @@ class _Server(ThreadingHTTPServer):
         finally:
             wrapped.close()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed outside a request (a reset, a bad TLS record): one
+        debug line, never the client's address or a traceback on stderr."""
+        log.debug("HTTP: connection ended with %s", type(sys.exc_info()[1]).__name__)
+
 
 def tls_context(tls: MatcherTLS) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_RENEGOTIATION
     try:
         context.load_cert_chain(tls.cert, tls.key)
         context.load_verify_locations(cafile=tls.client_ca)
@@ -257,7 +311,7 @@ def serving_rest(
     listen: str,
     *,
     tls: MatcherTLS | None = None,
-    max_body: int = 64 * 1024 * 1024,
+    max_body: int = 16 * 1024 * 1024,
     max_connections: int = 1024,
     handshake_timeout: float = 10.0,
     idle_timeout: float = 60.0,

@@ -37,6 +37,7 @@ from hashlist.rpc import (
     error_from_rpc,
     handle_errors,
     public_error,
+    server_credentials,
     server_options,
 )
 from hashlist.v1 import hashlist_pb2 as pb
@@ -76,6 +77,10 @@ class MatcherServicer(pb_grpc.MatcherServicer):
     def CheckBatch(
         self, request: pb.CheckBatchRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.CheckBatchAnswers]:
+        if not 1 <= len(request.items) <= MAX_BATCH_ITEMS:  # before any work per item
+            raise InputError(
+                f"a batch has 1 to {MAX_BATCH_ITEMS:,} items, got {len(request.items):,}"
+            )
         queries = [check_query_from_proto(m) for m in request.items]
         answers: list[pb.CheckBatchAnswer] = []
         for index, answer in checked_batch(self.matcher, queries, context.is_active):
@@ -98,8 +103,13 @@ class MatcherServicer(pb_grpc.MatcherServicer):
 def checked_batch(
     matcher: Matcher, queries: Sequence[CheckQuery], active: Callable[[], bool]
 ) -> Iterator[tuple[int, CheckResult | ItemError]]:
-    """(index, answer) for each query, in order, a chunk at a time while ``active()``;
-    an item's own error is its answer (as a unary check would have said it)."""
+    """(index, answer) for each query, in order, a chunk at a time while ``active()``.
+
+    An item's own error is its answer, as a unary check would have said it. A chunk
+    that fails as a whole (storage, say) answers each of its items with that error and
+    the batch goes on: the answers already given, with their report ids, stand, and
+    nothing is half-answered. Refusals are logged at debug level and counted in one
+    summary line, never one line per item."""
     if not 1 <= len(queries) <= MAX_BATCH_ITEMS:
         raise InputError(f"a batch has 1 to {MAX_BATCH_ITEMS:,} items, got {len(queries):,}")
     started, matched, failed = time.monotonic(), 0, 0
@@ -108,10 +118,16 @@ def checked_batch(
             log.info("check batch cancelled by the caller after %d of %d items",
                      start, len(queries))  # fmt: skip
             return
-        for offset, answer in enumerate(matcher.check_many(queries[start : start + BATCH_CHUNK])):
+        chunk = queries[start : start + BATCH_CHUNK]
+        try:
+            answers = matcher.check_many(chunk)
+        except HashlistError as e:
+            answers = [e] * len(chunk)
+        for offset, answer in enumerate(answers):
             if isinstance(answer, HashlistError):
                 failed += 1
-                code, message = public_error(answer, f"CheckBatch item {start + offset}")
+                code, message = public_error(answer, f"CheckBatch item {start + offset}",
+                                             quiet=True)  # fmt: skip
                 yield start + offset, ItemError(code.name, message)
             else:
                 matched += bool(answer.matches)
@@ -179,13 +195,8 @@ def _bound(address: str, port: int) -> str:
 
 
 def _credentials(tls: MatcherTLS) -> grpc.ServerCredentials:
-    try:
-        key, cert, ca = tls.key.read_bytes(), tls.cert.read_bytes(), tls.client_ca.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"cannot read the Matcher's TLS files: {e}") from e
     # The handshake refuses a caller without a certificate from the platform's CA.
-    return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
-                                       require_client_auth=True)  # fmt: skip
+    return server_credentials(tls.client_ca, tls.cert, tls.key)
 
 
 def matcher_health() -> HealthServicer:
@@ -255,9 +266,11 @@ class MatcherClient:
     ) -> Iterator[CheckResult | ItemError]:
         """One answer per query, in order, as the node streams them (at most
         ``MAX_BATCH_ITEMS`` queries). ``timeout``: for the whole call; by default the
-        client's timeout plus 50 ms per item."""
+        client's timeout plus 50 ms per item and 1 s per item carrying content (decoded
+        one after another on the node)."""
         request = pb.CheckBatchRequest(items=[check_query_to_proto(q) for q in queries])
-        deadline = timeout if timeout is not None else self.timeout + 0.05 * len(queries)
+        with_content = sum(1 for q in queries if q.content)
+        deadline = timeout or self.timeout + 0.05 * len(queries) + 1.0 * with_content
         expected = 0
         try:
             for message in self._stub.CheckBatch(request, timeout=deadline):

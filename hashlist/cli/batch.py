@@ -34,7 +34,10 @@ from node.jsonwire import error_to_json, query_from_json, result_to_json
 from node.service import MatcherClient
 
 MAX_LINE = 96 * 1024 * 1024
-"""Longest input line read (a base64 image of the node's default 64 MiB limit fits)."""
+"""Longest input line read, in characters (a base64 image of 64 MiB fits)."""
+CHUNK_BYTES = 48 * 1024 * 1024
+"""Most content and signal bytes in one call: below the Matcher's 64 MiB message
+limit, so a batch of large images is cut into more calls, never refused whole."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +52,8 @@ def run_batch(
 ) -> int:
     """Check every line of ``source``; returns how many lines got an error."""
     stream = sys.stdin if source == "-" else _open(source)
-    total = 0 if source == "-" else _count_lines(Path(source))
+    # Only a regular file can be read twice: counting a pipe's lines would drain it.
+    total = _count_lines(Path(source)) if source != "-" and Path(source).is_file() else 0
     failed = 0
     try:
         with progress(total, "checked", "lines") as bar:
@@ -81,12 +85,19 @@ def _count_lines(path: Path) -> int:
 
 
 def _chunks(lines: Iterator[_Line], size: int) -> Iterator[list[_Line]]:
+    """Runs of at most ``size`` lines and ``CHUNK_BYTES`` bytes (one line may be more)."""
     chunk: list[_Line] = []
+    weight = 0
     for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
+        q = line.query
+        bytes_ = (
+            len(q.content or b"") + sum(map(len, q.signals)) if isinstance(q, CheckQuery) else 0
+        )
+        if chunk and (len(chunk) == size or weight + bytes_ > CHUNK_BYTES):
             yield chunk
-            chunk = []
+            chunk, weight = [], 0
+        chunk.append(line)
+        weight += bytes_
     if chunk:
         yield chunk
 

@@ -101,6 +101,34 @@ def test_a_batch_reports_each_content_and_hash_once(rig: Rig, served: MatcherAdd
     assert rig.node.matcher.outbox.backlog() == 1
 
 
+def test_a_long_mixed_batch_keeps_order_report_ids_and_errors_across_chunks(
+    rig: Rig, served: MatcherAddresses
+) -> None:
+    h = hash_bytes(listed_images(rig, range(1))[0])
+    assert h.pdq is not None
+    bad = {255, 256, 511}
+    asked = [
+        CheckQuery(signals=("md5:zz",)) if i in bad
+        else CheckQuery(signals=(near(h.pdq, 1 + i % 20),), content_id=f"c{i % 7}",
+                        report=i % 3 != 0)
+        for i in range(600)
+    ]  # fmt: skip
+    with MatcherClient(served.local) as client:
+        batch = list(client.check_batch(asked))
+        again = [single(client, q) for q in asked]  # the same content ids: the same reports
+    assert len(batch) == 600
+    assert {i for i, a in enumerate(batch) if isinstance(a, ItemError)} == bad
+    assert [comparable(a) for a in batch] == again
+    reported = {m.report_id for a in batch if isinstance(a, CheckResult) for m in a.matches}
+    assert "" in reported  # dry runs answer without a report id ...
+    assert len(reported - {""}) == 7  # ... and each content id reported once
+
+
+def test_content_and_signals_together_are_refused(served: MatcherAddresses) -> None:
+    with MatcherClient(served.local) as client, pytest.raises(InputError, match="not both"):
+        client.check(content=b"bytes", signals=["md5:" + "0" * 32])
+
+
 def test_a_batch_has_one_to_ten_thousand_items(served: MatcherAddresses) -> None:
     too_many = [CheckQuery(signals=("md5:" + "0" * 32,))] * (MAX_BATCH_ITEMS + 1)
     with MatcherClient(served.local) as client:
@@ -211,6 +239,21 @@ def test_the_json_api_refuses_bad_requests_with_a_reason(rig: Rig) -> None:
         assert post(url, "/v1/nothing", {})[0] == 404
         status, body = post(url, "/v1/verdict", {"report_id": "f" * 32, "verdict": "removed"})
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
+        hostile = http.client.HTTPConnection(*url.split("://")[1].rsplit(":", 1), timeout=10)
+        hostile.putrequest("POST", "/v1/check")
+        hostile.putheader("Content-Type", "application/json")
+        hostile.putheader("Content-Length", "\u00b2")  # a digit to str.isdigit, not to int
+        hostile.endheaders()
+        answer = hostile.getresponse()
+        assert (answer.status, json.loads(answer.read())["error"]["code"]) == (
+            411, "INVALID_ARGUMENT")  # fmt: skip
+        hostile.close()
+        unknown = http.client.HTTPConnection(*url.split("://")[1].rsplit(":", 1), timeout=10)
+        unknown.request("BREW", "/v1/check")
+        answer = unknown.getresponse()
+        assert answer.status == 501
+        assert "error" in json.loads(answer.read())  # JSON, like every other answer
+        unknown.close()
         status, body = post(url, "/v1/check-batch", {"items": [{"signals": 3}, {"report": 1}]})
         assert status == 200  # the items' own errors, the batch itself is fine
         assert [a["error"]["code"] for a in body["answers"]] == ["INVALID_ARGUMENT"] * 2
@@ -229,6 +272,10 @@ def test_the_json_api_over_tls_needs_a_client_certificate(rig: Rig, platform: Pa
         anonymous = ssl.create_default_context(cafile=p / "ca.pem")
         with pytest.raises((ssl.SSLError, ConnectionError)):
             post(url, "/v1/check", {"signals": ["md5:" + "0" * 32]}, context=anonymous)
+        stranger = ssl.create_default_context(cafile=p / "ca.pem")
+        stranger.load_cert_chain(p / "stranger.pem", p / "stranger.key")
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            post(url, "/v1/check", {"signals": ["md5:" + "0" * 32]}, context=stranger)
 
 
 def test_the_openapi_document_is_served(rig: Rig) -> None:

@@ -57,3 +57,11 @@ def test_an_overlong_line_is_one_error_and_the_next_line_is_read(
     assert isinstance(got[0][1], ItemError)
     assert "longer than" in got[0][1].message
     assert got[1][1] == CheckQuery(signals=(md5,))
+
+
+def test_chunks_are_cut_by_bytes_as_well_as_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 1000)
+    big = [batch._Line(i, "", CheckQuery(content=b"x" * 400)) for i in range(5)]
+    assert [len(c) for c in batch._chunks(iter(big), 1000)] == [2, 2, 1]
+    small = [batch._Line(i, "", CheckQuery(signals=("md5:" + "0" * 32,))) for i in range(5)]
+    assert [len(c) for c in batch._chunks(iter(small), 2)] == [2, 2, 1]
