@@ -239,7 +239,8 @@ def test_the_json_api_refuses_bad_requests_with_a_reason(rig: Rig) -> None:
         assert post(url, "/v1/nothing", {})[0] == 404
         status, body = post(url, "/v1/verdict", {"report_id": "f" * 32, "verdict": "removed"})
         assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
-        hostile = http.client.HTTPConnection(*url.split("://")[1].rsplit(":", 1), timeout=10)
+        host, _, port = url.split("://")[1].rpartition(":")
+        hostile = http.client.HTTPConnection(host, int(port), timeout=10)
         hostile.putrequest("POST", "/v1/check")
         hostile.putheader("Content-Type", "application/json")
         hostile.putheader("Content-Length", "\u00b2")  # a digit to str.isdigit, not to int
@@ -248,7 +249,7 @@ def test_the_json_api_refuses_bad_requests_with_a_reason(rig: Rig) -> None:
         assert (answer.status, json.loads(answer.read())["error"]["code"]) == (
             411, "INVALID_ARGUMENT")  # fmt: skip
         hostile.close()
-        unknown = http.client.HTTPConnection(*url.split("://")[1].rsplit(":", 1), timeout=10)
+        unknown = http.client.HTTPConnection(host, int(port), timeout=10)
         unknown.request("BREW", "/v1/check")
         answer = unknown.getresponse()
         assert answer.status == 501
