@@ -14,20 +14,24 @@ While a merge runs, the old segments keep answering and retractions are also
 recorded for replay on the merged segment before it is swapped in.
 
 Not thread-safe by itself: ``node.matcher`` holds a readers-writer lock
-around searches (shared) and updates (exclusive).
+around searches (shared) and updates (exclusive). ``search_many`` spreads a
+batch over a pool of threads (one per core; the kernels release the GIL)
+while its caller holds the shared lock, so the batch sees one state.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 
-from node.mih import Segment, codes_from_hex, hex_of, plan, scan
+from node.mih import Segment, aligned_rows, codes_from_hex, hex_of, plan, scan, scan_many
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +104,14 @@ class NearIndex:
         """Add a whole list from the replica as one segment (start-up, snapshot)."""
         chunks = [codes_from_hex(list(c), self.words) for c in hexes if len(c)]
         if chunks:
-            codes = np.concatenate(chunks)
-            tags = np.full(len(codes), self._list_index[list_id], np.uint16)
-            self._add_part(codes, tags)
+            self.load_codes(list_id, _stacked(chunks, self.words))
+
+    def load_codes(self, list_id: str, codes: np.ndarray) -> None:
+        """``load`` for codes already decoded: an (n, words) uint64 array."""
+        if codes.ndim != 2 or codes.shape[1] != self.words:
+            raise ValueError(f"codes must be an (n, {self.words}) array")
+        if len(codes):
+            self._add_part(codes, np.full(len(codes), self._list_index[list_id], np.uint16))
 
     def drop_list(self, list_id: str) -> None:
         self._retract(self._list_index[list_id], None)
@@ -168,7 +177,7 @@ class NearIndex:
 
     def _merged(self, older: _Part, newer: _Part) -> _Part:
         keep_old, keep_new = older.segment.alive.copy(), newer.segment.alive.copy()
-        codes = np.concatenate([older.segment.codes[keep_old], newer.segment.codes[keep_new]])
+        codes = _stacked([older.segment.codes[keep_old], newer.segment.codes[keep_new]], self.words)
         tags = np.concatenate([older.lists[keep_old], newer.lists[keep_new]])
         return _Part(Segment(codes, plan(self.bits, self.radius, len(codes))), tags)
 
@@ -199,11 +208,15 @@ class NearIndex:
 
     # --- searching (caller holds the shared lock) ---
 
-    def search(self, hexcode: str, radius: int | None = None) -> list[tuple[str, str, int]]:
-        """(list id, listed code hex, distance) of every alive entry within ``radius``."""
+    def _radius(self, radius: int | None) -> int:
         r = self.radius if radius is None else radius
         if not 0 <= r <= self.radius:
             raise ValueError(f"radius must be in [0, {self.radius}]")
+        return r
+
+    def search(self, hexcode: str, radius: int | None = None) -> list[tuple[str, str, int]]:
+        """(list id, listed code hex, distance) of every alive entry within ``radius``."""
+        r = self._radius(radius)
         query = codes_from_hex([hexcode], self.words)[0]
         out = []
         for p in self._parts:
@@ -222,5 +235,71 @@ class NearIndex:
     def search_many(
         self, hexcodes: Sequence[str], radius: int | None = None
     ) -> list[list[tuple[str, str, int]]]:
-        """``search`` for each code, in order (a batch: one call, one lock hold)."""
-        return [self.search(h, radius) for h in hexcodes]
+        """``search`` for each code, in order (a batch: one call, one lock hold), its
+        chunks searched on all cores at once."""
+        r = self._radius(radius)
+        queries = codes_from_hex(list(hexcodes), self.words)
+        out: list[list[tuple[str, str, int]]] = [[] for _ in range(len(queries))]
+        if not len(queries):
+            return out
+        step = max(_MIN_CHUNK, -(-len(queries) // (4 * _WORKERS)))
+        chunks = [(at, queries[at : at + step]) for at in range(0, len(queries), step)]
+        if len(chunks) == 1:
+            found = [self._search_chunk(0, queries, r)]
+        else:
+            found = list(_pool().map(lambda c: self._search_chunk(c[0], c[1], r), chunks))
+        for hits in found:
+            for q, li, code, d in hits:
+                out[q].append((self.list_ids[li], code, d))
+        return out
+
+    def _search_chunk(
+        self, first: int, queries: np.ndarray, radius: int
+    ) -> list[tuple[int, int, str, int]]:
+        """(query index, list index, code hex, distance) of every hit of a chunk of
+        queries (``first`` is the index of its first query), in query order."""
+        found = [
+            (p.segment.search_many(queries, radius), p.segment.codes, p.lists) for p in self._parts
+        ]
+        buffered = scan_many(self._buffer, self._buffer_alive, self._buffered, queries, radius)
+        found.append((buffered, self._buffer, self._buffer_lists))
+        rows: list[tuple[int, int, str, int]] = []
+        for (bounds, ids, dist), codes, lists in found:
+            if len(ids):
+                hexes = _hexes(codes[ids])
+                which = np.repeat(np.arange(first, first + len(queries)), np.diff(bounds))
+                rows += zip(which.tolist(), lists[ids].tolist(), hexes, dist.tolist(), strict=True)
+        rows.sort(key=lambda row: row[0])  # stable: each query's hits stay in part order
+        return rows
+
+
+_MIN_CHUNK = 32  # queries: smaller chunks cost more in hand-offs than they gain
+_WORKERS = os.cpu_count() or 1
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads ``search_many`` spreads its chunks over: one per core, for the process."""
+    global _POOL  # noqa: PLW0603 - one pool per process, made on first use
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="near-search")
+        return _POOL
+
+
+def _stacked(chunks: Sequence[np.ndarray], words: int) -> np.ndarray:
+    """The rows of ``chunks`` in one cache-line-aligned array (what ``Segment`` keeps)."""
+    out = aligned_rows(sum(len(c) for c in chunks), words)
+    at = 0
+    for c in chunks:
+        out[at : at + len(c)] = c
+        at += len(c)
+    return out
+
+
+def _hexes(codes: np.ndarray) -> list[str]:
+    """``hex_of`` of each row, in one conversion."""
+    width = codes.shape[1] * 16
+    text = np.ascontiguousarray(codes, dtype=">u8").tobytes().hex()
+    return [text[i : i + width] for i in range(0, len(text), width)]

@@ -6,9 +6,11 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from node.index import NearIndex
-from node.mih import Segment, codes_from_hex, hex_of, plan, scan
+from node.mih import Plan, Segment, codes_from_hex, hex_of, plan, scan
 
 
 def random_codes(rng: np.random.Generator, n: int, words: int) -> np.ndarray:
@@ -89,6 +91,132 @@ class Model:
         )
 
 
+@pytest.mark.parametrize(
+    ("bits", "radius"), [(256, 31), (256, 0), (256, 200), (64, 8), (64, 12), (64, 0), (128, 20)]
+)
+@pytest.mark.parametrize("n", [1, 50, 1000, 4096, 100_000, 1_000_000, 10_000_000, 30_000_000])
+def test_plans_meet_the_pigeonhole_bound(bits: int, radius: int, n: int) -> None:
+    """Every plan covers the bits once, proves its radius, and fits the entry layout."""
+    p = plan(bits, radius, n)
+    assert sum(p.widths) == bits
+    assert p.offsets == tuple(sum(p.widths[:i]) for i in range(len(p.widths)))
+    assert sum(r + 1 for r in p.radii) == radius + 1
+    indexed = [(w, d) for w, d, r in zip(p.widths, p.dir_bits, p.radii, strict=True) if r >= 0]
+    assert 1 <= len(indexed) <= 16
+    id_bits = max(1, (n - 1).bit_length())
+    assert all(w <= 32 and 1 <= d <= w and w - d <= 32 - id_bits for w, d in indexed)
+
+
+def test_ten_million_plan_is_generalized() -> None:
+    """At 10M the wider parts take radius 2 and one narrower part radius 1 (GPH), which
+    reads fewer buckets and candidates than equal widths would."""
+    p = plan(256, 31, 10_000_000)
+    assert sorted(set(zip(p.widths, p.radii, strict=True))) == [(20, 1), (23, 2), (24, 2)]
+    assert p.probes == 2131
+
+
+@st.composite
+def custom_plans(draw: st.DrawFn) -> tuple[Plan, np.ndarray]:
+    """Any layout the pigeonhole bound allows: uneven widths, per-part radii (-1 for an
+    unindexed part), any directory split; and codes (near-duplicate families)."""
+    bits = draw(st.sampled_from([64, 128]))
+    cuts = sorted(draw(st.sets(st.integers(1, bits - 1), min_size=1, max_size=7)))
+    widths = [b - a for a, b in zip([0, *cuts], [*cuts, bits], strict=True)]
+    if max(widths) > 32:
+        widths = [w for big in widths for w in ([big // 2, big - big // 2] if big > 32 else [big])]
+        widths = [w for big in widths for w in ([big // 2, big - big // 2] if big > 32 else [big])]
+    radii = [draw(st.integers(-1, 3)) for _ in widths]
+    if max(radii) < 0:
+        radii[0] = 0
+    n = draw(st.integers(1, 300))
+    id_bits = max(1, (n - 1).bit_length())
+    dirs = [draw(st.integers(max(1, w - (32 - id_bits)), min(w, 16))) if r >= 0 else 0
+            for w, r in zip(widths, radii, strict=True)]  # fmt: skip
+    offsets = tuple(sum(widths[:i]) for i in range(len(widths)))
+    radius = sum(r + 1 for r in radii) - 1
+    rng = np.random.default_rng(draw(st.integers(0, 2**32)))
+    codes = clustered(rng, n, bits // 64, draw(st.integers(0, min(2 * radius + 2, bits // 2))))
+    return Plan(bits, radius, offsets, tuple(widths), tuple(radii), tuple(dirs)), codes
+
+
+@given(custom_plans(), st.integers(0, 2**32))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_pigeonhole_plan_is_exact(case: tuple[Plan, np.ndarray], seed: int) -> None:
+    """Exact at the plan's radius and at every smaller one, with retracted entries,
+    single and batched, whatever widths, radii and directory sizes the plan has."""
+    p, codes = case
+    rng = np.random.default_rng(seed)
+    n, words = codes.shape
+    seg = Segment(codes, p)
+    seg.alive[rng.choice(n, size=n // 5, replace=False)] = False
+    queries = np.array(
+        [flip(rng, codes[int(rng.integers(n))], int(k)) for k in rng.integers(0, p.radius + 4, 6)]
+        + list(random_codes(rng, 2, words))
+    )
+    for r in sorted({p.radius, p.radius // 2, max(p.radius - 1, 0), 1 % (p.radius + 1), 0}):
+        bounds, ids, dist = seg.search_many(queries, r)
+        for k, q in enumerate(queries):
+            got = sorted(zip(*(map(int, a) for a in seg.search(q, r)), strict=True))
+            assert got == brute(codes, seg.alive, q, r)
+            batch = zip(
+                ids[bounds[k] : bounds[k + 1]], dist[bounds[k] : bounds[k + 1]], strict=True
+            )
+            assert sorted((int(i), int(d)) for i, d in batch) == got
+
+
+@pytest.mark.parametrize("radius", [0, 1, 5, 12, 20, 30, 31])
+def test_smaller_radius_probes_keep_the_bound(radius: int) -> None:
+    """Lowering the plan's radii for a smaller query radius never raises one and keeps
+    sum(radius_i + 1) >= radius + 1, so a smaller radius stays exact."""
+    seg = Segment(random_codes(np.random.default_rng(1), 5000, 4), plan(256, 31, 10_000_000))
+    probe, counts = seg._thresholds(radius)
+    assert all(t <= r for t, r in zip(probe, seg.radii, strict=True))
+    assert sum(int(t) + 1 for t in probe) == radius + 1
+    assert all(c <= seg.mask_base[i + 1] - seg.mask_base[i] for i, c in enumerate(counts))
+
+
+def test_segment_keeps_codes_on_cache_lines() -> None:
+    codes = random_codes(np.random.default_rng(2), 100, 4)[1:]  # a view off any alignment
+    seg = Segment(codes, plan(256, 31, len(codes)))
+    assert seg.codes.ctypes.data % 64 == 0
+    assert (seg.codes == codes).all()
+
+
+def check_many(index: NearIndex, queries: list[str], radius: int | None = None) -> None:
+    """search_many answers exactly what search does, query by query, in input order."""
+    assert index.search_many(queries, radius) == [index.search(q, radius) for q in queries]
+
+
+def test_search_many_matches_search_across_parts_and_buffer() -> None:
+    rng = np.random.default_rng(11)
+    index = NearIndex(256, 31, ["a", "b"], buffer_size=256, ratio=1, background=False)
+    pool = as_hex(clustered(rng, 3000, 4, 35))
+    index.load("a", [pool[:1500]])
+    index.apply("b", pool[1500:2800], [])  # several flushed segments, some still buffered
+    index.apply("a", [], pool[:300:3])
+    index.apply("b", [], pool[1500:2800:7])
+    assert index.segments > 2
+    queries = [hex_of(flip(rng, codes_from_hex([pool[i]], 4)[0], i % 34)) for i in range(300)]
+    queries += as_hex(random_codes(rng, 20, 4)) + pool[:5]
+    for radius in (None, 31, 17, 3, 0):
+        check_many(index, queries, radius)
+    assert index.search_many([]) == []
+    with pytest.raises(ValueError, match="radius"):
+        index.search_many(queries, 32)
+
+
+def test_load_codes_equals_load() -> None:
+    rng = np.random.default_rng(12)
+    codes = random_codes(rng, 500, 4)
+    by_hex, by_codes = NearIndex(256, 31, ["a"]), NearIndex(256, 31, ["a"])
+    by_hex.load("a", [as_hex(codes[:200]), as_hex(codes[200:])])
+    by_codes.load_codes("a", codes)
+    queries = as_hex(codes[:50])
+    assert by_hex.search_many(queries) == by_codes.search_many(queries)
+    with pytest.raises(ValueError, match="array"):
+        by_codes.load_codes("a", codes[:, :2])
+
+
 @pytest.mark.parametrize("background", [False, True])
 def test_incremental_updates_stay_exact(background: bool) -> None:
     rng = np.random.default_rng(7)
@@ -114,8 +242,13 @@ def test_incremental_updates_stay_exact(background: bool) -> None:
             with lock:
                 assert ("a", h, 0) not in index.search(h, 0)
         q = hex_of(flip(rng, codes_from_hex([pool[step * 7]], 4)[0], step % 33))
+        near = [hex_of(flip(rng, codes_from_hex([h], 4)[0], step % 20)) for h in remove[:2]]
         with lock:
             assert sorted(index.search(q)) == model.near(q, 31)
+            batch = index.search_many([q, *near, *remove[:2]], 31 - step % 7)
+        assert [sorted(hits) for hits in batch] == [
+            model.near(h, 31 - step % 7) for h in [q, *near, *remove[:2]]
+        ]
     with lock:
         assert len(index) == len(model.entries)
     assert index.merges > 0
