@@ -9,7 +9,10 @@ within ``radii[i]`` of it on some part ``i`` (otherwise the distance would be
 at least ``sum(radii[i] + 1)``). So probing every part's keys within its
 radius finds every code within ``r``; each candidate is then checked on all
 bits, so nothing outside ``r`` is returned. ``plan`` picks the parts (how many,
-their widths and radii) with the least expected memory traffic per query.
+their widths and radii) with the least expected memory traffic per query for
+evenly spread codes; each ``Segment`` then re-divides the radii among its tables
+from its own data (a table whose keys bunch up is probed within less, others
+within more), and likewise for any query radius below the plan's.
 
 A ``Segment`` is immutable once built (``alive`` flags aside). Per indexed
 part, a table: entries counting-sorted by the top ``dir_bits`` of their key,
@@ -89,15 +92,21 @@ def _dir_bits(width: int, n: int) -> int:
     return min(width, max(width - (32 - _id_bits(n)), target))
 
 
-@lru_cache(maxsize=8192)  # bounded: called with every segment's exact size
-def _part_cost(width: int, radius: int, n: int) -> float:
-    """Expected cost of probing one part within ``radius`` (uniformly spread keys)."""
+def _cost(width: int, dir_bits: int, radius: int, n: int, crowding: float = 1.0) -> float:
+    """Expected cost of probing one table within ``radius``; ``crowding`` is how much
+    fuller than under uniformly spread keys the buckets that queries land in are."""
     if radius < 0:
         return 0.0
-    d = _dir_bits(width, n)
-    buckets = _ball(d, radius)
-    candidates = _ball(width, radius) * n / 2.0**width
-    return _TABLE + buckets * (_BUCKET + _ENTRY * n / 2.0**d) + candidates
+    buckets = _ball(dir_bits, radius)
+    entries = buckets * n / 2.0**dir_bits * crowding
+    candidates = _ball(width, radius) * n / 2.0**width * crowding
+    return _TABLE + buckets * _BUCKET + entries * _ENTRY + candidates
+
+
+@cache
+def _part_cost(width: int, radius: int, n: int) -> float:
+    """``_cost`` of a part of a plan for about ``n`` codes (n is a size class: bounded)."""
+    return _cost(width, _dir_bits(width, n), radius, n)
 
 
 def _group(total: int, parts: int) -> list[int]:
@@ -184,14 +193,21 @@ class Segment:
         self.directory = np.zeros(int(self.dir_base[-1]), dtype=np.uint32)
         self.entries = np.empty(len(used) * n + LANES, dtype=np.uint32)
         self.entries[len(used) * n :] = 0
-        # Per table, every directory-slot mask within its radius, lightest first, so
-        # that a smaller radius probes a prefix of the same list.
-        lists = [_masks(int(d), int(r)) for d, r in zip(self.dir_bits, self.radii, strict=True)]
+        # Per table, every directory-slot mask within one more than its radius, lightest
+        # first, so that any radius up to that probes a prefix of the list.
+        lists = [_masks(int(d), int(r) + 1) for d, r in zip(self.dir_bits, self.radii, strict=True)]
         self.mask_base = np.array([0, *itertools.accumulate(map(len, lists))], dtype=np.int64)
         self.masks = np.array([m for masks in lists for m in masks], dtype=np.uint32)
         self._probes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.crowding = np.ones(len(used))
         if n:
             self._build(len(used))
+            for t in range(len(used)):
+                sizes = np.diff(self.directory[self.dir_base[t] : self.dir_base[t + 1]])
+                # Size-biased mean bucket size (what a query near a listed code meets),
+                # over its value for uniformly spread keys (Poisson: mean + 1).
+                biased = float(np.square(sizes, dtype=np.float64).sum()) / n
+                self.crowding[t] = max(1.0, biased / (n / len(sizes) + 1))
 
     def _build(self, tables: int) -> None:
         n = len(self.codes)
@@ -252,25 +268,33 @@ class Segment:
         if probes is None:
             if not 0 <= radius <= self.plan.radius:
                 raise ValueError(f"segment planned for radius {self.plan.radius}, asked {radius}")
-            probes = self._probes[radius] = self._lowered(radius)
+            probe = self._allocate(radius)
+            counts = [_ball(int(d), r) for d, r in zip(self.dir_bits, probe, strict=True)]
+            probes = self._probes[radius] = (np.array(probe, np.int64), np.array(counts, np.int64))
         return probes
 
-    def _lowered(self, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """The plan's radii satisfy the pigeonhole bound for its radius; for a smaller
-        one, lower them one step at a time where that saves the most until the bound is
-        just met (a table's radius may drop to -1: not probed). Still exact:
-        sum(radius_i + 1) >= radius + 1 throughout, and no table's radius grows."""
-        n = max(len(self.codes), 1)
-        probe = [int(r) for r in self.radii]
-        widths = [int(w) for w in self.widths]
-        while sum(r + 1 for r in probe) > radius + 1:
-            saving = [
-                _part_cost(w, r, n) - _part_cost(w, r - 1, n) if r >= 0 else -1.0
-                for w, r in zip(widths, probe, strict=True)
+    def _allocate(self, radius: int) -> list[int]:
+        """The generalized pigeonhole principle fitted to this segment's data: per table a
+        radius from -1 (not probed) to one more than the plan's, with
+        ``sum(radius_i + 1) >= radius + 1`` (so exact), of least expected cost given
+        how crowded each table's buckets are. For evenly spread keys that is the plan's
+        own split (or, for a smaller radius, a lowered one); a table whose keys bunch up
+        (bits that vary little across the listed codes) is probed less and others more."""
+        need, n = radius + 1, max(len(self.codes), 1)
+        best: dict[int, tuple[float, list[int]]] = {0: (0.0, [])}
+        for t in range(len(self.radii)):
+            width, dir_bits, crowding = int(self.widths[t]), int(self.dir_bits[t]), self.crowding[t]
+            options = [
+                (r, _cost(width, dir_bits, r, n, crowding)) for r in range(-1, self.radii[t] + 2)
             ]
-            probe[saving.index(max(saving))] -= 1
-        counts = [_ball(int(d), r) for d, r in zip(self.dir_bits, probe, strict=True)]
-        return np.array(probe, np.int64), np.array(counts, np.int64)
+            step: dict[int, tuple[float, list[int]]] = {}
+            for units, (cost, radii) in best.items():
+                for r, extra in options:
+                    at = min(units + r + 1, need)
+                    if at not in step or cost + extra < step[at][0]:
+                        step[at] = (cost + extra, [*radii, r])
+            best = step
+        return best[need][1]
 
 
 @cache

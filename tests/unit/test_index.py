@@ -165,14 +165,40 @@ def test_any_pigeonhole_plan_is_exact(case: tuple[Plan, np.ndarray], seed: int) 
 
 
 @pytest.mark.parametrize("radius", [0, 1, 5, 12, 20, 30, 31])
-def test_smaller_radius_probes_keep_the_bound(radius: int) -> None:
-    """Lowering the plan's radii for a smaller query radius never raises one and keeps
-    sum(radius_i + 1) >= radius + 1, so a smaller radius stays exact."""
+def test_probe_radii_keep_the_bound(radius: int) -> None:
+    """Per-table probe radii for any query radius meet sum(radius_i + 1) >= radius + 1,
+    within the masks the segment holds; on evenly spread codes at the plan's radius
+    they are the plan's own."""
     seg = Segment(random_codes(np.random.default_rng(1), 5000, 4), plan(256, 31, 10_000_000))
     probe, counts = seg._thresholds(radius)
-    assert all(t <= r for t, r in zip(probe, seg.radii, strict=True))
-    assert sum(int(t) + 1 for t in probe) == radius + 1
+    assert sum(int(t) + 1 for t in probe) >= radius + 1
+    assert all(-1 <= t <= r + 1 for t, r in zip(probe, seg.radii, strict=True))
     assert all(c <= seg.mask_base[i + 1] - seg.mask_base[i] for i, c in enumerate(counts))
+    if radius == 31:
+        assert list(probe) == list(seg.radii)
+
+
+def test_crowded_table_is_probed_less_and_search_stays_exact() -> None:
+    """Codes whose first 16 bits are mostly the same crowd one table's buckets: the
+    segment probes that table less (generalized pigeonhole, from the data) and others
+    more, and still answers exactly."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    codes = random_codes(rng, n, 4)
+    codes[rng.random(n) < 0.9, 0] &= ~np.uint64(0xFFFF)  # bits 0-15 zero in 90% of codes
+    seg = Segment(codes, plan(256, 31, n))
+    assert seg.offsets[0] == 0
+    assert seg.widths[0] <= 16
+    assert seg.crowding[0] > 100 > seg.crowding[1:].max()
+    probe, _ = seg._thresholds(31)
+    assert probe[0] < seg.radii[0]
+    assert list(probe) != list(seg.radii)
+    queries = [flip(rng, codes[int(rng.integers(n))], k) for k in range(0, 36, 2)]
+    queries += list(random_codes(rng, 5, 4))
+    for q in queries:
+        for r in (31, 20):
+            got = sorted(zip(*(map(int, a) for a in seg.search(q, r)), strict=True))
+            assert got == brute(codes, seg.alive, q, r)
 
 
 def test_segment_keeps_codes_on_cache_lines() -> None:
