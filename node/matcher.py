@@ -198,6 +198,9 @@ class Matcher:
     def _count(self, answers: Sequence[CheckResult | HashlistError],
                queries: Sequence[CheckQuery]) -> None:  # fmt: skip
         for answer, query in zip(answers, queries, strict=True):
+            outcome = "refused" if isinstance(answer, HashlistError) else (
+                "matched" if answer.matches else "no_match")  # fmt: skip
+            self.metrics.checks.labels(outcome).inc()
             if not isinstance(answer, CheckResult) or not answer.matches:
                 continue
             for m in answer.matches:

@@ -61,6 +61,11 @@ class NodeMetrics:
             "Listed hashes that checks matched, by list and signal kind",
             ["list", "kind"], registry=r,
         )  # fmt: skip
+        self.checks = Counter(
+            "hashlist_node_checks",
+            "Checks answered (single, batch items and JSON alike), by outcome",
+            ["outcome"], registry=r,
+        )  # fmt: skip
 
 
 class ReplicaCollector(Collector):

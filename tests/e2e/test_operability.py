@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from hashlist.cli.demo import Federation, random_signals, wait_until
+from hashlist.model import CheckQuery
 from node.service import MatcherClient
 
 LIST = "takeitdown"
@@ -61,6 +62,8 @@ def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
         socket = f"unix:{fed.database('yubo').with_suffix('.sock')}"
         with MatcherClient(socket) as matcher:
             assert len(matcher.check(signals=listed[:1], report=False).matches) == 1
+            batch = [CheckQuery(signals=(s,), report=False) for s in ("md5:zz", *listed[1:3])]
+            assert len(list(matcher.check_batch(batch))) == 3
         with grpc.insecure_channel(socket) as channel:
             probe: Any = health_pb2_grpc.HealthStub(channel)
             serving = health_pb2.HealthCheckResponse.SERVING
@@ -77,7 +80,9 @@ def test_probes_and_metrics_follow_what_the_daemons_do(tmp_path: Path) -> None:
         assert seen[("hashlist_node_outbox_pending", ())] == 0
         assert seen[("hashlist_node_apply_seconds_count", ())] >= 1
         assert seen[("hashlist_node_check_seconds_count", ())] == 1
-        assert seen[("hashlist_node_matches_total", (("kind", "md5"), ("list", LIST)))] == 1
+        assert seen[("hashlist_node_matches_total", (("kind", "md5"), ("list", LIST)))] == 3
+        assert seen[("hashlist_node_checks_total", (("outcome", "matched"),))] == 3
+        assert seen[("hashlist_node_checks_total", (("outcome", "refused"),))] == 1
         assert seen[("hashlist_node_list_ready", label)] == 1
         assert seen[("process_open_fds", ())] > 0
 
