@@ -27,6 +27,8 @@ class Role(enum.Enum):
     OPERATOR = "operator"
     AUDITOR = "auditor"
     WITNESS = "witness"
+    INTAKE = "intake"
+    """The public intake service: may open, read and withdraw cases, nothing else."""
 
 
 class IdentityError(UnauthenticatedError):

@@ -32,7 +32,7 @@ from hashlist.identity import ORGANIZATION, IdentityError, Role, role_and_name
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 SERVER_ROLES = frozenset({Role.HUB, Role.WITNESS})
-DEFAULT_DAYS = {Role.PARTNER: 365, Role.OPERATOR: 365, Role.AUDITOR: 365,
+DEFAULT_DAYS = {Role.PARTNER: 365, Role.OPERATOR: 365, Role.AUDITOR: 365, Role.INTAKE: 365,
                 Role.HUB: 825, Role.WITNESS: 825}  # fmt: skip
 
 

@@ -29,7 +29,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = cmds.add_parser("request", help="make a key (kept here) and a request to send")
     p.add_argument("--role", required=True,
-                   help="partner, operator, auditor (hub, witness: with --dns/--ip)")  # fmt: skip
+                   help="partner, operator, auditor, intake "
+                        "(hub, witness: with --dns/--ip)")  # fmt: skip
     p.add_argument("--name", required=True, help="e.g. the partner's name: facebook")
     p.add_argument("--out", type=Path, required=True, help="folder for NAME.key and NAME.csr")
     p.add_argument("--dns", action="append", default=[], help="a server's host name")

@@ -197,6 +197,14 @@ def test_identity_rules(hub: tuple[RunningHub, TrustRoot], pki: Path, tmp_path: 
             auditor.checkpoint("nosuchlist")
         with pytest.raises(PermissionDeniedError):
             auditor.create_list("mine")
+    # The intake service's role opens cases (its own calls); nothing of the log or admin.
+    with client(port, pki, "intake") as intake:
+        with pytest.raises(PermissionDeniedError):
+            intake.checkpoint("takeitdown")
+        with pytest.raises(PermissionDeniedError):
+            intake.publish("takeitdown", MD5[:1])
+        with pytest.raises(PermissionDeniedError):
+            intake.submit([], [])
     # A certificate from another CA, or none at all: the TLS handshake refuses it.
     with client(port, pki, "stranger") as stranger, pytest.raises(UnavailableError):
         stranger.checkpoint("takeitdown")
