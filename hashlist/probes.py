@@ -19,6 +19,7 @@ network only Prometheus and the kubelet reach.
 from __future__ import annotations
 
 import logging
+import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,12 +121,20 @@ def serving_probes(
     except OSError as e:
         raise ConfigError(f"cannot bind metrics_listen {listen}: {e.strerror or e}") from e
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="probes", daemon=True)
-    thread.start()
-    probes = Probes(host, server.server_address[1])
-    log.info("metrics and probes on %s (/metrics, /livez, /readyz)", probes.url)
-    try:
+    with serving_in_thread(server, "probes"):
+        probes = Probes(host, server.server_address[1])
+        log.info("metrics and probes on %s (/metrics, /livez, /readyz)", probes.url)
         yield probes
+
+
+@contextmanager
+def serving_in_thread(server: socketserver.BaseServer, name: str) -> Iterator[None]:
+    """Run ``server.serve_forever`` in a thread of its own until the block ends; then
+    stop it, close its socket and wait (a few seconds at most) for the thread."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
     finally:
         server.shutdown()
         server.server_close()

@@ -292,12 +292,20 @@ def search_segment_many(
             codes, alive, offsets, widths, dir_bits, dir_base, directory, entries, id_bits,
             mask_base, masks, thresholds, counts, queries[q], radius, scratch, candidates,
         )  # fmt: skip
-        at = bounds[q]
-        ids, dist = _grow(ids, at + hits.shape[0]), _grow(dist, at + hits.shape[0])
-        ids[at : at + hits.shape[0]] = hits
-        dist[at : at + hits.shape[0]] = d
-        bounds[q + 1] = at + hits.shape[0]
+        ids, dist = _collect(ids, dist, bounds, q, hits, d)
     return bounds, ids[: bounds[-1]], dist[: bounds[-1]]
+
+
+@njit(inline="always", nogil=True, cache=True)
+def _collect(ids: Any, dist: Any, bounds: Any, q: int, hits: Any, d: Any) -> tuple[Any, Any]:
+    """Append query ``q``'s hits to the batch layout (``bounds[q]:bounds[q + 1]``)."""
+    at = bounds[q]
+    end = at + hits.shape[0]
+    ids, dist = _grow(ids, end), _grow(dist, end)
+    ids[at:end] = hits
+    dist[at:end] = d
+    bounds[q + 1] = end
+    return ids, dist
 
 
 @njit(nogil=True, cache=True)
@@ -324,9 +332,5 @@ def scan_codes_many(
     dist = np.empty(64, np.int64)
     for q in range(queries.shape[0]):
         hits, d = scan_codes(codes, alive, count, queries[q], radius)
-        at = bounds[q]
-        ids, dist = _grow(ids, at + hits.shape[0]), _grow(dist, at + hits.shape[0])
-        ids[at : at + hits.shape[0]] = hits
-        dist[at : at + hits.shape[0]] = d
-        bounds[q + 1] = at + hits.shape[0]
+        ids, dist = _collect(ids, dist, bounds, q, hits, d)
     return bounds, ids[: bounds[-1]], dist[: bounds[-1]]

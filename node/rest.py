@@ -40,13 +40,13 @@ from typing import Any
 
 from hashlist.errors import ConfigError, HashlistError, InputError
 from hashlist.model import MAX_BATCH_ITEMS, CheckQuery, CheckResult, ItemError
-from hashlist.probes import split_listen
+from hashlist.probes import serving_in_thread, split_listen
 from hashlist.rpc import public_error
 from node.config import MatcherTLS
 from node.jsonwire import error_to_json, fields, query_from_json, result_to_json
 from node.matcher import Matcher
 from node.openapi import document
-from node.service import checked_batch
+from node.service import checked_batch, item_error
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 parsed.append(query_from_json(item, f"item {i}"))
             except InputError as e:
-                parsed.append(ItemError(*_named(public_error(e, f"HTTP check-batch item {i}"))))
+                parsed.append(item_error(e, f"HTTP check-batch item {i}"))
         queries = [q for q in parsed if isinstance(q, CheckQuery)]
         checked = iter(checked_batch(self.server.matcher, queries, lambda: True) if queries
                        else ())  # fmt: skip
@@ -220,10 +220,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http: %s", format % args)
-
-
-def _named(status: tuple[Any, str]) -> tuple[str, str]:
-    return status[0].name, status[1]
 
 
 def _answer_json(answer: CheckResult | ItemError) -> dict[str, Any]:
@@ -328,15 +324,9 @@ def serving_rest(
                          idle_timeout=idle_timeout)  # fmt: skip
     except OSError as e:
         raise ConfigError(f"cannot bind http_listen {listen}: {e.strerror or e}") from e
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-    shown = f"[{host}]" if ":" in host else host
-    url = f"{'https' if context else 'http'}://{shown}:{server.server_address[1]}"
-    log.info("JSON API on %s (POST /v1/check, /v1/check-batch, /v1/verdict)%s", url,
-             " with client certificates" if context else "")  # fmt: skip
-    try:
+    with serving_in_thread(server, "http"):
+        shown = f"[{host}]" if ":" in host else host
+        url = f"{'https' if context else 'http'}://{shown}:{server.server_address[1]}"
+        log.info("JSON API on %s (POST /v1/check, /v1/check-batch, /v1/verdict)%s", url,
+                 " with client certificates" if context else "")  # fmt: skip
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

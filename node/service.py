@@ -126,14 +126,19 @@ def checked_batch(
         for offset, answer in enumerate(answers):
             if isinstance(answer, HashlistError):
                 failed += 1
-                code, message = public_error(answer, f"CheckBatch item {start + offset}",
-                                             quiet=True)  # fmt: skip
-                yield start + offset, ItemError(code.name, message)
+                yield start + offset, item_error(answer, f"CheckBatch item {start + offset}")
             else:
                 matched += bool(answer.matches)
                 yield start + offset, answer
     log.info("check batch: %d items, %d matched, %d refused, in %.2f s",
              len(queries), matched, failed, time.monotonic() - started)  # fmt: skip
+
+
+def item_error(error: HashlistError, where: str) -> ItemError:
+    """What a batch answers for one item's ``error``: as a unary call would have said it,
+    logged at debug level (one item of many)."""
+    code, message = public_error(error, where, quiet=True)
+    return ItemError(code.name, message)
 
 
 MATCHER_SERVICE = pb.DESCRIPTOR.services_by_name["Matcher"].full_name
