@@ -1,6 +1,7 @@
 # Two entry points, both self-contained on a fresh machine (Python >= 3.11):
 #   make demo  - set up and run the demonstration
 #   make test  - set up, then ruff, mypy --strict, the layer contracts, promtool and pytest
+#                (with Debian's chromium for the page's browser tests)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -26,11 +27,17 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-# promtool checks deploy/alerts.yml (tests/unit/test_deploy.py): Debian's package.
-tools:
-	@command -v promtool >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	  prometheus >/dev/null; }
+# promtool checks deploy/alerts.yml (tests/unit/test_deploy.py) and chromium runs
+# the victim's page (tests/browser): Debian's packages. axe-core (npm) is the
+# accessibility check the browser tests inject into the page.
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
+tools: $(AXE)
+	@command -v promtool >/dev/null && command -v chromium >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends prometheus chromium fonts-dejavu-core >/dev/null; }
+
+$(AXE): $(STAMP)
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm 'axe-core@^4.10'
 
 test: lint typecheck layers tools
 	$(BIN)/pytest -q
