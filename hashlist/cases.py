@@ -22,6 +22,7 @@ integers in, values or typed errors out; randomness comes from the OS CSPRNG
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 from dataclasses import dataclass
@@ -139,3 +140,70 @@ class PinAttempts:
 
     def succeeded(self) -> PinAttempts:
         return PinAttempts()
+
+
+class CaseState(enum.Enum):
+    """Where a case is. ``received`` and ``approved`` wait to be listed; ``listed``
+    cases are on their list (from ``CaseView.version``); ``rejected`` and
+    ``withdrawn`` are closed and hold none of their hashes."""
+
+    RECEIVED = "received"
+    APPROVED = "approved"
+    LISTED = "listed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATES
+
+
+OPEN_STATES = frozenset({CaseState.RECEIVED, CaseState.APPROVED, CaseState.LISTED})
+
+
+class PolicyMode(enum.Enum):
+    """How a list takes cases: ``auto`` publishes them in batches, nobody looking
+    (StopNCII's model); ``review`` waits for the operator's approval of each."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+
+
+DEFAULT_BATCH_SECONDS = 60
+DEFAULT_MAX_SIGNALS = 100
+
+
+@dataclass(frozen=True)
+class CasePolicy:
+    """A list's policy for cases: the mode, how often auto batches are published,
+    and how many hashes one case may carry."""
+
+    list_id: str
+    mode: PolicyMode
+    batch_seconds: int = DEFAULT_BATCH_SECONDS
+    max_signals: int = DEFAULT_MAX_SIGNALS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_seconds <= 86_400:
+            raise InputError("batch_seconds must be 1 to 86,400 (a day)")
+        if not 1 <= self.max_signals <= MAX_CASE_SIGNALS:
+            raise InputError(f"max_signals must be 1 to {MAX_CASE_SIGNALS:,}")
+
+
+MAX_CASE_SIGNALS = 10_000
+"""The most hashes a list's policy may let one case carry."""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What is told about a case: to the person (with their PIN) and to the operator.
+    ``version`` is the list version that listed it (0 until then); ``withdrawn_version``
+    the one that retracted its hashes (0 if none were retracted)."""
+
+    number: str
+    list_id: str
+    state: CaseState
+    signals: int
+    opened_at: int
+    version: int = 0
+    withdrawn_version: int = 0

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import grpc
 
+from hashlist.cases import CasePolicy, CaseView
 from hashlist.errors import NotFoundError, UnavailableError
 from hashlist.model import HashMatches, ListStatus, Partner, PublishResult, Report, Verdict
 from hashlist.retry import Backoff
@@ -26,6 +27,9 @@ from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import (
+    case_policy_from_proto,
+    case_policy_to_proto,
+    case_view_from_proto,
     hash_matches_from_proto,
     list_status_from_proto,
     partner_from_proto,
@@ -88,6 +92,7 @@ class HubClient:
         self.log = pb_grpc.LogStub(channel)
         self.admin = pb_grpc.AdminStub(channel)
         self.reports = pb_grpc.ReportsStub(channel)
+        self.cases = pb_grpc.CasesStub(channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -274,3 +279,42 @@ class HubClient:
         )
         response = self._unary("report delivery", self.reports.Submit, request)
         return response.new_reports, response.new_verdicts
+
+    # --- Cases ---
+
+    def open_case(self, list_id: str, number: str, pin: str, signals: Sequence[str]) -> CaseView:
+        """Open a case (the intake). Safe to retry: the same number and PIN again are
+        answered with the case they opened."""
+        request = pb.OpenCaseRequest(list_id=list_id, number=number, pin=pin, signals=signals)
+        return case_view_from_proto(self._unary("open case", self.cases.Open, request))
+
+    def get_case(self, number: str, pin: str) -> CaseView:
+        request = pb.CaseRequest(number=number, pin=pin)
+        return case_view_from_proto(self._unary("case status", self.cases.Get, request))
+
+    def withdraw_case(self, number: str, pin: str) -> CaseView:
+        """Withdraw a case (the intake); withdrawing it again answers the same."""
+        request = pb.CaseRequest(number=number, pin=pin)
+        return case_view_from_proto(self._unary("withdraw case", self.cases.Withdraw, request))
+
+    def set_case_policy(self, policy: CasePolicy) -> None:
+        self._unary("case policy", self.cases.SetPolicy, case_policy_to_proto(policy))
+
+    def list_cases(
+        self, list_id: str = "", state: str = "", after: str = "", limit: int = 100
+    ) -> tuple[list[CaseView], list[CasePolicy]]:
+        """A page of cases by number (after ``after``), and every list's case policy."""
+        request = pb.ListCasesRequest(list_id=list_id, state=state, after=after, limit=limit)
+        response = self._unary("cases", self.cases.List, request)
+        return ([case_view_from_proto(m) for m in response.cases],
+                [case_policy_from_proto(m) for m in response.policies])  # fmt: skip
+
+    def show_case(self, number: str) -> tuple[CaseView, list[str]]:
+        response = self._unary("case", self.cases.Show, pb.ShowCaseRequest(number=number))
+        return case_view_from_proto(response.status), list(response.signals)
+
+    def decide_case(self, number: str, approve: bool) -> CaseView:
+        """Approve (publish now) or reject a case (the operator). A retry whose first
+        attempt went through is refused as already decided (``ConflictError``)."""
+        request = pb.DecideCaseRequest(number=number, approve=approve)
+        return case_view_from_proto(self._unary("decide case", self.cases.Decide, request))

@@ -61,6 +61,16 @@ class ResourceExhaustedError(ServiceError):
     once, only after the caller's own backoff. Maps to gRPC ``RESOURCE_EXHAUSTED``."""
 
 
+class AlreadyExistsError(ServiceError):
+    """The object to create exists already (a case number taken). Maps to gRPC
+    ``ALREADY_EXISTS``."""
+
+
+class ConflictError(ServiceError):
+    """The object is not in a state that allows this (a case already decided, a list
+    that takes no cases). Maps to gRPC ``FAILED_PRECONDITION``, with its detail."""
+
+
 # --- Storage ---
 
 

@@ -48,6 +48,10 @@ STATUS_TABLE: tuple[tuple[type[errors.HashlistError], PublicStatus], ...] = (
      PublicStatus(grpc.StatusCode.NOT_FOUND, "not found", True)),
     (errors.ResourceExhaustedError,
      PublicStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, "resource exhausted", True)),
+    (errors.AlreadyExistsError,
+     PublicStatus(grpc.StatusCode.ALREADY_EXISTS, "already exists", True)),
+    (errors.ConflictError,
+     PublicStatus(grpc.StatusCode.FAILED_PRECONDITION, "not possible now", True)),
     (errors.UnavailableError,
      PublicStatus(grpc.StatusCode.UNAVAILABLE, "a service it depends on is unavailable; "
                   "try again later", False)),
@@ -186,6 +190,8 @@ _FROM_STATUS: dict[grpc.StatusCode, type[errors.HashlistError]] = {
     grpc.StatusCode.UNAVAILABLE: errors.UnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.UnavailableError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhaustedError,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExistsError,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.ConflictError,
     grpc.StatusCode.CANCELLED: errors.UnavailableError,
 }
 # Only what a moment may change: a refusal (bad input, a cap, a rate limit) is

@@ -6,6 +6,15 @@ Verified material (signed notes, leaves) passes through as the exact bytes.
 
 from __future__ import annotations
 
+from hashlist.cases import (
+    DEFAULT_BATCH_SECONDS,
+    DEFAULT_MAX_SIGNALS,
+    CasePolicy,
+    CaseState,
+    CaseView,
+    PolicyMode,
+)
+from hashlist.errors import InputError
 from hashlist.model import (
     CertificateSeen,
     CheckQuery,
@@ -193,3 +202,33 @@ def partner_from_proto(m: pb.Partner) -> Partner:
         tuple(PartnerList(x.list_id, x.version, x.lag, x.reported_at) for x in m.lists),
         m.last_seen,
     )  # fmt: skip
+
+
+def case_view_to_proto(v: CaseView) -> pb.CaseStatus:
+    return pb.CaseStatus(number=v.number, list_id=v.list_id, state=v.state.value,
+                         signals=v.signals, opened_at=v.opened_at, version=v.version,
+                         withdrawn_version=v.withdrawn_version)  # fmt: skip
+
+
+def case_view_from_proto(m: pb.CaseStatus) -> CaseView:
+    try:
+        state = CaseState(m.state)
+    except ValueError as e:
+        raise InputError(f"unknown case state {m.state[:40]!r}") from e
+    return CaseView(m.number, m.list_id, state, m.signals, m.opened_at, m.version,
+                    m.withdrawn_version)  # fmt: skip
+
+
+def case_policy_to_proto(p: CasePolicy) -> pb.CasePolicy:
+    return pb.CasePolicy(list_id=p.list_id, mode=p.mode.value, batch_seconds=p.batch_seconds,
+                         max_signals=p.max_signals)  # fmt: skip
+
+
+def case_policy_from_proto(m: pb.CasePolicy) -> CasePolicy:
+    """A policy as sent; zero counts take the documented defaults."""
+    try:
+        mode = PolicyMode(m.mode)
+    except ValueError as e:
+        raise InputError(f"a case policy's mode is auto or review, not {m.mode[:40]!r}") from e
+    return CasePolicy(m.list_id, mode, m.batch_seconds or DEFAULT_BATCH_SECONDS,
+                      m.max_signals or DEFAULT_MAX_SIGNALS)  # fmt: skip

@@ -4,7 +4,8 @@ Identity comes from the client certificate (``hashlist.identity``); this
 module decides, starting with whether that certificate was revoked (every
 call, and every batch of a stream, asks ``authenticate``). Partners read the
 lists they are granted; auditors and the operator read every list; only the
-operator administers; only partners report matches.
+operator administers; only partners report matches; only the intake opens,
+reads and withdraws victims' cases.
 """
 
 from __future__ import annotations
@@ -119,6 +120,11 @@ class Access:
     def authorize_admin(who: Identity) -> None:
         if who.role is not Role.OPERATOR:
             raise PermissionDeniedError(f"{who} is not the operator: only the operator administers")
+
+    @staticmethod
+    def authorize_intake(who: Identity) -> None:
+        if who.role is not Role.INTAKE:
+            raise PermissionDeniedError(f"{who} is not the intake: only it opens and reads cases")
 
     @staticmethod
     def authorize_report(who: Identity) -> None:

@@ -7,6 +7,7 @@
 ``reader``          checkpoints, leaves, proofs, snapshots, status
 ``reports``         partners' reports and verdicts, the operator's view
 ``broadcaster``     fan-out of new notes to subscription streams
+``cases``           victims' cases: opened, read, withdrawn, published by policy
 ==================  ===================================================
 
 ``build_hub`` is the only place these are constructed; each receives its
@@ -26,6 +27,7 @@ from hashlist.clock import Clock
 from hashlist.note import Signer
 from server.access import Access
 from server.broadcast import Broadcaster
+from server.casedesk import CaseDesk
 from server.cosigning import Cosigner
 from server.metrics import HubMetrics
 from server.partners import PartnerRegistry
@@ -50,6 +52,7 @@ class Hub:
     broadcaster: Broadcaster
     metrics: HubMetrics
     partners: PartnerRegistry
+    cases: CaseDesk
 
 
 def build_hub(
@@ -76,19 +79,15 @@ def build_hub(
     )
     cosigner.start()
     metrics = HubMetrics()
+    publisher = Publisher(
+        store=store, trees=trees, signing=signing, clock=clock, broadcaster=broadcaster,
+        lock=lock, max_delta_bytes=max_delta_bytes,
+    )  # fmt: skip
     return Hub(
         signing=signing,
         store=store,
         access=access,
-        publisher=Publisher(
-            store=store,
-            trees=trees,
-            signing=signing,
-            clock=clock,
-            broadcaster=broadcaster,
-            lock=lock,
-            max_delta_bytes=max_delta_bytes,
-        ),
+        publisher=publisher,
         cosigner=cosigner,
         reader=LogReader(store=store, trees=trees, access=access, trust_roots=trust_roots or {}),
         reports=ReportBook(store=store, access=access, clock=clock, limit=report_limit,
@@ -96,4 +95,6 @@ def build_hub(
         broadcaster=broadcaster,
         metrics=metrics,
         partners=PartnerRegistry(store=store, access=access, clock=clock),
+        cases=CaseDesk(store=store, publisher=publisher, access=access, clock=clock,
+                       metrics=metrics),
     )  # fmt: skip

@@ -51,6 +51,11 @@ class HubMetrics(Collector):
             "Calls the hub ended with an error, by method and gRPC status code",
             ["method", "code"], registry=r,
         )  # fmt: skip
+        self.cases = Counter(
+            "hashlist_hub_cases",
+            "Victims' cases by event: opened, listed, rejected, withdrawn, wrong_pin",
+            ["event"], registry=r,
+        )  # fmt: skip
         self._hub: Hub | None = None
         self._clock: Clock | None = None
         self._max_age = 0

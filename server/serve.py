@@ -32,6 +32,7 @@ from hashlist.trustroot import parse_trust_root
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.witness_client import WitnessClient
+from server.cases_servicer import CasesServicer
 from server.config import HubConfig
 from server.hub import Hub, build_hub
 from server.ratelimit import TokenBuckets
@@ -43,6 +44,7 @@ from server.witness_submitter import WitnessSubmitter
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
 SIGHTINGS_SECONDS = 30.0  # how stale `hub partners`' last-seen may be between its calls
+CASES_SECONDS = 1.0  # how often due case batches (and unfinished retractions) are looked for
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         _every(stop, PURGE_INTERVAL_SECONDS,
                lambda: hub.reports.purge(retention, stopping=stop.is_set),
                "purging old reports", at_start=True),
+        _every(stop, CASES_SECONDS, hub.cases.publish_due, "publishing cases", at_start=True),
     ]  # fmt: skip
     witnessing.start()
     log.info("hub %s listening on port %d", config.name, port)
@@ -185,6 +188,7 @@ def _grpc_server(
         AdminServicer(hub, max_publish_hashes=config.max_publish_hashes), server
     )
     pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
+    pb_grpc.add_CasesServicer_to_server(CasesServicer(hub), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [

@@ -3,7 +3,7 @@
 =====  =========================================================================
   0    done; everything checked verified
   1    the command ran and its answer is no: a file could not be hashed, a node
-       is not healthy, evidence does not prove a split view
+       is not healthy, evidence does not prove a split view, a case was decided
   2    bad usage or input: arguments (argparse exits 2 too), a file, a
        configuration or key, a name that does not exist on the hub
   3    a peer (the hub, a witness, the node's Matcher) could not be reached, or
@@ -53,6 +53,8 @@ STATUSES: tuple[tuple[type[errors.HashlistError], int], ...] = (
     (errors.UnauthenticatedError, REFUSED),
     (errors.PermissionDeniedError, REFUSED),
     (errors.NotFoundError, USAGE),
+    (errors.AlreadyExistsError, NEGATIVE),
+    (errors.ConflictError, NEGATIVE),  # not possible in the object's state: a case decided
     (errors.InputError, USAGE),
     (errors.ConfigError, USAGE),
     (errors.StorageError, INTERNAL),

@@ -1089,3 +1089,346 @@ class Matcher:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class CasesStub:
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Open = channel.unary_unary(
+                '/hashlist.v1.Cases/Open',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.OpenCaseRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+                _registered_method=True)
+        self.Get = channel.unary_unary(
+                '/hashlist.v1.Cases/Get',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+                _registered_method=True)
+        self.Withdraw = channel.unary_unary(
+                '/hashlist.v1.Cases/Withdraw',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+                _registered_method=True)
+        self.SetPolicy = channel.unary_unary(
+                '/hashlist.v1.Cases/SetPolicy',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.CasePolicy.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.SetCasePolicyResponse.FromString,
+                _registered_method=True)
+        self.List = channel.unary_unary(
+                '/hashlist.v1.Cases/List',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ListCasesRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ListCasesResponse.FromString,
+                _registered_method=True)
+        self.Show = channel.unary_unary(
+                '/hashlist.v1.Cases/Show',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ShowCaseRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseDetail.FromString,
+                _registered_method=True)
+        self.Decide = channel.unary_unary(
+                '/hashlist.v1.Cases/Decide',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.DecideCaseRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+                _registered_method=True)
+
+
+class CasesServicer:
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    def Open(self, request, context):
+        """The intake chooses the number and the PIN (shown once to the person), so a
+        retried Open with the same number and PIN is answered with the same case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Get(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Withdraw(self, request, context):
+        """Retracts every hash of the case that no other open case holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def List(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Show(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Decide(self, request, context):
+        """Approve (publish now) or reject a received case.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_CasesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Open': grpc.unary_unary_rpc_method_handler(
+                    servicer.Open,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.OpenCaseRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.SerializeToString,
+            ),
+            'Get': grpc.unary_unary_rpc_method_handler(
+                    servicer.Get,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.SerializeToString,
+            ),
+            'Withdraw': grpc.unary_unary_rpc_method_handler(
+                    servicer.Withdraw,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.SerializeToString,
+            ),
+            'SetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPolicy,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.CasePolicy.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.SetCasePolicyResponse.SerializeToString,
+            ),
+            'List': grpc.unary_unary_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ListCasesRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'Show': grpc.unary_unary_rpc_method_handler(
+                    servicer.Show,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ShowCaseRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseDetail.SerializeToString,
+            ),
+            'Decide': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decide,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.DecideCaseRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hashlist.v1.Cases', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hashlist.v1.Cases', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Cases:
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    @staticmethod
+    def Open(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/Open',
+            hashlist_dot_v1_dot_hashlist__pb2.OpenCaseRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Get(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/Get',
+            hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Withdraw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/Withdraw',
+            hashlist_dot_v1_dot_hashlist__pb2.CaseRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/SetPolicy',
+            hashlist_dot_v1_dot_hashlist__pb2.CasePolicy.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.SetCasePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/List',
+            hashlist_dot_v1_dot_hashlist__pb2.ListCasesRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Show(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/Show',
+            hashlist_dot_v1_dot_hashlist__pb2.ShowCaseRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CaseDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decide(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Cases/Decide',
+            hashlist_dot_v1_dot_hashlist__pb2.DecideCaseRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.CaseStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -403,3 +403,109 @@ class MatcherServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_hashlist_pb2.VerdictResponse, _abc.Awaitable[_hashlist_pb2.VerdictResponse]]: ...
 
 def add_MatcherServicer_to_server(servicer: MatcherServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class CasesStub:
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> CasesAsyncStub: ...
+    Open: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.OpenCaseRequest, _hashlist_pb2.CaseStatus]
+    """The intake chooses the number and the PIN (shown once to the person), so a
+    retried Open with the same number and PIN is answered with the same case.
+    """
+    Get: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CaseRequest, _hashlist_pb2.CaseStatus]
+    Withdraw: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CaseRequest, _hashlist_pb2.CaseStatus]
+    """Retracts every hash of the case that no other open case holds."""
+    SetPolicy: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.CasePolicy, _hashlist_pb2.SetCasePolicyResponse]
+    List: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ListCasesRequest, _hashlist_pb2.ListCasesResponse]
+    Show: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ShowCaseRequest, _hashlist_pb2.CaseDetail]
+    Decide: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.DecideCaseRequest, _hashlist_pb2.CaseStatus]
+    """Approve (publish now) or reject a received case."""
+
+@_typing.type_check_only
+class CasesAsyncStub(CasesStub):
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Open: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.OpenCaseRequest, _hashlist_pb2.CaseStatus]  # type: ignore[assignment]
+    """The intake chooses the number and the PIN (shown once to the person), so a
+    retried Open with the same number and PIN is answered with the same case.
+    """
+    Get: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CaseRequest, _hashlist_pb2.CaseStatus]  # type: ignore[assignment]
+    Withdraw: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CaseRequest, _hashlist_pb2.CaseStatus]  # type: ignore[assignment]
+    """Retracts every hash of the case that no other open case holds."""
+    SetPolicy: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.CasePolicy, _hashlist_pb2.SetCasePolicyResponse]  # type: ignore[assignment]
+    List: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ListCasesRequest, _hashlist_pb2.ListCasesResponse]  # type: ignore[assignment]
+    Show: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ShowCaseRequest, _hashlist_pb2.CaseDetail]  # type: ignore[assignment]
+    Decide: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.DecideCaseRequest, _hashlist_pb2.CaseStatus]  # type: ignore[assignment]
+    """Approve (publish now) or reject a received case."""
+
+class CasesServicer(metaclass=_abc_1.ABCMeta):
+    """Victims' cases. The intake service (role intake) opens, reads and withdraws
+    them, each by number and PIN; the operator sets each list's policy, lists,
+    shows and decides them. The hub keeps only a slow hash of a PIN.
+    """
+
+    @_abc_1.abstractmethod
+    def Open(
+        self,
+        request: _hashlist_pb2.OpenCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CaseStatus, _abc.Awaitable[_hashlist_pb2.CaseStatus]]:
+        """The intake chooses the number and the PIN (shown once to the person), so a
+        retried Open with the same number and PIN is answered with the same case.
+        """
+
+    @_abc_1.abstractmethod
+    def Get(
+        self,
+        request: _hashlist_pb2.CaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CaseStatus, _abc.Awaitable[_hashlist_pb2.CaseStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def Withdraw(
+        self,
+        request: _hashlist_pb2.CaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CaseStatus, _abc.Awaitable[_hashlist_pb2.CaseStatus]]:
+        """Retracts every hash of the case that no other open case holds."""
+
+    @_abc_1.abstractmethod
+    def SetPolicy(
+        self,
+        request: _hashlist_pb2.CasePolicy,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.SetCasePolicyResponse, _abc.Awaitable[_hashlist_pb2.SetCasePolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def List(
+        self,
+        request: _hashlist_pb2.ListCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.ListCasesResponse, _abc.Awaitable[_hashlist_pb2.ListCasesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Show(
+        self,
+        request: _hashlist_pb2.ShowCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CaseDetail, _abc.Awaitable[_hashlist_pb2.CaseDetail]]: ...
+
+    @_abc_1.abstractmethod
+    def Decide(
+        self,
+        request: _hashlist_pb2.DecideCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.CaseStatus, _abc.Awaitable[_hashlist_pb2.CaseStatus]]:
+        """Approve (publish now) or reject a received case."""
+
+def add_CasesServicer_to_server(servicer: CasesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

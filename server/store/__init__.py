@@ -1,6 +1,7 @@
 """The hub's storage: the ``HubStore`` protocol, its SQLite implementation, the schema."""
 
 from server.store.protocol import (
+    CaseRecord,
     HubStore,
     ListRow,
     LogEntry,
@@ -14,6 +15,7 @@ from server.store.sqlite import SqliteHubStore
 __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "CaseRecord",
     "HubStore",
     "ListRow",
     "LogEntry",

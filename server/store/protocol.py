@@ -17,6 +17,9 @@ Contract, for every implementation:
   even while publications commit.
 * Report and verdict ids are unique: a resent one is ignored and counted as
   not new. ``purge_reports`` deletes by the time the hub received them.
+* A case number is unique: ``open_case`` stores a case with its hashes whole,
+  or returns the case already stored under that number and stores nothing.
+* ``held_by_open_cases`` counts received, approved and listed cases only.
 """
 
 from __future__ import annotations
@@ -26,9 +29,21 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from hashlist.cases import CasePolicy, CaseState, CaseView, PinAttempts
 from hashlist.identity import Identity
 from hashlist.model import Report, Verdict
 from hashlist.signals import SignalText
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case as stored: what is shown, the PIN's stored hash, its lockout state, and
+    whether a withdrawal's retraction is still to be published."""
+
+    view: CaseView
+    pin_hash: bytes
+    attempts: PinAttempts
+    retracting: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,5 +175,28 @@ class HubStore(Protocol):
         """Delete up to ``batch`` reports and ``batch`` verdicts received before the time;
         returns how many of each went."""
         ...
+
+    # --- cases ---
+    def set_case_policy(self, policy: CasePolicy) -> None: ...
+    def case_policies(self) -> list[CasePolicy]: ...
+    def open_case(
+        self, view: CaseView, pin_hash: bytes, signals: Sequence[str]
+    ) -> CaseRecord | None:
+        """Store a new case, or return the one already stored under its number."""
+        ...
+
+    def case(self, number: str) -> CaseRecord | None: ...
+    def case_signals(self, numbers: Sequence[str]) -> set[str]: ...
+    def cases(
+        self, list_id: str = "", state: CaseState | None = None, after: str = "", limit: int = 100
+    ) -> list[CaseView]: ...
+    def set_pin_attempts(self, number: str, attempts: PinAttempts) -> None: ...
+    def set_case_state(
+        self, numbers: Sequence[str], state: CaseState, *, version: int | None = None
+    ) -> None: ...
+    def withdraw_case(self, number: str, *, retracting: bool) -> None: ...
+    def retraction_done(self, number: str, version: int) -> None: ...
+    def retractions_pending(self) -> list[str]: ...
+    def held_by_open_cases(self, list_id: str, signals: Sequence[str]) -> set[str]: ...
 
     def close(self) -> None: ...

@@ -13,7 +13,8 @@ version 5 the members removed while a snapshot of an earlier version is
 being served (so a snapshot reads in short transactions, see the store),
 and indexes by age for the retention of reports and verdicts; version 6
 revoked certificates; version 7 the certificates seen and the progress
-partners' nodes report.
+partners' nodes report; version 8 victims' cases, their hashes and each list's
+policy for them.
 """
 
 from __future__ import annotations
@@ -93,6 +94,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE progress(
         partner TEXT NOT NULL, list_id TEXT NOT NULL, version INTEGER NOT NULL,
         at INTEGER NOT NULL, PRIMARY KEY (partner, list_id)) WITHOUT ROWID;
+    """,
+    # 8: cases opened through the intake: the PIN only as a slow hash, the lockout
+    # state, the version that listed the case and the one that retracted its hashes
+    # (``retracting`` while a withdrawal's retraction is not yet published). No
+    # address, agent or other trace of the person.
+    """
+    CREATE TABLE case_policies(
+        list_id TEXT PRIMARY KEY, mode TEXT NOT NULL, batch_seconds INTEGER NOT NULL,
+        max_signals INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE cases(
+        number TEXT PRIMARY KEY, list_id TEXT NOT NULL, pin_hash BLOB NOT NULL,
+        state TEXT NOT NULL, opened_at INTEGER NOT NULL, signals INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0, withdrawn_version INTEGER NOT NULL DEFAULT 0,
+        retracting INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        locks INTEGER NOT NULL DEFAULT 0, locked_until INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX cases_by_state ON cases(list_id, state, number);
+    CREATE TABLE case_signals(
+        number TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (number, signal)) WITHOUT ROWID;
+    CREATE INDEX case_signals_by_signal ON case_signals(signal, number);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,8 +3,8 @@
 One file holds every list's leaves (with their hashes, so the trees are
 rebuilt at start without rehashing), every checkpoint signed by the log key,
 the newest cosigned note, the current set with the version each signal was
-listed in (for snapshots), grants, idempotency records, and partners'
-reports and verdicts. Every SQL statement against that file is in this
+listed in (for snapshots), grants, idempotency records, partners'
+reports and verdicts, and victims' cases. Every SQL statement against that file is in this
 module; the schema and its migrations are in ``server.store.schema``.
 
 Invariants (the ``HubStore`` contract, ``server.store.protocol``):
@@ -40,6 +40,7 @@ from pathlib import Path
 from hashlist.errors import StorageError
 from hashlist.identity import Identity
 from hashlist.sqlite import among, connect, migrate, transaction
+from server.store.cases import CaseTables
 from server.store.protocol import ListRow, NewPublication
 from server.store.reports import ReportTables
 from server.store.schema import MIGRATIONS
@@ -49,7 +50,7 @@ _RETRACTED = "SELECT signal FROM retracted WHERE list_id=? AND signal IN ({marks
 _WHAT = "hub database"
 
 
-class SqliteHubStore(ReportTables):
+class SqliteHubStore(ReportTables, CaseTables):
     def __init__(self, path: Path, *, snapshot_page: int = 10_000) -> None:
         self.path = path
         self.snapshot_page = snapshot_page  # members read per short transaction

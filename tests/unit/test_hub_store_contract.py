@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hashlist.cases import CasePolicy, CaseState, CaseView, PinAttempts, PolicyMode
 from hashlist.errors import StorageError
 from hashlist.identity import Identity, Role
 from hashlist.model import Report, Verdict
@@ -21,6 +22,7 @@ from hashlist.sqlite import migrate, schema_version
 from server.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    CaseRecord,
     HubStore,
     ListRow,
     LogEntry,
@@ -258,14 +260,61 @@ def test_everything_is_durable_across_a_reopen(opener: Callable[[], HubStore]) -
     first.create_list(_row(), b"log 0")
     first.commit_publication(_leaf(1, MD5[:2], key="k", hashes=2))
     first.set_grant(LIST, "yubo", True)
+    first.open_case(_case("AAAA-AAAA-AAAA"), b"h", MD5[:2])
     first.close()
     again = opener()
     try:
         assert again.get_list(LIST).size == 1  # type: ignore[union-attr]
         assert again.is_granted(LIST, "yubo")
         assert again.publication("k") == (LIST, b"answer 1", b"")
+        assert again.case_signals(["AAAA-AAAA-AAAA"]) == set(MD5[:2])
     finally:
         again.close()
+
+
+def _case(number: str, state: CaseState = CaseState.RECEIVED, n: int = 2) -> CaseView:
+    return CaseView(number, LIST, state, n, 500)
+
+
+def test_a_case_is_stored_whole_once_with_its_pin_hash_only(store: HubStore) -> None:
+    assert store.open_case(_case("AAAA-AAAA-AAAA"), b"scrypt$hash", MD5[:2]) is None
+    again = store.open_case(_case("AAAA-AAAA-AAAA", n=1), b"other", MD5[5:6])
+    assert again is not None  # the number is taken: the case already there, unchanged
+    assert again == CaseRecord(_case("AAAA-AAAA-AAAA"), b"scrypt$hash", PinAttempts(), False)
+    assert store.case("AAAA-AAAA-AAAA") == again
+    assert store.case_signals(["AAAA-AAAA-AAAA"]) == set(MD5[:2])
+    assert store.case("BBBB-BBBB-BBBB") is None
+
+
+def test_cases_move_through_their_states(store: HubStore) -> None:
+    for number in ("AAAA-0000-0001", "AAAA-0000-0002", "AAAA-0000-0003"):
+        store.open_case(_case(number), b"h", MD5[:2])
+    store.set_case_state(["AAAA-0000-0001", "AAAA-0000-0002"], CaseState.LISTED, version=7)
+    store.set_pin_attempts("AAAA-0000-0003", PinAttempts(2, 1, 999))
+    assert [c.number for c in store.cases(LIST, CaseState.LISTED)] == [
+        "AAAA-0000-0001", "AAAA-0000-0002"]  # fmt: skip
+    assert [c.number for c in store.cases(after="AAAA-0000-0001", limit=1)] == ["AAAA-0000-0002"]
+    assert store.cases("other") == []
+    assert store.case("AAAA-0000-0003").attempts == PinAttempts(2, 1, 999)  # type: ignore[union-attr]
+    # Open cases hold their hashes; a withdrawn one does not.
+    store.withdraw_case("AAAA-0000-0001", retracting=True)
+    store.set_case_state(["AAAA-0000-0003"], CaseState.REJECTED)
+    assert store.held_by_open_cases(LIST, [*MD5[:3]]) == set(MD5[:2])  # case 2, still listed
+    store.set_case_state(["AAAA-0000-0002"], CaseState.WITHDRAWN)
+    assert store.held_by_open_cases(LIST, [*MD5[:3]]) == set()
+    assert store.retractions_pending() == ["AAAA-0000-0001"]
+    store.retraction_done("AAAA-0000-0001", 9)
+    assert store.retractions_pending() == []
+    view = store.case("AAAA-0000-0001").view  # type: ignore[union-attr]
+    assert (view.state, view.version, view.withdrawn_version) == (CaseState.WITHDRAWN, 7, 9)
+
+
+def test_case_policies_are_kept_per_list(store: HubStore) -> None:
+    store.set_case_policy(CasePolicy(LIST, PolicyMode.AUTO, 30, 10))
+    store.set_case_policy(CasePolicy("b", PolicyMode.REVIEW))
+    store.set_case_policy(CasePolicy(LIST, PolicyMode.REVIEW, 60, 20))  # replaced
+    assert store.case_policies() == [CasePolicy("b", PolicyMode.REVIEW),
+                                     CasePolicy(LIST, PolicyMode.REVIEW, 60, 20)]  # fmt: skip
 
 
 # --- SQLite only ---
