@@ -69,7 +69,7 @@ def _proto(args: argparse.Namespace) -> int:
     out = args.out / "hashlist" / "v1" / "hashlist.proto"  # the path imports expect
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(source.read_bytes())
-    print(f"{out}: services Log, Admin, Reports (the hub) and Matcher (a node)")
+    print(f"{out}: services Log, Admin, Reports, Cases (the hub) and Matcher (a node)")
     return exits.OK
 
 

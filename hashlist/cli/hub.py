@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from hashlist.cli import exits
+from hashlist.cli import cases, exits
 from hashlist.cli.options import (
     daemon_options,
     daemon_overrides,
@@ -93,6 +93,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--json", action="store_true", help="one JSON object per hash")
     client_args(p)
     p.set_defaults(func=_matches)
+
+    cases.add_commands(cmds, client_args)
 
 
 def _print(flag: bool, yes: str, no: str) -> int:
