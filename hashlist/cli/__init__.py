@@ -7,6 +7,7 @@
 ``node run|status|check|verdict``      a partner's node (``cli/node.py``)
 ``audit ...``                          an auditor's checks (``cli/audit.py``)
 ``witness serve``                      a tlog-witness (``cli/witness.py``)
+``intake serve|page``                  the victims' front door (``cli/intake.py``)
 ``demo``                               a whole local federation (``cli/demo.py``)
 =====================================  ===========================================
 
@@ -25,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.cli import audit, exits, hub, keys, node, pki, witness
+from hashlist.cli import audit, exits, hub, intake, keys, node, pki, witness
 from hashlist.errors import HashlistError, InputError
 from hashlist.signals import DEFAULT_MAX_PIXELS
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_commands(sub)
     audit.add_commands(sub)
     witness.add_commands(sub)
+    intake.add_commands(sub)
     return parser
 
 

@@ -33,6 +33,8 @@ print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
         ["node", "run", "--help"],
         ["audit", "replay", "--help"],
         ["witness", "serve", "--help"],
+        ["intake", "serve", "--help"],
+        ["hub", "cases", "list", "--help"],
         ["demo", "--help"],
     ],
 )

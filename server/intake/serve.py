@@ -1,0 +1,98 @@
+"""Starting and stopping the intake: its API, the hashing page, its link to the hub.
+
+``running_intake(config)`` connects to the hub with the intake certificate,
+binds (port 0 picks one) and serves until the context ends; it yields the
+base URL. ``serve_forever`` wraps it for the CLI (SIGTERM or SIGINT ends it).
+
+Every answer carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
+no-referrer`` and a Content-Security-Policy (the page's own for its files,
+``default-src 'none'`` for the API), HSTS under TLS, and no cookie ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+from hashlist.client import ClientTLS, HubClient
+from hashlist.jsonhttp import JsonServer, Request, Response, Route, server_tls_context, serving_json
+from hashlist.serving import stop_on_signal
+from server.intake.config import IntakeConfig
+from server.intake.openapi import document
+from server.intake.service import CaseHub, IntakeApi
+from server.intake.static import PAGE_CSP, page_files
+from server.ratelimit import TokenBuckets
+
+log = logging.getLogger(__name__)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def page_routes() -> list[Route]:
+    """GET of each file of the hashing page, with the page's Content-Security-Policy."""
+    routes = []
+    for path, (body, content_type) in page_files().items():
+        csp = ("Content-Security-Policy", f"{PAGE_CSP}; frame-ancestors 'none'")
+        routes.append(Route("GET", re.escape(path), _fixed(Response(200, body, content_type,
+                                                                    (csp,))), path))  # fmt: skip
+    return routes
+
+
+def _fixed(answer: Response) -> Callable[[Request], Response]:
+    return lambda _: answer
+
+
+def intake_routes(config: IntakeConfig, hub: CaseHub) -> list[Route]:
+    per_minute = config.requests_per_minute
+    api = IntakeApi(
+        hub, config.list_id, max_signals=config.max_signals,
+        requests=TokenBuckets(rate=per_minute / 60, burst=per_minute,
+                              max_keys=config.max_clients),
+        opens=TokenBuckets(rate=config.cases_per_hour / 3600, burst=config.cases_per_hour,
+                           max_keys=config.max_clients),
+        document=lambda: document(config.max_signals),
+    )  # fmt: skip
+    return api.routes() + (page_routes() if config.serve_page else [])
+
+
+@contextmanager
+def running_intake(config: IntakeConfig, *, hub: CaseHub | None = None) -> Iterator[str]:
+    """Serve the intake; yields its base URL. ``hub``: for tests, instead of a client
+    of ``config.hub``."""
+    with ExitStack() as stack:
+        if hub is None:
+            tls = ClientTLS(config.hub_ca, config.cert, config.key)
+            hub = stack.enter_context(HubClient(config.hub, tls,
+                                                timeout=config.hub_timeout_seconds))  # fmt: skip
+        context = None
+        if config.tls_cert is not None:
+            context = server_tls_context(config.tls_cert, config.tls_key, None, "intake")
+        routes = intake_routes(config, hub)
+        headers = [
+            ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Content-Security-Policy", API_CSP),
+        ]  # the page's files have their own
+        if context is not None:
+            headers.append(("Strict-Transport-Security", "max-age=31536000"))
+
+        def make(address: tuple[str, int]) -> JsonServer:
+            return JsonServer(address, routes, context, max_body=config.max_body_bytes,
+                              max_connections=config.max_connections, handshake_timeout=10.0,
+                              idle_timeout=30.0, operator="service's operator",
+                              headers=headers)  # fmt: skip
+
+        _, url = stack.enter_context(serving_json(config.listen, "listen", make))
+        log.info("intake on %s for list %s (hub %s)%s", url, config.list_id, config.hub,
+                 "; the page at /" if config.serve_page else "")  # fmt: skip
+        yield url
+    log.info("intake stopped")
+
+
+def serve_forever(config: IntakeConfig) -> None:
+    done = stop_on_signal()
+    with running_intake(config) as url:
+        print(f"hashlist intake serving {url}", flush=True)
+        done.wait()
