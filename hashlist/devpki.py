@@ -101,7 +101,8 @@ class DevCA:
 
 
 def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
-    """Write ca.pem and NAME.pem/NAME.key for hub, partners, operator, auditor and a witness."""
+    """Write ca.pem and NAME.pem/NAME.key for hub, partners, operator, auditor, a witness
+    and the intake."""
     out.mkdir(parents=True, exist_ok=True)
     ca = DevCA()
     (out / "ca.pem").write_bytes(ca.cert_pem)
@@ -110,6 +111,7 @@ def write_dev_pki(out: Path, partners: tuple[str, ...] = DEV_PARTNERS) -> DevCA:
     issued["operator"] = ca.issue(Role.OPERATOR, "operator")
     issued["auditor"] = ca.issue(Role.AUDITOR, "auditor")
     issued["witness"] = ca.issue(Role.WITNESS, "witness", server=True)
+    issued["intake"] = ca.issue(Role.INTAKE, "intake")  # the intake service, towards the hub
     for name, item in issued.items():
         (out / f"{name}.pem").write_bytes(item.cert_pem)
         key_path = out / f"{name}.key"

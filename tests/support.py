@@ -29,7 +29,6 @@ def make_pki(folder: Path) -> Path:
     extra = {
         "stranger": DevCA("some other CA").issue(Role.OPERATOR, "operator"),  # foreign CA
         "wizard": ca.issue("wizard", "merlin"),  # our CA, but no hashlist role
-        "intake": ca.issue(Role.INTAKE, "intake"),  # the public front door's service
     }
     for name, issued in extra.items():
         (folder / f"{name}.pem").write_bytes(issued.cert_pem)

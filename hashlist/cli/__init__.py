@@ -47,7 +47,7 @@ def _hash(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from hashlist.cli.demo import run_federation
 
-    return run_federation(hashes=args.hashes, workdir=Path(args.workdir))
+    return run_federation(hashes=args.hashes, workdir=Path(args.workdir), serve=args.serve)
 
 
 def _dev_pki(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def _dev_pki(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         raise InputError(f"{args.out} is not empty: write a development PKI into a new folder")
     write_dev_pki(args.out)
-    names = ", ".join(("hub", *DEV_PARTNERS, "operator", "auditor", "witness"))
+    names = ", ".join(("hub", *DEV_PARTNERS, "operator", "auditor", "witness", "intake"))
     print(f"{args.out}: ca.pem and certificates for {names} (servers: localhost)")
     print("development only: its CA key is thrown away, so nothing can be issued or revoked "
           "later; a hub given this CA logs a warning")  # fmt: skip
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run a hub, a witness and three nodes; publish, verify, stop")
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
     p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
+    p.add_argument(
+        "--serve", action="store_true", help="keep it running afterwards, to try the hashing page"
+    )
     p.set_defaults(func=_demo)
     p = sub.add_parser(
         "dev-pki", help="write a development CA and certificates for localhost (to try it only)"

@@ -21,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hashlist.cli.demo_intake import front_door_demo
 from hashlist.cli.hub import format_matches
 from hashlist.client import ClientTLS, HubClient
 from hashlist.devpki import write_dev_pki
 from hashlist.errors import StorageError
 from hashlist.hashing import hash_file
 from hashlist.note import COSIGNATURE_V1, ED25519, Signer
+from hashlist.serving import stop_on_signal
 from hashlist.synthetic import edited_copy, jpeg_bytes, synthetic_image
 from hashlist.trustroot import TrustRoot
 from node.service import MatcherClient
@@ -48,6 +50,7 @@ class Federation:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     hub_port: int = 0
     witness_port: int = 0
+    intake_port: int = 0
     certs: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +110,17 @@ class Federation:
         listen = ["--listen", f"127.0.0.1:{self.hub_port}"] if self.hub_port else []
         self.hub_port = self._start("hub", "hub", listen)
         return self.hub_port
+
+    def start_intake(self, list_id: str = "takeitdown") -> str:
+        """Start ``hashlist intake serve`` for ``list_id``; its base URL."""
+        c = self.certs
+        (self.workdir / "intake.toml").write_text(
+            f'hub = "127.0.0.1:{self.hub_port}"\nhub_ca = "{c / "ca.pem"}"\n'
+            f'cert = "{c / "intake.pem"}"\nkey = "{c / "intake.key"}"\n'
+            f'list_id = "{list_id}"\nlisten = "127.0.0.1:0"\n'
+        )
+        self.intake_port = self._start("intake", "intake", [])
+        return f"http://127.0.0.1:{self.intake_port}"
 
     def _start(self, name: str, command: str, extra: list[str]) -> int:
         """Start ``hashlist COMMAND serve`` and return the port it says it bound."""
@@ -258,7 +272,7 @@ def random_signals(n: int, kind: str = "pdq") -> list[str]:
     return [f"{kind}:{os.urandom(size).hex()}" for _ in range(n)]
 
 
-def run_federation(*, hashes: int, workdir: Path) -> int:
+def run_federation(*, hashes: int, workdir: Path, serve: bool = False) -> int:
     list_id = "takeitdown"
     with Federation(workdir.resolve(), witness=True) as fed:
         port = fed.start_hub()
@@ -295,6 +309,15 @@ def run_federation(*, hashes: int, workdir: Path) -> int:
         print("\nevery replica matches the hub's signed state digest" if ok else "\nMISMATCH")
         with fed.operator() as op:
             ok &= _matching_demo(fed, op, list_id)
+            ok &= front_door_demo(fed, op, list_id, PARTNERS)
+        page = f"http://127.0.0.1:{fed.intake_port}/"
+        if serve:
+            print(f"\nthe federation keeps running: open {page} in a browser on this machine "
+                  "to hash a file and open a case; Ctrl-C stops everything")  # fmt: skip
+            stop_on_signal().wait()
+        else:
+            print("\nto try the hashing page in a browser: hashlist demo --serve (it keeps the "
+                  "federation running and prints the page's address)")  # fmt: skip
     print("all processes stopped")
     return 0 if ok else 1
 

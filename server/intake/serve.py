@@ -33,7 +33,7 @@ def page_routes() -> list[Route]:
     """GET of each file of the hashing page, with the page's Content-Security-Policy."""
     routes = []
     for path, (body, content_type) in page_files().items():
-        csp = ("Content-Security-Policy", f"{PAGE_CSP}; frame-ancestors 'none'")
+        csp = ("Content-Security-Policy", PAGE_CSP)
         routes.append(Route("GET", re.escape(path), _fixed(Response(200, body, content_type,
                                                                     (csp,))), path))  # fmt: skip
     return routes
@@ -94,5 +94,5 @@ def running_intake(config: IntakeConfig, *, hub: CaseHub | None = None) -> Itera
 def serve_forever(config: IntakeConfig) -> None:
     done = stop_on_signal()
     with running_intake(config) as url:
-        print(f"hashlist intake serving {url}", flush=True)
+        print(f"hashlist intake {url} listening on port {url.rsplit(':', 1)[1]}", flush=True)
         done.wait()
