@@ -17,7 +17,8 @@ Invariants:
   of half state. A withdrawal is recorded first (``retracting``), then its
   retraction published, then marked done; ``publish_due`` finishes any
   retraction a crash interrupted.
-* A withdrawal retracts every hash of the case that is listed and that no
+* A withdrawal retracts every hash of the case that is listed, that cases
+  put on the list (not one the operator had listed before them), and that no
   other open case (received, approved or listed) of the list holds.
 * Each PIN check first counts as a wrong one (under a short lock), and a
   right PIN then clears the count: parallel guesses cannot exceed the
@@ -173,6 +174,11 @@ class CaseDesk:
 
     def _publish(self, list_id: str, numbers: Sequence[str]) -> None:
         signals = sorted(self.store.case_signals(numbers))
+        # Recorded before publishing (a crash in between only leaves a mark on hashes
+        # about to be listed): what cases put on the list, and nothing the operator
+        # had listed already, is what their withdrawals may take off it.
+        present = self.store.listed(list_id, signals)
+        self.store.mark_case_listed(list_id, [s for s in signals if s not in present])
         key = "cases-" + hashlib.sha256("\n".join([list_id, *sorted(numbers)]).encode()).hexdigest()
         result = self.publisher.publish(list_id, signals, [], idempotency_key=key)
         self.store.set_case_state(numbers, CaseState.LISTED, version=result.version)
@@ -184,13 +190,14 @@ class CaseDesk:
         view = self._record(number).view
         signals = sorted(self.store.case_signals([number]))
         held = self.store.held_by_open_cases(view.list_id, signals)
-        listed = sorted(self.store.listed(view.list_id, [s for s in signals if s not in held]))
+        ours = sorted(self.store.case_listed(view.list_id, [s for s in signals if s not in held]))
+        listed = sorted(self.store.listed(view.list_id, ours))
         version = self.access.list_row(view.list_id).size
         if listed:
             result = self.publisher.publish(view.list_id, [], listed,
                                             idempotency_key=f"withdraw-{number}")  # fmt: skip
             version = result.version
-        self.store.retraction_done(number, version)
+        self.store.retraction_done(number, version, ours)
         log.info("case %s: %d hash(es) retracted at version %d (%d held by other cases)",
                  number, len(listed), version, len(held))  # fmt: skip
 

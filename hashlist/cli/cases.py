@@ -45,7 +45,7 @@ def add_commands(
     p.set_defaults(func=_policy)
 
     p = sub.add_parser("list", help="cases by number, and every list's policy")
-    p.add_argument("--list", dest="list_id", type=list_id_arg, default="")
+    p.add_argument("--list", dest="list_id", type=list_id_arg, help="only this list's")
     p.add_argument("--state", choices=("received", "approved", "listed", "rejected", "withdrawn"),
                    default="")  # fmt: skip
     p.add_argument("--json", action="store_true", help="one JSON object per case")
@@ -98,7 +98,7 @@ def _list(args: argparse.Namespace) -> int:
     after, shown = "", 0
     with hub_client(args) as client:
         while True:
-            page, policies = client.list_cases(args.list_id, args.state, after, _PAGE)
+            page, policies = client.list_cases(args.list_id or "", args.state, after, _PAGE)
             if not after and not args.json:
                 for p in policies:
                     print(f"# {p.list_id}: {p.mode.value}"

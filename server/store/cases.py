@@ -31,6 +31,7 @@ _HELD_ELSEWHERE = (  # the open states: OPEN_STATES (a test checks they agree)
     "SELECT DISTINCT s.signal FROM case_signals s JOIN cases c ON c.number = s.number "
     "WHERE c.list_id=? AND c.state IN ('received','approved','listed') AND s.signal IN ({marks})"
 )
+_CASE_LISTED = "SELECT signal FROM case_listed WHERE list_id=? AND signal IN ({marks})"
 _CASES = (
     "SELECT number, list_id, state, signals, opened_at, version, withdrawn_version FROM cases "
     "WHERE number > ?1 AND (?2 = '' OR list_id = ?2) AND (?3 = '' OR state = ?3) "
@@ -134,12 +135,28 @@ class CaseTables:
                 (CaseState.WITHDRAWN.value, int(retracting), number),
             )
 
-    def retraction_done(self, number: str, version: int) -> None:
+    def retraction_done(self, number: str, version: int, unlisted: Sequence[str] = ()) -> None:
+        """The withdrawal's retraction is published (at ``version``); ``unlisted`` are no
+        longer on the list because of cases."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE cases SET retracting=0, withdrawn_version=? WHERE number=?",
                 (version, number),
             )
+            list_id = db.execute("SELECT list_id FROM cases WHERE number=?", (number,)).fetchone()
+            if list_id is not None:
+                db.executemany("DELETE FROM case_listed WHERE list_id=? AND signal=?",
+                               [(list_id[0], s) for s in unlisted])  # fmt: skip
+
+    def mark_case_listed(self, list_id: str, signals: Sequence[str]) -> None:
+        """``signals`` are (about to be) listed on ``list_id`` by cases."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO case_listed VALUES(?,?)",
+                           [(list_id, s) for s in signals])  # fmt: skip
+
+    def case_listed(self, list_id: str, signals: Sequence[str]) -> set[str]:
+        """Those of ``signals`` that cases put on ``list_id``."""
+        return among(self._reader(), _CASE_LISTED, list_id, signals)
 
     def retractions_pending(self) -> list[str]:
         rows = self._reader().execute("SELECT number FROM cases WHERE retracting=1")

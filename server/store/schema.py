@@ -97,8 +97,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 8: cases opened through the intake: the PIN only as a slow hash, the lockout
     # state, the version that listed the case and the one that retracted its hashes
-    # (``retracting`` while a withdrawal's retraction is not yet published). No
-    # address, agent or other trace of the person.
+    # (``retracting`` while a withdrawal's retraction is not yet published), and
+    # the signals that cases (not the operator) put on each list: only those are
+    # ever retracted by a withdrawal. No address, agent or other trace of the person.
     """
     CREATE TABLE case_policies(
         list_id TEXT PRIMARY KEY, mode TEXT NOT NULL, batch_seconds INTEGER NOT NULL,
@@ -114,6 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE case_signals(
         number TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (number, signal)) WITHOUT ROWID;
     CREATE INDEX case_signals_by_signal ON case_signals(signal, number);
+    CREATE TABLE case_listed(
+        list_id TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

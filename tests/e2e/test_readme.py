@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 _BLOCK = re.compile(r"^```(sh|toml|python) try(?::(\S+))?\n(.*?)^```$", re.M | re.S)
-_PORTS = ("7443", "7380", "9464", "9465", "9466")
+_PORTS = ("7443", "7380", "7390", "9464", "9465", "9466")
 
 
 def _free_port() -> str:
@@ -63,5 +63,8 @@ def test_the_readme_recipe_runs_as_written(tmp_path: Path) -> None:
     assert shell.returncode == 0, out[-4000:]
     assert python, "the Python example is marked too"
     assert "upload.bin: 2 matches" in out
-    assert "takeitdown: OK: 3 versions replayed" in out  # two publications, a retraction
+    # Two publications, a retraction, a case approved, the case withdrawn.
+    assert "takeitdown: OK: 5 versions replayed" in out
+    assert "'status': 'listed'" in out
+    assert "'status': 'withdrawn'" in out
     assert re.search(r"takeitdown md5:\S+ 0 [0-9a-f]{32}", out)  # the Python example's print

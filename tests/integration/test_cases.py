@@ -89,6 +89,17 @@ def test_auto_lists_a_case_in_a_batch_and_a_withdrawal_retracts_what_no_other_ca
     assert intake.get_case(other.number, other_pin).state is CaseState.LISTED
 
 
+def test_a_withdrawal_leaves_what_the_operator_had_listed(
+    hub: RunningHub, intake: HubClient, op: HubClient
+) -> None:
+    op.publish(REVIEW, [MD5[3]])  # listed by the operator, before any case
+    case, pin = _open(intake, REVIEW, MD5[3:5])
+    op.decide_case(case.number, approve=True)
+    assert _listed(hub, REVIEW, MD5[3:5]) == set(MD5[3:5])
+    intake.withdraw_case(case.number, pin)
+    assert _listed(hub, REVIEW, MD5[3:5]) == {MD5[3]}  # only what the case put there went
+
+
 def test_review_waits_for_the_operator(hub: RunningHub, intake: HubClient, op: HubClient) -> None:
     approved, pin = _open(intake, REVIEW, MD5[5:7])
     rejected, rejected_pin = _open(intake, REVIEW, MD5[7:8])

@@ -303,8 +303,11 @@ def test_cases_move_through_their_states(store: HubStore) -> None:
     store.set_case_state(["AAAA-0000-0002"], CaseState.WITHDRAWN)
     assert store.held_by_open_cases(LIST, [*MD5[:3]]) == set()
     assert store.retractions_pending() == ["AAAA-0000-0001"]
-    store.retraction_done("AAAA-0000-0001", 9)
+    store.mark_case_listed(LIST, MD5[:2])
+    assert store.case_listed(LIST, [*MD5[:3]]) == set(MD5[:2])
+    store.retraction_done("AAAA-0000-0001", 9, [MD5[0]])
     assert store.retractions_pending() == []
+    assert store.case_listed(LIST, [*MD5[:3]]) == {MD5[1]}  # forgotten with the retraction
     view = store.case("AAAA-0000-0001").view  # type: ignore[union-attr]
     assert (view.state, view.version, view.withdrawn_version) == (CaseState.WITHDRAWN, 7, 9)
 
