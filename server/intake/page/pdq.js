@@ -18,15 +18,21 @@
  *   `hashlist.hashing.pdq_of` and of ThreatExchange.
  * - The box filter at an edge averages only the samples that exist (the window
  *   is cut, not padded), as the reference does.
+ * - Arithmetic is single precision, rounded (Math.fround) at every step in
+ *   the reference's order: the box filter's running sums, the DCT's dot
+ *   products, the quality's differences. An image under 64 pixels on a side is
+ *   replicated by the decimation, which makes whole rows of DCT coefficients
+ *   zero up to rounding noise; only the same rounding gives the same bits.
  * - Pure: no IO, no DOM; usable in a worker or a page.
  */
 'use strict';
 
 var HashlistPdq = (function () {
   var SIDE = 64, KEEP = 16;
+  var f32 = Math.fround;
 
   // Rows 1..16 of the orthonormal 64-point DCT-II basis (row 0, the DC, skipped).
-  var DCT = new Float64Array(KEEP * SIDE);
+  var DCT = new Float32Array(KEEP * SIDE);
   (function () {
     var scale = Math.sqrt(2 / SIDE);
     for (var i = 0; i < KEEP; i++) {
@@ -47,15 +53,15 @@ var HashlistPdq = (function () {
   function boxLine(src, dst, start, n, stride, win) {
     var ahead = win >> 1, behind = win - 1 - ahead;
     var sum = 0, k, add, drop, lo, hi;
-    for (k = 0; k < ahead && k < n; k++) sum += src[start + k * stride];
+    for (k = 0; k < ahead && k < n; k++) sum = f32(sum + src[start + k * stride]);
     for (k = 0; k < n; k++) {
       add = k + ahead;
-      if (add < n) sum += src[start + add * stride];
+      if (add < n) sum = f32(sum + src[start + add * stride]);
       drop = k - behind - 1;
-      if (drop >= 0) sum -= src[start + drop * stride];
+      if (drop >= 0) sum = f32(sum - src[start + drop * stride]);
       lo = k - behind < 0 ? 0 : k - behind;
       hi = add < n ? add : n - 1;
-      dst[start + k * stride] = sum / (hi - lo + 1);
+      dst[start + k * stride] = sum / (hi - lo + 1);  // the Float32Array rounds
     }
   }
 
@@ -84,12 +90,12 @@ var HashlistPdq = (function () {
     var sum = 0, i, j;
     for (i = 0; i < SIDE - 1; i++) {
       for (j = 0; j < SIDE; j++) {
-        sum += Math.abs(Math.trunc(((y[i * SIDE + j] - y[(i + 1) * SIDE + j]) * 100) / 255));
+        sum += Math.abs(Math.trunc(f32(f32(f32(y[i * SIDE + j] - y[(i + 1) * SIDE + j]) * 100) / 255)));
       }
     }
     for (i = 0; i < SIDE; i++) {
       for (j = 0; j < SIDE - 1; j++) {
-        sum += Math.abs(Math.trunc(((y[i * SIDE + j] - y[i * SIDE + j + 1]) * 100) / 255));
+        sum += Math.abs(Math.trunc(f32(f32(f32(y[i * SIDE + j] - y[i * SIDE + j + 1]) * 100) / 255)));
       }
     }
     return Math.min(100, Math.floor(sum / 90));
@@ -97,19 +103,19 @@ var HashlistPdq = (function () {
 
   // B = D Y D^T: the 16x16 low (non-DC) frequencies of the 64x64 luminance.
   function dct16(y) {
-    var t = new Float64Array(KEEP * SIDE), out = new Float64Array(KEEP * KEEP);
+    var t = new Float32Array(KEEP * SIDE), out = new Float32Array(KEEP * KEEP);
     var i, j, k, s;
     for (i = 0; i < KEEP; i++) {
       for (j = 0; j < SIDE; j++) {
         s = 0;
-        for (k = 0; k < SIDE; k++) s += DCT[i * SIDE + k] * y[k * SIDE + j];
+        for (k = 0; k < SIDE; k++) s = f32(s + f32(DCT[i * SIDE + k] * y[k * SIDE + j]));
         t[i * SIDE + j] = s;
       }
     }
     for (i = 0; i < KEEP; i++) {
       for (j = 0; j < KEEP; j++) {
         s = 0;
-        for (k = 0; k < SIDE; k++) s += t[i * SIDE + k] * DCT[j * SIDE + k];
+        for (k = 0; k < SIDE; k++) s = f32(s + f32(t[i * SIDE + k] * DCT[j * SIDE + k]));
         out[i * KEEP + j] = s;
       }
     }
@@ -119,7 +125,7 @@ var HashlistPdq = (function () {
   function toHex(coefficients) {
     // The median is the 128th smallest of the 256 (the lower middle), as in the
     // reference; a coefficient strictly above it sets its bit.
-    var sorted = Float64Array.from(coefficients).sort();
+    var sorted = Float32Array.from(coefficients).sort();
     var median = sorted[KEEP * KEEP / 2 - 1];
     var hex = '', i, j, word;
     for (i = KEEP - 1; i >= 0; i--) {
@@ -142,5 +148,11 @@ var HashlistPdq = (function () {
     return { hex: toHex(dct16(small)), quality: quality(small) };
   }
 
-  return { fromLuma: fromLuma, windowSize: windowSize };
+  // Y of one pixel as hashlist's PDQ binding computes it: in double precision,
+  // stored as single.
+  function luma(r, g, b) {
+    return f32(r * 0.299 + g * 0.587 + b * 0.114);
+  }
+
+  return { fromLuma: fromLuma, luma: luma, windowSize: windowSize };
 })();

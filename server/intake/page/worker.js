@@ -162,46 +162,58 @@ function perceptual(file, head) {
   });
 }
 
-/* The luminance of the bitmap, box-averaged by whole factors (fx, fy) so that
- * the short side stays at 1024 or more and no side is much over 8192, read
- * back a strip of rows at a time so the RGBA copy stays small. */
+/* The luminance of the bitmap, read back a strip of rows at a time so the RGBA
+ * copy stays small. A large image is first box-averaged by whole factors
+ * (fx, fy) so the short side stays at 1024 or more and no side is much over
+ * 8192: each channel averaged and rounded to 8 bits, as Pillow's reduce does
+ * for hashlist.hashing._reduced, then Y as the reference computes it. */
 function lumaOf(bitmap) {
   var width = bitmap.width, height = bitmap.height;
   var uniform = Math.max(1, Math.floor(Math.min(width, height) / DRAFT_SIDE));
   var fx = Math.max(uniform, Math.floor(width / MAX_SIDE));
   var fy = Math.max(uniform, Math.floor(height / MAX_SIDE));
   var outW = Math.ceil(width / fx), outH = Math.ceil(height / fy);
+  var reduced = fx > 1 || fy > 1;
   var luma = new Float32Array(outW * outH);
+  var sums = reduced ? new Uint32Array(outW * outH * 3) : null;
   var stripRows = fy * Math.max(1, Math.floor(STRIP_PIXELS / (width * fy)));
   stripRows = Math.min(stripRows, height);
   var canvas = new OffscreenCanvas(width, stripRows);
   var ctx = canvas.getContext('2d', { willReadFrequently: true, alpha: true });
   ctx.globalCompositeOperation = 'copy';  // the strip's pixels as they are, not blended
-  var y0, rows, data, y, x, p, rowBase;
+  var y0, rows, data, y, x, p, row, cell;
   for (y0 = 0; y0 < height; y0 += stripRows) {
     rows = Math.min(stripRows, height - y0);
     ctx.clearRect(0, 0, width, stripRows);
     ctx.drawImage(bitmap, 0, y0, width, rows, 0, 0, width, rows);
     data = ctx.getImageData(0, 0, width, rows).data;
     for (y = 0; y < rows; y++) {
-      rowBase = Math.floor((y0 + y) / fy) * outW;
       p = y * width * 4;
-      if (fx === 1) {
+      if (!reduced) {
+        row = (y0 + y) * width;
         for (x = 0; x < width; x++, p += 4) {
-          luma[rowBase + x] += 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+          luma[row + x] = HashlistPdq.luma(data[p], data[p + 1], data[p + 2]);
         }
       } else {
+        row = Math.floor((y0 + y) / fy) * outW;
         for (x = 0; x < width; x++, p += 4) {
-          luma[rowBase + Math.floor(x / fx)] += 0.299 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+          cell = 3 * (row + Math.floor(x / fx));
+          sums[cell] += data[p];
+          sums[cell + 1] += data[p + 1];
+          sums[cell + 2] += data[p + 2];
         }
       }
     }
   }
-  if (fx > 1 || fy > 1) {
-    // Divide by the number of pixels each cell got (fewer at the right and bottom edges).
+  if (reduced) {
+    // Each cell's mean, rounded; cells at the right and bottom edges are smaller.
     for (y = 0; y < outH; y++) {
       var cellH = Math.min(fy, height - y * fy);
-      for (x = 0; x < outW; x++) luma[y * outW + x] /= cellH * Math.min(fx, width - x * fx);
+      for (x = 0; x < outW; x++) {
+        var n = cellH * Math.min(fx, width - x * fx), c = 3 * (y * outW + x);
+        luma[y * outW + x] = HashlistPdq.luma(Math.floor((sums[c] + n / 2) / n),
+          Math.floor((sums[c + 1] + n / 2) / n), Math.floor((sums[c + 2] + n / 2) / n));
+      }
     }
   }
   return { luma: luma, width: outW, height: outH };
