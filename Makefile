@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_cli
 	$(BIN)/python -m bench.bench_check_latency
 	$(BIN)/python -m bench.bench_check_batch
+	$(BIN)/python -m bench.bench_page_hashing
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -13,14 +13,18 @@ import argparse
 import hashlib
 import os
 import tempfile
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from bench.common import header, median_seconds, row
-from server.intake.static import page_csp, page_files
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, _PageHandler
+from hashlist.jsonhttp import JsonServer, serving_json
+from server.intake.serve import page_routes
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own download does not work here
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def _python(path: Path) -> None:
@@ -39,11 +43,16 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     header(f"MD5 + SHA-256 of a {args.mb} MB file: the page vs hashlib", args.runs)
-    handler = type("Handler", (_PageHandler,), {"files": page_files(), "policy": page_csp()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    with tempfile.TemporaryDirectory() as tmp:
+
+    def make(address: tuple[str, int]) -> JsonServer:  # the page as the intake serves it
+        return JsonServer(address, page_routes(), None, max_body=1024, max_connections=64,
+                          handshake_timeout=5.0, idle_timeout=30.0)  # fmt: skip
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serving_json("127.0.0.1:0", "bench", make) as (_, base),
+    ):
+        url = f"{base}/"
         path = Path(tmp) / "random.bin"
         with path.open("wb") as f:
             for _ in range(args.mb):
@@ -66,7 +75,6 @@ def main() -> None:
         finally:
             browser.close()
             driver.stop()
-            server.shutdown()
         python_s, _ = median_seconds(lambda: _python(path), args.runs)
     row("the page (JavaScript, Web Worker, chromium)", args.mb / page_s, "MB/s")
     row("Python hashlib (OpenSSL), md5 + sha256 in one pass", args.mb / python_s, "MB/s")
