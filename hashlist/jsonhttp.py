@@ -19,7 +19,8 @@ Invariants:
   a time holds a thread no longer); at most ``working`` requests are handled
   at once. Reads time out after ``idle_timeout``.
 * No client address is logged. Handlers see it (``Request.client``) for
-  in-memory rate limits only.
+  in-memory rate limits only. ``observe`` is told (route, status) of every
+  answer, for metrics.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = getattr(self, "path", "").split("?", 1)[0]  # unset on a malformed request line
         matched = [(r, p) for r in self.server.routes if (p := r.match(path)) is not None]
         name = matched[0][0].name or matched[0][0].pattern if matched else "(other)"
+        self._route_name = name
         try:
             if not matched:
                 raise HttpRefusedError(404, f"no such path: {self.server.paths_help}")
@@ -205,6 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(json_response(status, body, headers))
 
     def _send(self, response: Response) -> None:
+        if self.server.observe is not None:
+            self.server.observe(getattr(self, "_route_name", "(other)"), response.status)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -236,13 +240,14 @@ class JsonServer(ThreadingHTTPServer):
         max_body: int, max_connections: int, handshake_timeout: float, idle_timeout: float,
         operator: str = "server's operator", working: int = 4,
         headers: Sequence[tuple[str, str]] = (("Cache-Control", "no-store"),),
+        observe: Callable[[str, int], None] | None = None,
     ) -> None:  # fmt: skip
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.routes, self.tls, self.max_body = tuple(routes), tls, max_body
         self.paths_help = "; ".join(sorted({f"{r.method} {r.name or r.pattern}" for r in routes}))
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
         self.body_seconds = max(idle_timeout, 60.0)
-        self.operator, self.headers = operator, tuple(headers)
+        self.operator, self.headers, self.observe = operator, tuple(headers), observe
         self._slots = threading.BoundedSemaphore(max_connections)
         # Parsed bodies are what cost memory (a JSON array of empty objects is ~25x its
         # bytes in Python): at most this many requests are parsed and answered at once.

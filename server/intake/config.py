@@ -52,6 +52,9 @@ class IntakeConfig:
     """Connections open at once; more are closed as accepted."""
     hub_timeout_seconds: float = 10.0
     """Deadline of one call to the hub (retried with backoff while it is unavailable)."""
+    metrics_listen: str = ""
+    """host:port of the plain-HTTP /metrics, /livez and /readyz endpoint; empty: none.
+    Ready: the hub answered the last call. Bind it to loopback or a private network."""
     serve_page: bool = True
     """Serve the hashing page at ``/`` (``hashlist intake page`` writes the same files
     for any other web server)."""

@@ -66,9 +66,11 @@ class IntakeApi:
     def __init__(
         self, hub: CaseHub, list_id: str, *, max_signals: int, requests: TokenBuckets,
         opens: TokenBuckets, document: Callable[[], dict[str, Any]],
+        hub_answered: Callable[[bool], None] = lambda _: None,
     ) -> None:  # fmt: skip
         self.hub, self.list_id, self.max_signals = hub, list_id, max_signals
         self.requests, self.opens, self.document = requests, opens, document
+        self.hub_answered = hub_answered  # for readiness: did the hub answer the last call
 
     def routes(self) -> list[Route]:
         return [
@@ -99,7 +101,7 @@ class IntakeApi:
                 return self.hub.open_case(self.list_id, number, pin, signals)
 
             try:
-                view = _from_hub(call)
+                view = self._from_hub(call)
             except AlreadyExistsError:
                 continue  # 60 random bits taken: a new number
             return json_response(201, case_json(view, pin=pin))
@@ -108,13 +110,16 @@ class IntakeApi:
     def get(self, request: Request) -> Response:
         self._limit(request)
         number, pin = _number(request), _pin(request)
-        return json_response(200, case_json(_from_hub(lambda: self.hub.get_case(number, pin))))
+        return json_response(200, case_json(self._from_hub(lambda: self.hub.get_case(number, pin))))
 
     def withdraw(self, request: Request) -> Response:
         self._limit(request)
         number, pin = _number(request), _pin(request)
-        view = _from_hub(lambda: self.hub.withdraw_case(number, pin))
+        view = self._from_hub(lambda: self.hub.withdraw_case(number, pin))
         return json_response(200, case_json(view))
+
+    def _from_hub(self, call: Callable[[], T]) -> T:
+        return _from_hub(call, self.hub_answered)
 
     def _limit(self, request: Request, *, opening: bool = False) -> None:
         if not self.requests.take(request.client, 1) or (
@@ -149,33 +154,45 @@ def _pin(request: Request) -> str:
     return parse_pin(value.strip())
 
 
-def _from_hub(call: Callable[[], T]) -> T:
+_ANSWERS = (AlreadyExistsError, UnauthenticatedError, ResourceExhaustedError, InputError,
+            ConflictError, PermissionDeniedError)  # fmt: skip
+"""What the hub says when it answers (a refusal is an answer); anything else: it did not."""
+
+
+def _from_hub(call: Callable[[], T], answered: Callable[[bool], None]) -> T:
     """The hub's answer, or its refusal in plain words for the person (logged as is)."""
     try:
-        return call()
+        result = call()
     except AlreadyExistsError:
+        answered(True)
         raise
-    except UnauthenticatedError as e:
+    except HashlistError as e:
+        answered(isinstance(e, _ANSWERS))
+        raise _in_plain_words(e) from e
+    answered(True)
+    return result
+
+
+def _in_plain_words(e: HashlistError) -> HttpRefusedError:
+    if isinstance(e, UnauthenticatedError):
         log.info("hub: %s", e)
-        raise HttpRefusedError(401, "The case number or the PIN is not right.") from e
-    except ResourceExhaustedError as e:
+        return HttpRefusedError(401, "The case number or the PIN is not right.")
+    if isinstance(e, ResourceExhaustedError):
         log.info("hub: %s", e)
         message = (
             "Too many wrong PINs: this case is locked for a while. Try again later."
             if "wrong PIN" in str(e)
             else "The service is busy: try again in a minute."
         )
-        raise HttpRefusedError(429, message, headers=[("Retry-After", "900")]) from e
-    except InputError as e:
+        return HttpRefusedError(429, message, headers=[("Retry-After", "900")])
+    if isinstance(e, InputError):
         log.info("hub: %s", e)
         detail = str(e).rpartition("invalid argument: ")[2]
-        raise HttpRefusedError(400, f"These hashes cannot be taken: {detail}") from e
-    except (ConflictError, PermissionDeniedError) as e:
+        return HttpRefusedError(400, f"These hashes cannot be taken: {detail}")
+    if isinstance(e, ConflictError | PermissionDeniedError):
         log.error("hub refuses this intake's cases: %s (is the list's case policy set, and "
                   "is this service's certificate an intake certificate?)", e)  # fmt: skip
-        raise HttpRefusedError(503, "Cases cannot be opened right now. Please try again "
-                                    "later.") from e  # fmt: skip
-    except HashlistError as e:
-        log.warning("hub: %s: %s", type(e).__name__, e)
-        raise HttpRefusedError(503, "The service cannot reach its hub right now. Please try "
-                                    "again in a few minutes.") from e  # fmt: skip
+        return HttpRefusedError(503, "Cases cannot be opened right now. Please try again later.")
+    log.warning("hub: %s: %s", type(e).__name__, e)
+    return HttpRefusedError(503, "The service cannot reach its hub right now. Please try again "
+                                 "in a few minutes.")  # fmt: skip

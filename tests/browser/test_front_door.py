@@ -46,10 +46,10 @@ def front_door(tmp_path: Path, pki: Path) -> Iterator[FrontDoor]:
         op.grant(LIST, "facebook", new_partner=True)
         op.set_case_policy(CasePolicy(LIST, PolicyMode.AUTO, batch_seconds=1))
         with (
-            running_intake(intake_config(pki, hub.port)) as url,
+            running_intake(intake_config(pki, hub.port)) as running,
             node_syncer(tmp_path / "node", pki, hub.port, trust, SystemClock()) as (syncer, store),
         ):
-            yield FrontDoor(url, syncer, store)
+            yield FrontDoor(running.url, syncer, store)
 
 
 def _signals(page: Page, name: str) -> list[str]:

@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import ssl
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -81,9 +82,9 @@ def hub_with_cases(folder: Path, pki: Path) -> Iterator[RunningHub]:
 def intake(tmp_path: Path, pki: Path) -> Iterator[Intake]:
     with (
         hub_with_cases(tmp_path / "hub", pki) as hub,
-        running_intake(intake_config(pki, hub.port)) as url,
+        running_intake(intake_config(pki, hub.port)) as running,
     ):
-        yield Intake(url, hub, tmp_path)
+        yield Intake(running.url, hub, tmp_path)
 
 
 def test_a_person_opens_follows_and_withdraws_a_case(intake: Intake) -> None:
@@ -188,9 +189,9 @@ def test_no_address_or_user_agent_is_kept_or_logged(
 def test_too_many_requests_from_one_client_are_refused(tmp_path: Path, pki: Path) -> None:
     with (
         hub_with_cases(tmp_path / "hub", pki) as hub,
-        running_intake(intake_config(pki, hub.port, cases_per_hour=2)) as url,
+        running_intake(intake_config(pki, hub.port, cases_per_hour=2)) as running,
     ):
-        person = Intake(url, hub, tmp_path)
+        person = Intake(running.url, hub, tmp_path)
         statuses = [person.call("POST", "/v1/cases", {"signals": [m]}).status for m in MD5[6:9]]
         assert statuses == [201, 201, 429]
         refused = person.call("POST", "/v1/cases", {"signals": MD5[9:10]})
@@ -198,21 +199,31 @@ def test_too_many_requests_from_one_client_are_refused(tmp_path: Path, pki: Path
         assert "wait" in refused.body["error"]["message"]
 
 
-def test_a_hub_that_cannot_be_reached_is_a_503_in_plain_words(tmp_path: Path, pki: Path) -> None:
-    config = intake_config(pki, 1, hub_timeout_seconds=0.5)  # nothing listens on port 1
-    with running_intake(config) as url:
-        answer = Intake(url, None, tmp_path).call("POST", "/v1/cases", {"signals": MD5[:1]})  # type: ignore[arg-type]
-    assert answer.status == 503
-    assert "try" in answer.body["error"]["message"]
+def test_a_hub_that_cannot_be_reached_is_a_503_and_the_intake_not_ready(
+    tmp_path: Path, pki: Path
+) -> None:
+    config = intake_config(pki, 1, hub_timeout_seconds=0.5,  # nothing listens on port 1
+                           metrics_listen="127.0.0.1:0")  # fmt: skip
+    with running_intake(config) as running:
+        assert running.probes is not None
+        probes = Intake(running.probes.url, None, tmp_path)  # type: ignore[arg-type]
+        assert probes.call("GET", "/readyz").status == 200  # no call has failed yet
+        person = Intake(running.url, None, tmp_path)  # type: ignore[arg-type]
+        answer = person.call("POST", "/v1/cases", {"signals": MD5[:1]})
+        assert answer.status == 503
+        assert "try" in answer.body["error"]["message"]
+        assert probes.call("GET", "/readyz").status == 503
+        metrics = urllib.request.urlopen(f"{running.probes.url}/metrics").read().decode()
+        assert 'hashlist_intake_answers_total{route="/v1/cases",status="503"} 1.0' in metrics
 
 
 def test_https_with_the_configured_certificate(tmp_path: Path, pki: Path) -> None:
     with hub_with_cases(tmp_path / "hub", pki) as hub:
         config = intake_config(pki, hub.port, listen="127.0.0.1:0", tls_cert=pki / "hub.pem",
                                tls_key=pki / "hub.key")  # fmt: skip
-        with running_intake(config) as url:
-            assert url.startswith("https://")
-            port = int(url.rsplit(":", 1)[1])
+        with running_intake(config) as running:
+            assert running.url.startswith("https://")
+            port = int(running.url.rsplit(":", 1)[1])
             context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
             conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)
             conn.request("GET", "/openapi.json")

@@ -24,9 +24,9 @@ def intake_url(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[
         hub_with_cases(folder / "hub", pki) as hub,
         running_intake(
             intake_config(pki, hub.port, requests_per_minute=100_000, cases_per_hour=100_000)
-        ) as url,  # fmt: skip
+        ) as running,  # fmt: skip
     ):
-        yield url
+        yield running.url
 
 
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda m: m.value)
