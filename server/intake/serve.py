@@ -68,9 +68,7 @@ def intake_routes(config: IntakeConfig, hub: CaseHub, metrics: IntakeMetrics) ->
 
 
 @contextmanager
-def running_intake(
-    config: IntakeConfig, *, hub: CaseHub | None = None
-) -> Iterator[RunningIntake]:
+def running_intake(config: IntakeConfig, *, hub: CaseHub | None = None) -> Iterator[RunningIntake]:
     """Serve the intake; yields its base URL and where its probes are. ``hub``: for
     tests, instead of a client of ``config.hub``."""
     with ExitStack() as stack:
