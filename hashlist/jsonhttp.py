@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = getattr(self, "path", "").split("?", 1)[0]  # unset on a malformed request line
         matched = [(r, p) for r in self.server.routes if (p := r.match(path)) is not None]
         name = matched[0][0].name or matched[0][0].pattern if matched else "(other)"
-        self._route_name = name
+        self._route_name, self._body_read = name, False
         try:
             if not matched:
                 raise HttpRefusedError(404, f"no such path: {self.server.paths_help}")
@@ -164,7 +164,6 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.working:  # parsing and answering: a few requests at a time
                 self._send(route.handler(request))
         except HttpRefusedError as e:
-            self.close_connection = self.close_connection or e.status >= 405  # body unread
             self._error(e.status, _REFUSAL_CODES.get(e.status, "INVALID_ARGUMENT"), str(e),
                         e.headers)  # fmt: skip
         except HashlistError as e:
@@ -189,9 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length", "")
         if not (length.isascii() and length.isdigit()):
             raise HttpRefusedError(411, "a Content-Length (decimal digits) is required")
-        if int(length) > self.server.max_body:
-            raise HttpRefusedError(413, f"the body is {int(length):,} bytes; at most "
-                                   f"{self.server.max_body:,} are accepted")  # fmt: skip
+        if len(length) > 18 or int(length) > self.server.max_body:  # int() of 5,000 digits fails
+            size = f"{int(length):,} bytes" if len(length) <= 18 else f"{len(length)} digits long"
+            raise HttpRefusedError(413, f"the body is {size}; at most "
+                                   f"{self.server.max_body:,} bytes are accepted")  # fmt: skip
         deadline, parts, left = time.monotonic() + self.server.body_seconds, [], int(length)
         while left:
             part = self.rfile.read1(min(left, 1 << 20))
@@ -199,7 +199,18 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HttpRefusedError(408, "the body did not arrive in time")
             parts.append(part)
             left -= len(part)
+        self._body_read = True
         return b"".join(parts)
+
+    def _body_unread(self) -> bool:
+        """A body was sent that was not read: the connection cannot carry another request
+        (what follows would be read as one: request smuggling behind a proxy)."""
+        headers = getattr(self, "headers", None)
+        if headers is None or getattr(self, "_body_read", False):
+            return False
+        return headers.get("Content-Length", "0").strip() not in ("", "0") or bool(
+            headers.get("Transfer-Encoding")
+        )
 
     def _error(self, status: int, code: str, message: str,
                headers: Sequence[tuple[str, str]] = ()) -> None:  # fmt: skip
@@ -209,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         if self.server.observe is not None:
             self.server.observe(getattr(self, "_route_name", "(other)"), response.status)
+        if self._body_unread():
+            self.close_connection = True
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))

@@ -17,7 +17,7 @@ Invariants:
   of half state. A withdrawal is recorded first (``retracting``), then its
   retraction published, then marked done; ``publish_due`` finishes any
   retraction a crash interrupted.
-* A withdrawal retracts every hash of the case that is listed, that cases
+* A withdrawal (and a rejection) retracts every hash of the case that is listed, that cases
   put on the list (not one the operator had listed before them), and that no
   other open case (received, approved or listed) of the list holds.
 * Each PIN check first counts as a wrong one (under a short lock), and a
@@ -101,9 +101,10 @@ class CaseDesk:
             if approve:
                 self.store.set_case_state([view.number], CaseState.APPROVED)
                 self._publish(view.list_id, [view.number])
-            else:
-                self.store.set_case_state([view.number], CaseState.REJECTED)
+            else:  # closed like a withdrawal: anything a crash left published is retracted
+                self.store.withdraw_case(view.number, retracting=True, state=CaseState.REJECTED)
                 self.metrics.cases.labels("rejected").inc()
+                self._retract(view.number)
             log.info("case %s %s", view.number, "approved" if approve else "rejected")
             return self._record(view.number).view
 
@@ -126,9 +127,14 @@ class CaseDesk:
         view = CaseView(number, list_id, CaseState.RECEIVED, len(canonical), self.clock.now())
         earlier = self.store.open_case(view, stored, canonical)
         if earlier is not None:
-            if earlier.view.list_id == list_id and self._pin_ok(pin, earlier.pin_hash):
-                return earlier.view  # the same request again: a retry
-            raise AlreadyExistsError("that case number is taken: open the case with a new one")
+            try:  # through the lockout: Open is no way round it to check a PIN
+                same = self._authenticated(number, pin).view
+            except WrongPinError as e:
+                raise AlreadyExistsError("that case number is taken: open the case with a "
+                                         "new one") from e  # fmt: skip
+            if same.list_id != list_id:
+                raise AlreadyExistsError("that case number is taken: open it with a new one")
+            return same  # the same request again: a retry
         self.metrics.cases.labels("opened").inc()
         log.info("case %s opened on %s (%s): %d hashes", number, list_id, policy.mode.value,
                  len(canonical))  # fmt: skip
@@ -143,12 +149,12 @@ class CaseDesk:
             view = self._record(number).view
             if view.state is CaseState.WITHDRAWN:
                 return view
-            listed = view.state is CaseState.LISTED
-            self.store.withdraw_case(number, retracting=listed)
+            # Whatever its state: a case not yet recorded as listed may have been
+            # published before a crash, and its hashes are retracted all the same.
+            self.store.withdraw_case(number, retracting=True)
             self.metrics.cases.labels("withdrawn").inc()
             log.info("case %s withdrawn (it was %s)", number, view.state.value)
-            if listed:
-                self._retract(number)
+            self._retract(number)
             return self._record(number).view
 
     # --- the chore ---
@@ -159,14 +165,23 @@ class CaseDesk:
         now = self.clock.now()
         with self._lock:
             for policy in self.store.case_policies():
-                waiting = CaseState.RECEIVED if policy.mode is PolicyMode.AUTO else None
-                if waiting and now - self._last_batch.get(policy.list_id, 0) >= \
-                        policy.batch_seconds:  # fmt: skip
-                    self._last_batch[policy.list_id] = now
-                    self._publish_all(policy.list_id, waiting)
-                self._publish_all(policy.list_id, CaseState.APPROVED)
+                try:  # one list's failure holds up no other list
+                    self._publish_due(policy, now)
+                except Exception:
+                    log.exception("publishing cases on %s failed; retried next round",
+                                  policy.list_id)  # fmt: skip
             for number in self.store.retractions_pending():
-                self._retract(number)
+                try:
+                    self._retract(number)
+                except Exception:
+                    log.exception("retracting case %s failed; retried next round", number)
+
+    def _publish_due(self, policy: CasePolicy, now: int) -> None:
+        waiting = CaseState.RECEIVED if policy.mode is PolicyMode.AUTO else None
+        if waiting and now - self._last_batch.get(policy.list_id, 0) >= policy.batch_seconds:
+            self._last_batch[policy.list_id] = now
+            self._publish_all(policy.list_id, waiting)
+        self._publish_all(policy.list_id, CaseState.APPROVED)
 
     def _publish_all(self, list_id: str, state: CaseState) -> None:
         while numbers := [c.number for c in self.store.cases(list_id, state, limit=BATCH_CASES)]:
@@ -192,7 +207,8 @@ class CaseDesk:
         held = self.store.held_by_open_cases(view.list_id, signals)
         ours = sorted(self.store.case_listed(view.list_id, [s for s in signals if s not in held]))
         listed = sorted(self.store.listed(view.list_id, ours))
-        version = self.access.list_row(view.list_id).size
+        # The version that took its hashes off: 0 for a case that never had any listed.
+        version = self.access.list_row(view.list_id).size if view.version else 0
         if listed:
             result = self.publisher.publish(view.list_id, [], listed,
                                             idempotency_key=f"withdraw-{number}")  # fmt: skip

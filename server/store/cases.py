@@ -126,13 +126,15 @@ class CaseTables:
                     (state.value, version, number),
                 )
 
-    def withdraw_case(self, number: str, *, retracting: bool) -> None:
-        """Close the case; ``retracting``: its hashes are to be retracted (until
-        ``retraction_done``)."""
+    def withdraw_case(
+        self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN
+    ) -> None:
+        """Close the case (withdrawn, or rejected); ``retracting``: its hashes are to be
+        retracted (until ``retraction_done``)."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE cases SET state=?, retracting=? WHERE number=?",
-                (CaseState.WITHDRAWN.value, int(retracting), number),
+                (state.value, int(retracting), number),
             )
 
     def retraction_done(self, number: str, version: int, unlisted: Sequence[str] = ()) -> None:

@@ -100,6 +100,36 @@ def test_a_withdrawal_leaves_what_the_operator_had_listed(
     assert _listed(hub, REVIEW, MD5[3:5]) == {MD5[3]}  # only what the case put there went
 
 
+def test_the_last_case_holding_a_hash_takes_it_off_even_if_never_listed_itself(
+    hub: RunningHub, intake: HubClient, op: HubClient
+) -> None:
+    first, first_pin = _open(intake, REVIEW, MD5[8:9])
+    op.decide_case(first.number, approve=True)
+    waiting, waiting_pin = _open(intake, REVIEW, MD5[8:9])  # received, never approved
+    rejected, _ = _open(intake, REVIEW, MD5[9:10])
+    intake.withdraw_case(first.number, first_pin)
+    assert _listed(hub, REVIEW, MD5[8:9]) == {MD5[8]}  # the waiting case holds it
+    closed = intake.withdraw_case(waiting.number, waiting_pin)
+    assert closed.state is CaseState.WITHDRAWN
+    assert not _listed(hub, REVIEW, MD5[8:9])  # no open case holds it any more
+    # A case whose publication a crash left unrecorded, then rejected: retracted too.
+    hub.hub.cases._publish(REVIEW, [rejected.number])
+    hub.hub.store.set_case_state([rejected.number], CaseState.RECEIVED)
+    assert op.decide_case(rejected.number, approve=False).state is CaseState.REJECTED
+    assert not _listed(hub, REVIEW, MD5[9:10])
+
+
+def test_open_is_no_way_round_the_pin_lockout(intake: HubClient) -> None:
+    number, pin = new_case_number(), new_pin()
+    intake.open_case(REVIEW, number, pin, MD5[12:13])
+    wrong = "0000000000" if pin.replace("-", "") != "0000000000" else "1111111111"
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(AlreadyExistsError):
+            intake.open_case(REVIEW, number, wrong, MD5[12:13])
+    with pytest.raises(ResourceExhaustedError, match="too many wrong PINs"):
+        intake.open_case(REVIEW, number, pin, MD5[12:13])
+
+
 def test_review_waits_for_the_operator(hub: RunningHub, intake: HubClient, op: HubClient) -> None:
     approved, pin = _open(intake, REVIEW, MD5[5:7])
     rejected, rejected_pin = _open(intake, REVIEW, MD5[7:8])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -155,6 +156,38 @@ def test_malformed_bodies_get_a_4xx_with_a_message(  # noqa: PLR0917 - the param
     assert answer.status == status, answer.body
     assert says in answer.body["error"]["message"]
     assert "Traceback" not in answer.body["error"]["message"]
+
+
+def _raw_exchange(url: str, data: bytes) -> bytes:
+    host, port = url.split("//")[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(data)
+        received = b""
+        while chunk := conn.recv(65536):  # until the server closes the connection
+            received += chunk
+    return received
+
+
+def test_an_unread_body_ends_the_connection(intake: Intake) -> None:
+    """No second request hides in a body the server did not read (request smuggling)."""
+    hidden = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
+    for path in (b"/nope", b"/v1/cases/ZZZZ-ZZZZ-ZZZZ", b"/"):
+        method = b"POST" if path == b"/nope" else b"GET"
+        request = (
+            method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n" % len(hidden) + hidden
+        )
+        received = _raw_exchange(intake.url, request)
+        assert received.count(b"HTTP/1.1 ") == 1, received[:300]
+
+
+def test_a_content_length_of_thousands_of_digits_is_a_413(intake: Intake) -> None:
+    request = (
+        b"POST /v1/cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    )
+    received = _raw_exchange(intake.url, request)
+    assert received.startswith(b"HTTP/1.1 413"), received[:200]
 
 
 def test_every_answer_is_locked_down_and_sets_no_cookie(intake: Intake) -> None:

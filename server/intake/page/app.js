@@ -24,6 +24,7 @@
   var files = [];  // {id, name, element, done, failed, md5, sha256, pdq, quality}
   var nextId = 1;
   var sent = false;
+  var sending = false;  // a POST in flight: no new files until it is answered
 
   function $(id) { return document.getElementById(id); }
 
@@ -101,7 +102,8 @@
   }
 
   function addFiles(list) {
-    if (!list || list.length === 0) return;
+    // While a case is being sent, the review must stay what is being sent.
+    if (!list || list.length === 0 || sending) return;
     if (sent) {  // a new choice after sending is a new case
       resetList();
       sent = false;
@@ -300,14 +302,22 @@
     if (plan.signals.length === 0 || pending() > 0) return;
     var button = $('submit');
     button.disabled = true;
+    sending = true;
+    $('file-input').disabled = true;
     clearError('submit-error');
     $('submit-status').textContent = t('submitting');
+    function done() {
+      sending = false;
+      $('file-input').disabled = false;
+    }
     request('POST', '/v1/cases', { signals: plan.signals }, {}).then(function (answer) {
+      done();
       sent = true;
       $('submit-status').textContent = '';
       showReceipt(answer);
       renderReview();
     }, function (e) {
+      done();
       $('submit-status').textContent = '';
       showError('submit-error', e && e.api ? e.message : t('error_network'));
       button.disabled = false;
