@@ -71,6 +71,15 @@ def split_listen(listen: str, key: str = "metrics_listen") -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether ``host:port`` names this host only (what a listener without TLS may bind)."""
+    host, sep, port = listen.rpartition(":")
+    return bool(sep) and host in LOOPBACK_HOSTS and port.isdigit()
+
+
 @contextmanager
 def serving_probes(
     listen: str, registry: CollectorRegistry, readiness: Readiness

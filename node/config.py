@@ -11,7 +11,7 @@ from hashlist.config import load_config
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.logs import check_log_options
-from hashlist.probes import split_listen
+from hashlist.probes import is_loopback, split_listen
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 from hashlist.signals import DEFAULT_MAX_PIXELS
 from hashlist.trustroot import TrustRoot
@@ -177,9 +177,6 @@ def outbox_path(database: Path) -> Path:
     return database.with_name(f"{database.stem}.outbox{database.suffix or '.db'}")
 
 
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-
-
 @dataclass(frozen=True)
 class MatcherTLS:
     """The Matcher's server certificate and key, and the CA of its clients."""
@@ -195,8 +192,7 @@ def check_local_address(address: str, key: str = "matcher_listen") -> None:
         if len(address) - len("unix:") > 100:
             raise ConfigError(f"unix socket path too long (max 100 bytes): {address}")
         return
-    host, sep, port = address.rpartition(":")
-    if not sep or host not in _LOOPBACK or not port.isdigit():
+    if not is_loopback(address):
         where = "unix:PATH or a loopback host:port" if key == "matcher_listen" else (
             "a loopback host:port")  # fmt: skip
         raise ConfigError(

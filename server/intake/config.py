@@ -11,8 +11,7 @@ from hashlist.config import load_config
 from hashlist.delta import validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.logs import check_log_options
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+from hashlist.probes import is_loopback
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,7 @@ class IntakeConfig:
             raise ConfigError(f"list_id: {e}") from e
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("set both tls_cert and tls_key, or neither")
-        host = self.listen.rpartition(":")[0]
-        if self.tls_cert is None and host not in _LOOPBACK:
+        if self.tls_cert is None and not is_loopback(self.listen):
             raise ConfigError(f"listen {self.listen} is not loopback: set tls_cert and tls_key "
                               "to serve HTTPS (the page and the PINs need it)")  # fmt: skip
         if not 1 <= self.max_signals <= MAX_CASE_SIGNALS:

@@ -126,7 +126,7 @@ class CaseTables:
                     (state.value, version, number),
                 )
 
-    def withdraw_case(
+    def close_case(
         self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN
     ) -> None:
         """Close the case (withdrawn, or rejected); ``retracting``: its hashes are to be

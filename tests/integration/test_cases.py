@@ -214,7 +214,7 @@ def test_a_retraction_a_crash_interrupted_is_finished(
     case, _ = _open(intake, REVIEW, MD5[16:18])
     op.decide_case(case.number, approve=True)
     # As a crash between recording the withdrawal and publishing its retraction leaves it:
-    hub.hub.store.withdraw_case(case.number, retracting=True)
+    hub.hub.store.close_case(case.number, retracting=True)
     assert _listed(hub, REVIEW, MD5[16:18]) == set(MD5[16:18])
     wait_until(lambda: not _listed(hub, REVIEW, MD5[16:18]), 10, "the retraction")
     view, _ = op.show_case(case.number)

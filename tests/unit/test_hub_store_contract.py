@@ -297,7 +297,7 @@ def test_cases_move_through_their_states(store: HubStore) -> None:
     assert store.cases("other") == []
     assert store.case("AAAA-0000-0003").attempts == PinAttempts(2, 1, 999)  # type: ignore[union-attr]
     # Open cases hold their hashes; a withdrawn one does not.
-    store.withdraw_case("AAAA-0000-0001", retracting=True)
+    store.close_case("AAAA-0000-0001", retracting=True)
     store.set_case_state(["AAAA-0000-0003"], CaseState.REJECTED)
     assert store.held_by_open_cases(LIST, [*MD5[:3]]) == set(MD5[:2])  # case 2, still listed
     store.set_case_state(["AAAA-0000-0002"], CaseState.WITHDRAWN)
