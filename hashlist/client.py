@@ -19,6 +19,7 @@ from typing import TypeVar
 import grpc
 
 from hashlist.cases import CasePolicy, CaseView
+from hashlist.client_oversight import OversightCalls
 from hashlist.errors import NotFoundError, UnavailableError
 from hashlist.model import HashMatches, ListStatus, Partner, PublishResult, Report, Verdict
 from hashlist.retry import Backoff
@@ -70,7 +71,7 @@ class Subscription:
             self._call.cancel()
 
 
-class HubClient:
+class HubClient(OversightCalls):
     def __init__(
         self,
         address: str,
@@ -181,18 +182,19 @@ class HubClient:
 
     # --- Admin ---
 
-    def create_list(self, list_id: str) -> bool:
-        return self._unary(
-            "create list", self.admin.CreateList, pb.CreateListRequest(list_id=list_id)
-        ).created
+    def create_list(self, list_id: str, *, reason: str = "") -> bool:
+        request = pb.CreateListRequest(list_id=list_id, reason=reason)
+        return self._unary("create list", self.admin.CreateList, request).created
 
     def grant(
-        self, list_id: str, partner: str, *, granted: bool = True, new_partner: bool = False
-    ) -> bool:
+        self, list_id: str, partner: str, *, granted: bool = True, new_partner: bool = False,
+        reason: str = "",
+    ) -> bool:  # fmt: skip
         """Grant (or revoke) a partner's reading of a list. ``new_partner``: the hub has not
         seen this partner yet (see ``server.access.Access.set_grant``)."""
         call = self.admin.Grant if granted else self.admin.Revoke
-        request = pb.GrantRequest(list_id=list_id, partner=partner, new_partner=new_partner)
+        request = pb.GrantRequest(list_id=list_id, partner=partner, new_partner=new_partner,
+                                  reason=reason)  # fmt: skip
         return self._unary("grant", call, request).changed
 
     def report_progress(self, list_id: str, version: int) -> None:
@@ -204,9 +206,9 @@ class HubClient:
         response = self._unary("partners", self.admin.Partners, pb.PartnersRequest())
         return [partner_from_proto(m) for m in response.partners]
 
-    def revoke_certificate(self, serial: str) -> bool:
+    def revoke_certificate(self, serial: str, *, reason: str = "") -> bool:
         """Revoke a certificate at the hub (operator); False if it was already."""
-        request = pb.RevokeCertificateRequest(serial=serial)
+        request = pb.RevokeCertificateRequest(serial=serial, reason=reason)
         return self._unary("revoke", self.admin.RevokeCertificate, request).revoked
 
     def publish(
@@ -217,6 +219,7 @@ class HubClient:
         *,
         idempotency_key: str = "",
         on_sent: Callable[[int], None] | None = None,
+        reason: str = "",
     ) -> PublishResult:
         """Publish atomically: the hub makes as many versions as its delta limit needs and
         commits them together. Large inputs go as one client-streamed call; every retry
@@ -226,14 +229,15 @@ class HubClient:
         what = f"publish to {list_id}"
         if len(additions) + len(removals) <= PUBLISH_PART:
             request = pb.PublishRequest(list_id=list_id, additions=list(additions),
-                                        removals=list(removals), idempotency_key=key)  # fmt: skip
+                                        removals=list(removals), idempotency_key=key,
+                                        reason=reason)  # fmt: skip
             result = publish_result_from_proto(self._unary(what, self.admin.Publish, request))
             if on_sent is not None:
                 on_sent(len(additions) + len(removals))
             return result
         parts = [
             pb.PublishRequest(
-                list_id=list_id, idempotency_key=key,
+                list_id=list_id, idempotency_key=key, reason=reason,
                 additions=list(additions[i : i + PUBLISH_PART]),
                 removals=list(removals[i : i + PUBLISH_PART]),
             )
@@ -313,8 +317,8 @@ class HubClient:
         response = self._unary("case", self.cases.Show, pb.ShowCaseRequest(number=number))
         return case_view_from_proto(response.status), list(response.signals)
 
-    def decide_case(self, number: str, approve: bool) -> CaseView:
+    def decide_case(self, number: str, approve: bool, *, reason: str = "") -> CaseView:
         """Approve (publish now) or reject a case (the operator). A retry whose first
         attempt went through is refused as already decided (``ConflictError``)."""
-        request = pb.DecideCaseRequest(number=number, approve=approve)
+        request = pb.DecideCaseRequest(number=number, approve=approve, reason=reason)
         return case_view_from_proto(self._unary("decide case", self.cases.Decide, request))

@@ -102,7 +102,9 @@ class CaseDesk:
                 self.store.set_case_state([view.number], CaseState.APPROVED)
                 self._publish(view.list_id, [view.number])
             else:  # closed like a withdrawal: anything a crash left published is retracted
-                self.store.close_case(view.number, retracting=True, state=CaseState.REJECTED)
+                self.store.close_case(
+                    view.number, retracting=True, state=CaseState.REJECTED, at=self.clock.now()
+                )
                 self.metrics.cases.labels("rejected").inc()
                 self._retract(view.number)
             log.info("case %s %s", view.number, "approved" if approve else "rejected")
@@ -151,7 +153,7 @@ class CaseDesk:
                 return view
             # Whatever its state: a case not yet recorded as listed may have been
             # published before a crash, and its hashes are retracted all the same.
-            self.store.close_case(number, retracting=True)
+            self.store.close_case(number, retracting=True, at=self.clock.now())
             self.metrics.cases.labels("withdrawn").inc()
             log.info("case %s withdrawn (it was %s)", number, view.state.value)
             self._retract(number)

@@ -16,7 +16,7 @@ from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from hashlist.wire import case_policy_from_proto, case_policy_to_proto, case_view_to_proto
 from server.hub import Hub
-from server.servicer import caller
+from server.identify import caller
 
 MAX_LIST_PAGE = 1000
 
@@ -53,8 +53,13 @@ class CasesServicer(pb_grpc.CasesServicer):
     def SetPolicy(
         self, request: pb.CasePolicy, context: grpc.ServicerContext
     ) -> pb.SetCasePolicyResponse:
-        self._operator(context)
-        self.desk.set_policy(case_policy_from_proto(request))
+        policy = case_policy_from_proto(request)
+        self.hub.trail.run(
+            caller(context, self.hub.access), "case policy", policy.list_id, "",
+            lambda: self.desk.set_policy(policy),
+            describe=lambda _: f"{policy.mode.value}, batches every {policy.batch_seconds} s, "
+            f"at most {policy.max_signals} hashes a case",
+        )  # fmt: skip
         return pb.SetCasePolicyResponse()
 
     @handle_errors
@@ -82,5 +87,12 @@ class CasesServicer(pb_grpc.CasesServicer):
 
     @handle_errors
     def Decide(self, request: pb.DecideCaseRequest, context: grpc.ServicerContext) -> pb.CaseStatus:
-        self._operator(context)
-        return case_view_to_proto(self.desk.decide(request.number, request.approve))
+        view = self.hub.trail.run(
+            caller(context, self.hub.access), "approve case" if request.approve
+            else "reject case", request.number[:40], request.reason,
+            lambda: self.desk.decide(request.number, request.approve),
+            describe=lambda v: f"{v.state.value}" + (f" at version {v.version}" if v.version
+                                                     else ""),
+            reason_required=not request.approve,
+        )  # fmt: skip
+        return case_view_to_proto(view)

@@ -8,6 +8,8 @@
 ``reports``         partners' reports and verdicts, the operator's view
 ``broadcaster``     fan-out of new notes to subscription streams
 ``cases``           victims' cases: opened, read, withdrawn, published by policy
+``trail``           the audit trail: every operator action, recorded before it runs
+``oversight``       a list's history, the review queue, activity per day
 ==================  ===================================================
 
 ``build_hub`` is the only place these are constructed; each receives its
@@ -30,6 +32,7 @@ from server.broadcast import Broadcaster
 from server.casedesk import CaseDesk
 from server.cosigning import Cosigner
 from server.metrics import HubMetrics
+from server.oversight import Oversight
 from server.partners import PartnerRegistry
 from server.publishing import Publisher
 from server.ratelimit import TokenBuckets
@@ -37,6 +40,7 @@ from server.reading import LogReader
 from server.reports import ReportBook
 from server.signing import HubSigning
 from server.store import HubStore
+from server.trail import AuditTrail
 from server.trees import Trees
 
 
@@ -53,6 +57,8 @@ class Hub:
     metrics: HubMetrics
     partners: PartnerRegistry
     cases: CaseDesk
+    trail: AuditTrail
+    oversight: Oversight
 
 
 def build_hub(
@@ -97,4 +103,6 @@ def build_hub(
         partners=PartnerRegistry(store=store, access=access, clock=clock),
         cases=CaseDesk(store=store, publisher=publisher, access=access, clock=clock,
                        metrics=metrics),
+        trail=AuditTrail(store=store, access=access, clock=clock),
+        oversight=Oversight(store=store, access=access, clock=clock),
     )  # fmt: skip

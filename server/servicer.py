@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import grpc
 
-from hashlist.errors import InputError, UnauthenticatedError
-from hashlist.identity import Identity, identity_from_pem
+from hashlist.errors import InputError
+from hashlist.identity import Identity
+from hashlist.model import PublishResult
 from hashlist.rpc import handle_errors
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
@@ -26,20 +27,13 @@ from hashlist.wire import (
     snapshot_header_to_proto,
     verdict_from_proto,
 )
-from server.access import Access
 from server.hub import Hub
+from server.identify import caller
+from server.oversight_servicer import OversightRpcs
 from server.streams import StreamSlots
 
 log = logging.getLogger(__name__)
 _WAKE_SECONDS = 1.0  # how often an idle subscription checks the client is still there
-
-
-def caller(context: grpc.ServicerContext, access: Access) -> Identity:
-    """Who calls, from the verified client certificate, unless it was revoked."""
-    pems = context.auth_context().get("x509_pem_cert")
-    if not pems:
-        raise UnauthenticatedError("no client certificate: connect with mTLS")
-    return access.authenticate(identity_from_pem(pems[0]))
 
 
 class LogServicer(pb_grpc.LogServicer):
@@ -159,7 +153,7 @@ class LogServicer(pb_grpc.LogServicer):
                 log.info("%s unsubscribed", who)
 
 
-class AdminServicer(pb_grpc.AdminServicer):
+class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):
     def __init__(self, hub: Hub, *, max_publish_hashes: int) -> None:
         self.hub = hub
         self.rpc_errors = hub.metrics.rpc_errors
@@ -169,38 +163,55 @@ class AdminServicer(pb_grpc.AdminServicer):
     def CreateList(
         self, request: pb.CreateListRequest, context: grpc.ServicerContext
     ) -> pb.CreateListResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
-        return pb.CreateListResponse(created=self.hub.publisher.create_list(request.list_id))
+        created = self.hub.trail.run(
+            caller(context, self.hub.access), "create list", request.list_id, request.reason,
+            lambda: self.hub.publisher.create_list(request.list_id), describe=_changed,
+        )  # fmt: skip
+        return pb.CreateListResponse(created=created)
 
     @handle_errors
     def Grant(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
-        return pb.GrantResponse(
-            changed=self.hub.access.set_grant(
-                request.list_id, request.partner, True, new_partner=request.new_partner
-            )
-        )
+        return pb.GrantResponse(changed=self.hub.trail.run(
+            caller(context, self.hub.access), "grant", f"{request.list_id} to {request.partner}",
+            request.reason, lambda: self.hub.access.set_grant(
+                request.list_id, request.partner, True, new_partner=request.new_partner),
+            describe=_changed,
+        ))  # fmt: skip
 
     @handle_errors
     def Revoke(self, request: pb.GrantRequest, context: grpc.ServicerContext) -> pb.GrantResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
-        return pb.GrantResponse(
-            changed=self.hub.access.set_grant(request.list_id, request.partner, False)
-        )
+        return pb.GrantResponse(changed=self.hub.trail.run(
+            caller(context, self.hub.access), "revoke grant",
+            f"{request.list_id} from {request.partner}", request.reason,
+            lambda: self.hub.access.set_grant(request.list_id, request.partner, False),
+            describe=_changed,
+        ))  # fmt: skip
 
     @handle_errors
     def Publish(
         self, request: pb.PublishRequest, context: grpc.ServicerContext
     ) -> pb.PublishResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
+        who = caller(context, self.hub.access)
+        self.hub.access.authorize_admin(who)
         self._check_size(len(request.additions) + len(request.removals))
-        with self.hub.metrics.publish_seconds.time():
-            result = self.hub.publisher.publish(
-                request.list_id,
-                list(request.additions),
-                list(request.removals),
-                request.idempotency_key,
-            )
+        return self._publish(who, request.list_id, list(request.additions),
+                             list(request.removals), key=request.idempotency_key,
+                             reason=request.reason)  # fmt: skip
+
+    def _publish(
+        self, who: Identity, list_id: str, additions: list[str], removals: list[str], *,
+        key: str, reason: str,
+    ) -> pb.PublishResponse:  # fmt: skip
+        def publish() -> PublishResult:
+            with self.hub.metrics.publish_seconds.time():
+                return self.hub.publisher.publish(list_id, additions, removals, key)
+
+        what = "retract" if removals and not additions else "publish"
+        shown = f"{len(additions):,} additions, {len(removals):,} retractions"
+        if len(additions) + len(removals) == 1:
+            shown = (additions or removals)[0]
+        result = self.hub.trail.run(who, what, f"{list_id}: {shown}", reason, publish,
+                                    describe=_published)  # fmt: skip
         return publish_result_to_proto(result)
 
     def _check_size(self, hashes: int) -> None:
@@ -213,7 +224,8 @@ class AdminServicer(pb_grpc.AdminServicer):
     def PublishStream(
         self, request_iterator: Iterator[pb.PublishRequest], context: grpc.ServicerContext
     ) -> pb.PublishResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
+        who = caller(context, self.hub.access)
+        self.hub.access.authorize_admin(who)
         first: pb.PublishRequest | None = None
         additions: list[str] = []
         removals: list[str] = []
@@ -229,10 +241,8 @@ class AdminServicer(pb_grpc.AdminServicer):
             self._check_size(len(additions) + len(removals))
         if first is None:
             raise InputError("an empty publication stream")
-        with self.hub.metrics.publish_seconds.time():
-            result = self.hub.publisher.publish(first.list_id, additions, removals,
-                                                first.idempotency_key)  # fmt: skip
-        return publish_result_to_proto(result)
+        return self._publish(who, first.list_id, additions, removals,
+                             key=first.idempotency_key, reason=first.reason)  # fmt: skip
 
     @handle_errors
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:
@@ -243,10 +253,12 @@ class AdminServicer(pb_grpc.AdminServicer):
     def RevokeCertificate(
         self, request: pb.RevokeCertificateRequest, context: grpc.ServicerContext
     ) -> pb.RevokeCertificateResponse:
-        self.hub.access.authorize_admin(caller(context, self.hub.access))
-        return pb.RevokeCertificateResponse(
-            revoked=self.hub.access.revoke_certificate(request.serial)
-        )
+        revoked = self.hub.trail.run(
+            caller(context, self.hub.access), "revoke certificate", request.serial,
+            request.reason, lambda: self.hub.access.revoke_certificate(request.serial),
+            describe=lambda done: "revoked" if done else "was revoked already",
+        )  # fmt: skip
+        return pb.RevokeCertificateResponse(revoked=revoked)
 
     @handle_errors
     def Partners(
@@ -268,6 +280,16 @@ class AdminServicer(pb_grpc.AdminServicer):
         return pb.MatchesResponse(
             hashes=[hash_matches_to_proto(h) for h in found], next_page_token=token
         )
+
+
+def _changed(changed: bool) -> str:
+    return "changed" if changed else "no change (it was so already)"
+
+
+def _published(r: PublishResult) -> str:
+    if r.replayed:
+        return f"already published as version {r.version} (a retry)"
+    return f"version {r.version}: {r.added:,} added, {r.removed:,} retracted"
 
 
 class ReportsServicer(pb_grpc.ReportsServicer):

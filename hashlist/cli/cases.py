@@ -63,6 +63,12 @@ def add_commands(
     for name, approve, what in decisions:
         p = sub.add_parser(name, help=what)
         p.add_argument("number")
+        p.add_argument(
+            "--reason",
+            default="",
+            required=not approve,
+            help="why, for the audit trail" + ("" if approve else " (required)"),
+        )
         client_args(p)
         p.set_defaults(func=_decide, approve=approve)
 
@@ -129,6 +135,6 @@ def _show(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace) -> int:
     with hub_client(args) as client:
-        view = client.decide_case(args.number, args.approve)
+        view = client.decide_case(args.number, args.approve, reason=args.reason)
     print(_line(view))
     return exits.OK

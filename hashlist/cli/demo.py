@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hashlist.cli.demo_intake import front_door_demo
-from hashlist.cli.hub import format_matches
+from hashlist.cli.oversight import format_matches
 from hashlist.client import ClientTLS, HubClient
 from hashlist.devpki import write_dev_pki
 from hashlist.errors import StorageError

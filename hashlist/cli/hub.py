@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from hashlist.cli import cases, exits
+from hashlist.cli import cases, exits, oversight
 from hashlist.cli.options import (
     daemon_options,
     daemon_overrides,
@@ -21,7 +21,7 @@ from hashlist.cli.options import (
     list_id_arg,
 )
 from hashlist.errors import InputError
-from hashlist.model import HashMatches, Partner
+from hashlist.model import Partner
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,10 +37,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     def client_args(p: argparse.ArgumentParser) -> None:
         hub_options(p, role="operator")
 
+    def action_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--reason", default="", help="why, for the hub's audit trail")
+        client_args(p)
+
     p = cmds.add_parser("create-list", help="create a list")
     p.add_argument("list_id", type=list_id_arg)
-    client_args(p)
-    p.set_defaults(func=lambda a: _print(hub_client(a).create_list(a.list_id), "created", "exists"))
+    action_args(p)
+    p.set_defaults(func=lambda a: _print(hub_client(a).create_list(a.list_id, reason=a.reason),
+                                         "created", "exists"))  # fmt: skip
 
     p = cmds.add_parser("grant", help="grant a partner read access to a list")
     p.add_argument("list_id", type=list_id_arg)
@@ -49,7 +54,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--new-partner", action="store_true",
         help="the hub has not seen this partner yet (otherwise refused as a likely typo)",
     )  # fmt: skip
-    client_args(p)
+    action_args(p)
     p.set_defaults(func=_grant)
 
     p = cmds.add_parser(
@@ -61,7 +66,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     which.add_argument("--certificate", type=Path, metavar="PEM",
                        help="refuse this certificate from now on (--cert is your own)")  # fmt: skip
     which.add_argument("--serial", help="... or the certificate with this serial (hex)")
-    client_args(p)
+    action_args(p)
     p.set_defaults(func=_revoke)
 
     p = cmds.add_parser("publish", help="publish additions and retractions to a list")
@@ -70,7 +75,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--remove", nargs="*", default=[], help="signals kind:hex to retract")
     p.add_argument("--add-file", type=Path, help="file of signals, one per line ('-' for stdin)")
     p.add_argument("--remove-file", type=Path, help="file of signals to retract")
-    client_args(p)
+    action_args(p)
     p.set_defaults(func=_publish)
 
     p = cmds.add_parser("status", help="every list: version, hashes, digest, partners")
@@ -82,19 +87,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     client_args(p)
     p.set_defaults(func=_partners)
 
-    p = cmds.add_parser("matches", help="per listed hash: matches per partner, verdicts")
-    p.add_argument("--list", dest="list_id", type=list_id_arg, required=True)
-    p.add_argument(
-        "--review-threshold",
-        type=int,
-        default=0,
-        help="flag when this many distinct partners found it not violating (default 2)",
-    )
-    p.add_argument("--json", action="store_true", help="one JSON object per hash")
-    client_args(p)
-    p.set_defaults(func=_matches)
-
     cases.add_commands(cmds, client_args)
+    oversight.add_commands(cmds, client_args)
 
 
 def _print(flag: bool, yes: str, no: str) -> int:
@@ -143,7 +137,8 @@ def format_partners(partners: list[Partner], now: int) -> str:
 
 def _grant(args: argparse.Namespace) -> int:
     with hub_client(args) as client:
-        changed = client.grant(args.list_id, args.partner, new_partner=args.new_partner)
+        changed = client.grant(args.list_id, args.partner, new_partner=args.new_partner,
+                               reason=args.reason)  # fmt: skip
     return _print(changed, "changed", "unchanged")
 
 
@@ -157,8 +152,8 @@ def _revoke(args: argparse.Namespace) -> int:
         if args.partner is None:
             raise InputError("give the partner whose access to revoke: LIST PARTNER")
         with hub_client(args) as client:
-            return _print(client.grant(args.list_id, args.partner, granted=False),
-                          "changed", "unchanged")  # fmt: skip
+            return _print(client.grant(args.list_id, args.partner, granted=False,
+                                       reason=args.reason), "changed", "unchanged")  # fmt: skip
     serial = args.serial
     if args.certificate is not None:
         from hashlist.identity import identity_from_pem
@@ -168,7 +163,7 @@ def _revoke(args: argparse.Namespace) -> int:
         except OSError as e:
             raise InputError(f"cannot read {args.certificate}: {e.strerror}") from e
     with hub_client(args) as client:
-        new = client.revoke_certificate(serial)
+        new = client.revoke_certificate(serial, reason=args.reason)
     print(f"certificate {serial} {'revoked' if new else 'was already revoked'}: "
           "its calls are refused and its streams end")  # fmt: skip
     return exits.OK
@@ -209,7 +204,9 @@ def _publish(args: argparse.Namespace) -> int:
         hub_client(args) as client,
         progress(total, f"sending to {args.list_id}", "hashes", quiet=total < LARGE) as bar,
     ):
-        r = client.publish(args.list_id, adds, removes, on_sent=bar.advance)  # one publication
+        r = client.publish(
+            args.list_id, adds, removes, on_sent=bar.advance, reason=args.reason
+        )  # one publication
     versions = f"version {r.version}" if r.first_version >= r.version else (
         f"versions {r.first_version}..{r.version}")  # fmt: skip
     print(f"{args.list_id}: {versions}: +{r.added} -{r.removed}"
@@ -226,32 +223,3 @@ def _status(args: argparse.Namespace) -> int:
             print(f"{s.list_id:<14} {s.size:>8} {s.hashes:>9}  {s.state_digest.hex()[:16]}...    "
                   f"{', '.join(s.partners) or '-'}")  # fmt: skip
     return exits.OK
-
-
-def _matches(args: argparse.Namespace) -> int:
-    with hub_client(args) as client:
-        found = client.matches(args.list_id, args.review_threshold)
-    if args.json:
-        for h in found:
-            print(json.dumps({"signal": h.signal, "partners": dict(h.partners),
-                              "removed": h.removed, "not_violating": h.not_violating,
-                              "review": h.review}))  # fmt: skip
-        return exits.OK
-    print(format_matches(args.list_id, found))
-    return exits.OK
-
-
-def format_matches(list_id: str, found: list[HashMatches]) -> str:
-    lines = [f"{'listed hash':<30} {'matches by partner':<32} {'removed':>7} {'not viol.':>9}"]
-    # Flagged hashes first, then the most matched.
-    for h in sorted(found, key=lambda h: (not h.review, -sum(n for _, n in h.partners), h.signal)):
-        who = ", ".join(f"{p} {n}" for p, n in h.partners)
-        flag = "  REVIEW" if h.review else ""
-        lines.append(f"{h.signal[:27] + '...':<30} {who:<32} {h.removed:>7} "
-                     f"{h.not_violating:>9}{flag}")  # fmt: skip
-    if not found:
-        lines.append(f"(no matches reported on {list_id} yet)")
-    if any(h.review for h in found):
-        lines.append(f"to retract a flagged hash: hashlist hub publish --list {list_id} "
-                     "--remove <signal>")  # fmt: skip
-    return "\n".join(lines)

@@ -405,6 +405,438 @@ class SubscribeRequest(_message.Message):
 Global___SubscribeRequest: _TypeAlias = SubscribeRequest  # noqa: Y015
 
 @_typing.final
+class HistoryRequest(_message.Message):
+    """Every operator action may say why (at most 500 characters, one line); the
+    reason goes into the audit trail with the action.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    before: _builtins.int
+    """versions under this one (0: from the newest)"""
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        before: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "list_id", b"list_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryRequest: _TypeAlias = HistoryRequest  # noqa: Y015
+
+@_typing.final
+class VersionInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    ADDED_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    published_at: _builtins.int
+    """unix seconds; 0: published before the hub kept the time"""
+    added: _builtins.int
+    removed: _builtins.int
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        published_at: _builtins.int = ...,
+        added: _builtins.int = ...,
+        removed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "published_at", b"published_at", "removed", b"removed", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VersionInfo: _TypeAlias = VersionInfo  # noqa: Y015
+
+@_typing.final
+class HistoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___VersionInfo]: ...
+    def __init__(
+        self,
+        *,
+        versions: _abc.Iterable[Global___VersionInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HistoryResponse: _TypeAlias = HistoryResponse  # noqa: Y015
+
+@_typing.final
+class ReviewRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_THRESHOLD_FIELD_NUMBER: _builtins.int
+    FLOOD_PARTNERS_FIELD_NUMBER: _builtins.int
+    FLOOD_HOURS_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    review_threshold: _builtins.int
+    """distinct partners finding it not violating (0: 2)"""
+    flood_partners: _builtins.int
+    """distinct partners matching it within flood_hours (0: 3)"""
+    flood_hours: _builtins.int
+    """0: 6"""
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        review_threshold: _builtins.int = ...,
+        flood_partners: _builtins.int = ...,
+        flood_hours: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flood_hours", b"flood_hours", "flood_partners", b"flood_partners", "list_id", b"list_id", "review_threshold", b"review_threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewRequest: _TypeAlias = ReviewRequest  # noqa: Y015
+
+@_typing.final
+class PartnerCount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTNER_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    partner: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        partner: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "partner", b"partner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PartnerCount: _TypeAlias = PartnerCount  # noqa: Y015
+
+@_typing.final
+class ReviewItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    PARTNERS_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    NOT_VIOLATING_FIELD_NUMBER: _builtins.int
+    DISSENTERS_FIELD_NUMBER: _builtins.int
+    RECENT_PARTNERS_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVITY_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    signal: _builtins.str
+    removed: _builtins.int
+    not_violating: _builtins.int
+    dissenters: _builtins.int
+    recent_partners: _builtins.int
+    last_activity: _builtins.int
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """dissent, flood"""
+
+    @_builtins.property
+    def partners(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartnerCount]:
+        """matches per partner"""
+
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        signal: _builtins.str = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        partners: _abc.Iterable[Global___PartnerCount] | None = ...,
+        removed: _builtins.int = ...,
+        not_violating: _builtins.int = ...,
+        dissenters: _builtins.int = ...,
+        recent_partners: _builtins.int = ...,
+        last_activity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dissenters", b"dissenters", "last_activity", b"last_activity", "list_id", b"list_id", "not_violating", b"not_violating", "partners", b"partners", "reasons", b"reasons", "recent_partners", b"recent_partners", "removed", b"removed", "signal", b"signal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewItem: _TypeAlias = ReviewItem  # noqa: Y015
+
+@_typing.final
+class ReviewResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewItem]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___ReviewItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewResponse: _TypeAlias = ReviewResponse  # noqa: Y015
+
+@_typing.final
+class DismissRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    SIGNAL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    list_id: _builtins.str
+    signal: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        list_id: _builtins.str = ...,
+        signal: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "reason", b"reason", "signal", b"signal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DismissRequest: _TypeAlias = DismissRequest  # noqa: Y015
+
+@_typing.final
+class DismissResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DismissResponse: _TypeAlias = DismissResponse  # noqa: Y015
+
+@_typing.final
+class ActivityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAYS_FIELD_NUMBER: _builtins.int
+    days: _builtins.int
+    """the last this many days, today included (1 to 366)"""
+    def __init__(
+        self,
+        *,
+        days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["days", b"days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivityRequest: _TypeAlias = ActivityRequest  # noqa: Y015
+
+@_typing.final
+class MatchDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    PARTNER_FIELD_NUMBER: _builtins.int
+    MATCHES_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    NOT_VIOLATING_FIELD_NUMBER: _builtins.int
+    day: _builtins.int
+    """unix seconds at 00:00 UTC"""
+    list_id: _builtins.str
+    partner: _builtins.str
+    matches: _builtins.int
+    removed: _builtins.int
+    not_violating: _builtins.int
+    def __init__(
+        self,
+        *,
+        day: _builtins.int = ...,
+        list_id: _builtins.str = ...,
+        partner: _builtins.str = ...,
+        matches: _builtins.int = ...,
+        removed: _builtins.int = ...,
+        not_violating: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "list_id", b"list_id", "matches", b"matches", "not_violating", b"not_violating", "partner", b"partner", "removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MatchDay: _TypeAlias = MatchDay  # noqa: Y015
+
+@_typing.final
+class CaseDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    LIST_ID_FIELD_NUMBER: _builtins.int
+    OPENED_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    day: _builtins.int
+    list_id: _builtins.str
+    opened: _builtins.int
+    withdrawn: _builtins.int
+    rejected: _builtins.int
+    def __init__(
+        self,
+        *,
+        day: _builtins.int = ...,
+        list_id: _builtins.str = ...,
+        opened: _builtins.int = ...,
+        withdrawn: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "list_id", b"list_id", "opened", b"opened", "rejected", b"rejected", "withdrawn", b"withdrawn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseDay: _TypeAlias = CaseDay  # noqa: Y015
+
+@_typing.final
+class ActivityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MATCHES_FIELD_NUMBER: _builtins.int
+    CASES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___MatchDay]: ...
+    @_builtins.property
+    def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___CaseDay]: ...
+    def __init__(
+        self,
+        *,
+        matches: _abc.Iterable[Global___MatchDay] | None = ...,
+        cases: _abc.Iterable[Global___CaseDay] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "matches", b"matches"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivityResponse: _TypeAlias = ActivityResponse  # noqa: Y015
+
+@_typing.final
+class ActionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BEFORE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    before: _builtins.int
+    """actions with an id under this one (0: the newest)"""
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        before: _builtins.int = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActionsRequest: _TypeAlias = ActionsRequest  # noqa: Y015
+
+@_typing.final
+class ActionRecord(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    WHO_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    at: _builtins.int
+    who: _builtins.str
+    action: _builtins.str
+    target: _builtins.str
+    reason: _builtins.str
+    outcome: _builtins.str
+    """started (unknown: the hub stopped), done: ..., failed: ..."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        at: _builtins.int = ...,
+        who: _builtins.str = ...,
+        action: _builtins.str = ...,
+        target: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "at", b"at", "id", b"id", "outcome", b"outcome", "reason", b"reason", "target", b"target", "who", b"who"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActionRecord: _TypeAlias = ActionRecord  # noqa: Y015
+
+@_typing.final
+class ActionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___ActionRecord]: ...
+    def __init__(
+        self,
+        *,
+        actions: _abc.Iterable[Global___ActionRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActionsResponse: _TypeAlias = ActionsResponse  # noqa: Y015
+
+@_typing.final
 class PartnersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -535,16 +967,19 @@ class RevokeCertificateRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SERIAL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     serial: _builtins.str
     """the certificate's serial number, lowercase hex"""
+    reason: _builtins.str
     def __init__(
         self,
         *,
         serial: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["serial", b"serial"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "serial", b"serial"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -575,15 +1010,18 @@ class CreateListRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LIST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
+    reason: _builtins.str
     def __init__(
         self,
         *,
         list_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -616,6 +1054,7 @@ class GrantRequest(_message.Message):
     LIST_ID_FIELD_NUMBER: _builtins.int
     PARTNER_FIELD_NUMBER: _builtins.int
     NEW_PARTNER_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     partner: _builtins.str
     new_partner: _builtins.bool
@@ -623,16 +1062,18 @@ class GrantRequest(_message.Message):
     before (a partner not yet connected); otherwise such a name is refused as
     a likely misspelling.
     """
+    reason: _builtins.str
     def __init__(
         self,
         *,
         list_id: _builtins.str = ...,
         partner: _builtins.str = ...,
         new_partner: _builtins.bool = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "new_partner", b"new_partner", "partner", b"partner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_id", b"list_id", "new_partner", b"new_partner", "partner", b"partner", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -665,11 +1106,14 @@ class PublishRequest(_message.Message):
     ADDITIONS_FIELD_NUMBER: _builtins.int
     REMOVALS_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     idempotency_key: _builtins.str
     """A retried publish with the same key returns the first result and
     publishes nothing new.
     """
+    reason: _builtins.str
+    """the first part's, for a stream"""
     @_builtins.property
     def additions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -681,10 +1125,11 @@ class PublishRequest(_message.Message):
         additions: _abc.Iterable[_builtins.str] | None = ...,
         removals: _abc.Iterable[_builtins.str] | None = ...,
         idempotency_key: _builtins.str = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["additions", b"additions", "idempotency_key", b"idempotency_key", "list_id", b"list_id", "removals", b"removals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["additions", b"additions", "idempotency_key", b"idempotency_key", "list_id", b"list_id", "reason", b"reason", "removals", b"removals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1551,17 +1996,20 @@ class DecideCaseRequest(_message.Message):
 
     NUMBER_FIELD_NUMBER: _builtins.int
     APPROVE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     number: _builtins.str
     approve: _builtins.bool
+    reason: _builtins.str
     def __init__(
         self,
         *,
         number: _builtins.str = ...,
         approve: _builtins.bool = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "number", b"number"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "number", b"number", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -469,6 +469,31 @@ class AdminStub:
                 request_serializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.SerializeToString,
                 response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.FromString,
                 _registered_method=True)
+        self.History = channel.unary_unary(
+                '/hashlist.v1.Admin/History',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.HistoryRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.HistoryResponse.FromString,
+                _registered_method=True)
+        self.Review = channel.unary_unary(
+                '/hashlist.v1.Admin/Review',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ReviewRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ReviewResponse.FromString,
+                _registered_method=True)
+        self.Dismiss = channel.unary_unary(
+                '/hashlist.v1.Admin/Dismiss',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.DismissRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.DismissResponse.FromString,
+                _registered_method=True)
+        self.Activity = channel.unary_unary(
+                '/hashlist.v1.Admin/Activity',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ActivityRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ActivityResponse.FromString,
+                _registered_method=True)
+        self.Actions = channel.unary_unary(
+                '/hashlist.v1.Admin/Actions',
+                request_serializer=hashlist_dot_v1_dot_hashlist__pb2.ActionsRequest.SerializeToString,
+                response_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ActionsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -536,6 +561,41 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def History(self, request, context):
+        """A list's versions, newest first: when each was published, what it changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Review(self, request, context):
+        """Listed hashes to look at: partners' dissent, or a flood of matches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Dismiss(self, request, context):
+        """Off the review queue until a new report or verdict arrives on the hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Activity(self, request, context):
+        """Matches per list, partner and day; cases per list and day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Actions(self, request, context):
+        """The audit trail: every operator action (who, what, on what, why, outcome).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -583,6 +643,31 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.Partners,
                     request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.FromString,
                     response_serializer=hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.SerializeToString,
+            ),
+            'History': grpc.unary_unary_rpc_method_handler(
+                    servicer.History,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.HistoryRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.HistoryResponse.SerializeToString,
+            ),
+            'Review': grpc.unary_unary_rpc_method_handler(
+                    servicer.Review,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ReviewRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.ReviewResponse.SerializeToString,
+            ),
+            'Dismiss': grpc.unary_unary_rpc_method_handler(
+                    servicer.Dismiss,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.DismissRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.DismissResponse.SerializeToString,
+            ),
+            'Activity': grpc.unary_unary_rpc_method_handler(
+                    servicer.Activity,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ActivityRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.ActivityResponse.SerializeToString,
+            ),
+            'Actions': grpc.unary_unary_rpc_method_handler(
+                    servicer.Actions,
+                    request_deserializer=hashlist_dot_v1_dot_hashlist__pb2.ActionsRequest.FromString,
+                    response_serializer=hashlist_dot_v1_dot_hashlist__pb2.ActionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -829,6 +914,141 @@ class Admin:
             '/hashlist.v1.Admin/Partners',
             hashlist_dot_v1_dot_hashlist__pb2.PartnersRequest.SerializeToString,
             hashlist_dot_v1_dot_hashlist__pb2.PartnersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def History(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/History',
+            hashlist_dot_v1_dot_hashlist__pb2.HistoryRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.HistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Review(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Review',
+            hashlist_dot_v1_dot_hashlist__pb2.ReviewRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.ReviewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Dismiss(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Dismiss',
+            hashlist_dot_v1_dot_hashlist__pb2.DismissRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.DismissResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Activity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Activity',
+            hashlist_dot_v1_dot_hashlist__pb2.ActivityRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.ActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Actions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hashlist.v1.Admin/Actions',
+            hashlist_dot_v1_dot_hashlist__pb2.ActionsRequest.SerializeToString,
+            hashlist_dot_v1_dot_hashlist__pb2.ActionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

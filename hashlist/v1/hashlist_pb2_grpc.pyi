@@ -196,6 +196,16 @@ class AdminStub:
     """Every partner the hub knows (by certificates seen, or by grants): its
     certificates, its grants and how far its node has verified each list.
     """
+    History: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.HistoryRequest, _hashlist_pb2.HistoryResponse]
+    """A list's versions, newest first: when each was published, what it changed."""
+    Review: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ReviewRequest, _hashlist_pb2.ReviewResponse]
+    """Listed hashes to look at: partners' dissent, or a flood of matches."""
+    Dismiss: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.DismissRequest, _hashlist_pb2.DismissResponse]
+    """Off the review queue until a new report or verdict arrives on the hash."""
+    Activity: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ActivityRequest, _hashlist_pb2.ActivityResponse]
+    """Matches per list, partner and day; cases per list and day."""
+    Actions: _grpc.UnaryUnaryMultiCallable[_hashlist_pb2.ActionsRequest, _hashlist_pb2.ActionsResponse]
+    """The audit trail: every operator action (who, what, on what, why, outcome)."""
 
 @_typing.type_check_only
 class AdminAsyncStub(AdminStub):
@@ -221,6 +231,16 @@ class AdminAsyncStub(AdminStub):
     """Every partner the hub knows (by certificates seen, or by grants): its
     certificates, its grants and how far its node has verified each list.
     """
+    History: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.HistoryRequest, _hashlist_pb2.HistoryResponse]  # type: ignore[assignment]
+    """A list's versions, newest first: when each was published, what it changed."""
+    Review: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ReviewRequest, _hashlist_pb2.ReviewResponse]  # type: ignore[assignment]
+    """Listed hashes to look at: partners' dissent, or a flood of matches."""
+    Dismiss: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.DismissRequest, _hashlist_pb2.DismissResponse]  # type: ignore[assignment]
+    """Off the review queue until a new report or verdict arrives on the hash."""
+    Activity: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ActivityRequest, _hashlist_pb2.ActivityResponse]  # type: ignore[assignment]
+    """Matches per list, partner and day; cases per list and day."""
+    Actions: _aio.UnaryUnaryMultiCallable[_hashlist_pb2.ActionsRequest, _hashlist_pb2.ActionsResponse]  # type: ignore[assignment]
+    """The audit trail: every operator action (who, what, on what, why, outcome)."""
 
 class AdminServicer(metaclass=_abc_1.ABCMeta):
     """Operator-only administration."""
@@ -297,6 +317,46 @@ class AdminServicer(metaclass=_abc_1.ABCMeta):
         """Every partner the hub knows (by certificates seen, or by grants): its
         certificates, its grants and how far its node has verified each list.
         """
+
+    @_abc_1.abstractmethod
+    def History(
+        self,
+        request: _hashlist_pb2.HistoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.HistoryResponse, _abc.Awaitable[_hashlist_pb2.HistoryResponse]]:
+        """A list's versions, newest first: when each was published, what it changed."""
+
+    @_abc_1.abstractmethod
+    def Review(
+        self,
+        request: _hashlist_pb2.ReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.ReviewResponse, _abc.Awaitable[_hashlist_pb2.ReviewResponse]]:
+        """Listed hashes to look at: partners' dissent, or a flood of matches."""
+
+    @_abc_1.abstractmethod
+    def Dismiss(
+        self,
+        request: _hashlist_pb2.DismissRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.DismissResponse, _abc.Awaitable[_hashlist_pb2.DismissResponse]]:
+        """Off the review queue until a new report or verdict arrives on the hash."""
+
+    @_abc_1.abstractmethod
+    def Activity(
+        self,
+        request: _hashlist_pb2.ActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.ActivityResponse, _abc.Awaitable[_hashlist_pb2.ActivityResponse]]:
+        """Matches per list, partner and day; cases per list and day."""
+
+    @_abc_1.abstractmethod
+    def Actions(
+        self,
+        request: _hashlist_pb2.ActionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_hashlist_pb2.ActionsResponse, _abc.Awaitable[_hashlist_pb2.ActionsResponse]]:
+        """The audit trail: every operator action (who, what, on what, why, outcome)."""
 
 def add_AdminServicer_to_server(servicer: AdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

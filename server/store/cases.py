@@ -127,14 +127,15 @@ class CaseTables:
                 )
 
     def close_case(
-        self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN
-    ) -> None:
-        """Close the case (withdrawn, or rejected); ``retracting``: its hashes are to be
-        retracted (until ``retraction_done``)."""
+        self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN,
+        at: int = 0,
+    ) -> None:  # fmt: skip
+        """Close the case (withdrawn, or rejected, at ``at``); ``retracting``: its hashes
+        are to be retracted (until ``retraction_done``)."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE cases SET state=?, retracting=? WHERE number=?",
-                (state.value, int(retracting), number),
+                "UPDATE cases SET state=?, retracting=?, closed_at=? WHERE number=?",
+                (state.value, int(retracting), at, number),
             )
 
     def retraction_done(self, number: str, version: int, unlisted: Sequence[str] = ()) -> None:

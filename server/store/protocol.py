@@ -19,6 +19,8 @@ Contract, for every implementation:
   not new. ``purge_reports`` deletes by the time the hub received them.
 * A case number is unique: ``open_case`` stores a case with its hashes whole,
   or returns the case already stored under that number and stores nothing.
+* ``versions`` rows are written with their publication, in its transaction;
+  an action recorded as started stays so until ``finish_action``.
 * ``held_by_open_cases`` counts received, approved and listed cases only;
   ``retraction_done`` and forgetting its signals as listed by cases are one
   transaction.
@@ -34,6 +36,7 @@ from typing import Protocol
 from hashlist.cases import CasePolicy, CaseState, CaseView, PinAttempts
 from hashlist.identity import Identity
 from hashlist.model import Report, Verdict
+from hashlist.oversight import ActionRecord, CaseDay, MatchDay, VersionInfo
 from hashlist.signals import SignalText
 
 
@@ -106,6 +109,19 @@ class ReportCounts:
     verdicts: Sequence[tuple[str, str, int]]  # (signal, verdict, reports whose latest it is)
     # (signal, distinct partners with a report whose latest verdict is not_violating)
     dissenters: Sequence[tuple[str, int]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDetail:
+    """The reports on one listed hash, for the review queue."""
+
+    signal: str
+    partners: tuple[tuple[str, int], ...]  # (partner, reports), by partner
+    removed: int  # reports whose latest verdict is removed
+    not_violating: int
+    dissenters: int  # distinct partners with a report whose latest verdict is not_violating
+    recent_partners: int  # distinct partners with a report matched since the time asked
+    last_activity: int  # the last report or verdict received on it (0: none)
 
 
 class HubStore(Protocol):
@@ -197,8 +213,9 @@ class HubStore(Protocol):
         self, numbers: Sequence[str], state: CaseState, *, version: int | None = None
     ) -> None: ...
     def close_case(
-        self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN
-    ) -> None: ...
+        self, number: str, *, retracting: bool, state: CaseState = CaseState.WITHDRAWN,
+        at: int = 0,
+    ) -> None: ...  # fmt: skip
     def retraction_done(self, number: str, version: int, unlisted: Sequence[str] = ()) -> None: ...
 
     def mark_case_listed(self, list_id: str, signals: Sequence[str]) -> None: ...
@@ -208,5 +225,30 @@ class HubStore(Protocol):
 
     def retractions_pending(self) -> list[str]: ...
     def held_by_open_cases(self, list_id: str, signals: Sequence[str]) -> set[str]: ...
+
+    # --- oversight ---
+    def record_action(self, at: int, who: str, action: str, target: str, reason: str) -> int:
+        """Record an operator action as started; returns its id (ascending)."""
+        ...
+
+    def finish_action(self, action_id: int, outcome: str) -> None: ...
+    def actions(self, before: int = 0, limit: int = 100) -> list[ActionRecord]:
+        """The newest ``limit`` actions with an id under ``before`` (0: the newest)."""
+        ...
+
+    def history(self, list_id: str, before: int = 0, limit: int = 50) -> list[VersionInfo]:
+        """A list's versions under ``before`` (0: from the newest), newest first."""
+        ...
+
+    def review_candidates(
+        self, list_id: str, *, dissenters: int, since: int, partners: int, limit: int
+    ) -> tuple[list[str], list[str]]: ...
+    def review_details(
+        self, list_id: str, signals: Sequence[str], since: int
+    ) -> list[ReviewDetail]: ...
+    def dismiss_review(self, list_id: str, signal: str, at: int) -> None: ...
+    def review_dismissals(self, list_id: str) -> dict[str, int]: ...
+    def match_days(self, since: int) -> list[MatchDay]: ...
+    def case_days(self, since: int) -> list[CaseDay]: ...
 
     def close(self) -> None: ...

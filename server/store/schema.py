@@ -14,7 +14,10 @@ being served (so a snapshot reads in short transactions, see the store),
 and indexes by age for the retention of reports and verdicts; version 6
 revoked certificates; version 7 the certificates seen and the progress
 partners' nodes report; version 8 victims' cases, their hashes and each list's
-policy for them.
+policy for them; version 9 what the operator's console shows: the audit trail of
+operator actions, each version's time and counts (earlier versions counted from
+their leaves, their time unknown: 0), when a case was closed, dismissed review
+items, and reports by the time they were matched.
 """
 
 from __future__ import annotations
@@ -117,6 +120,29 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX case_signals_by_signal ON case_signals(signal, number);
     CREATE TABLE case_listed(
         list_id TEXT NOT NULL, signal TEXT NOT NULL, PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+    """,
+    # 9: the operator's oversight (see the module docstring).
+    """
+    CREATE TABLE actions(
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, who TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL,
+        outcome TEXT NOT NULL);
+    CREATE TABLE versions(
+        list_id TEXT NOT NULL, version INTEGER NOT NULL, published_at INTEGER NOT NULL,
+        added INTEGER NOT NULL, removed INTEGER NOT NULL,
+        PRIMARY KEY (list_id, version)) WITHOUT ROWID;
+    INSERT INTO versions
+        SELECT list_id, idx + 1, 0,
+            (length(CAST(data AS TEXT))
+             - length(replace(CAST(data AS TEXT), char(10) || 'add ', ''))) / 5,
+            (length(CAST(data AS TEXT))
+             - length(replace(CAST(data AS TEXT), char(10) || 'remove ', ''))) / 8
+        FROM leaves;
+    ALTER TABLE cases ADD COLUMN closed_at INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE review_dismissals(
+        list_id TEXT NOT NULL, signal TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+    CREATE INDEX reports_by_match_time ON reports(list_id, matched_at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -41,6 +41,7 @@ from hashlist.errors import StorageError
 from hashlist.identity import Identity
 from hashlist.sqlite import among, connect, migrate, transaction
 from server.store.cases import CaseTables
+from server.store.oversight import OversightTables
 from server.store.protocol import ListRow, NewPublication
 from server.store.reports import ReportTables
 from server.store.schema import MIGRATIONS
@@ -50,7 +51,7 @@ _RETRACTED = "SELECT signal FROM retracted WHERE list_id=? AND signal IN ({marks
 _WHAT = "hub database"
 
 
-class SqliteHubStore(ReportTables, CaseTables):
+class SqliteHubStore(ReportTables, CaseTables, OversightTables):
     def __init__(self, path: Path, *, snapshot_page: int = 10_000) -> None:
         self.path = path
         self.snapshot_page = snapshot_page  # members read per short transaction
@@ -197,6 +198,10 @@ class SqliteHubStore(ReportTables, CaseTables):
                 )
                 db.execute(
                     "INSERT INTO checkpoints VALUES(?,?,?)", (new.list_id, e.version, e.log_note)
+                )
+                db.execute(
+                    "INSERT INTO versions VALUES(?,?,?,?,?)",
+                    (new.list_id, e.version, new.cosigned_at, len(e.additions), len(e.removals)),
                 )
                 db.executemany(
                     "INSERT INTO removed_members SELECT list_id, signal, version, ? "

@@ -115,7 +115,10 @@ def test_the_last_case_holding_a_hash_takes_it_off_even_if_never_listed_itself(
     # A case whose publication a crash left unrecorded, then rejected: retracted too.
     hub.hub.cases._publish(REVIEW, [rejected.number])
     hub.hub.store.set_case_state([rejected.number], CaseState.RECEIVED)
-    assert op.decide_case(rejected.number, approve=False).state is CaseState.REJECTED
+    assert (
+        op.decide_case(rejected.number, approve=False, reason="not an image of the person").state
+        is CaseState.REJECTED
+    )
     assert not _listed(hub, REVIEW, MD5[9:10])
 
 
@@ -145,10 +148,13 @@ def test_review_waits_for_the_operator(hub: RunningHub, intake: HubClient, op: H
     assert decided.state is CaseState.LISTED
     assert decided.version >= 1
     assert _listed(hub, REVIEW, MD5[5:8]) == set(MD5[5:7])
-    assert op.decide_case(rejected.number, approve=False).state is CaseState.REJECTED
+    assert (
+        op.decide_case(rejected.number, approve=False, reason="not an image of the person").state
+        is CaseState.REJECTED
+    )
     assert intake.get_case(rejected.number, rejected_pin).state is CaseState.REJECTED
     with pytest.raises(ConflictError, match="only a received case"):
-        op.decide_case(approved.number, approve=False)
+        op.decide_case(approved.number, approve=False, reason="too late")
     assert intake.get_case(approved.number, pin).version == decided.version
 
 
