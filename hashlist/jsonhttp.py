@@ -18,6 +18,8 @@ Invariants:
   a body must arrive whole within ``body_seconds`` (a peer dripping a byte at
   a time holds a thread no longer); at most ``working`` requests are handled
   at once. Reads time out after ``idle_timeout``.
+* ``render_error`` (a server for browsers) renders every error as a page instead,
+  with the same status and message.
 * No client address is logged. Handlers see it (``Request.client``) for
   in-memory rate limits only. ``observe`` is told (route, status) of every
   answer, for metrics.
@@ -64,6 +66,9 @@ _REFUSAL_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOU
                   503: "UNAVAILABLE"}  # fmt: skip
 
 
+_JSON, _FORM = "application/json", "application/x-www-form-urlencoded"
+
+
 class HttpRefusedError(Exception):
     """An HTTP-level refusal (method, size, media type, rate) with its status."""
 
@@ -80,6 +85,7 @@ class Request:
     headers: Message
     body: bytes
     client: str  # the peer's address: for in-memory rate limits only, never logged
+    query: str = ""  # after the path's "?", as sent
 
     def json(self) -> object:
         try:
@@ -107,6 +113,7 @@ class Route:
     handler: Callable[[Request], Response]
     name: str = ""
     json_body: bool = False  # a JSON body is required (Content-Type, Content-Length)
+    form_body: bool = False  # ... or an HTML form's (application/x-www-form-urlencoded)
     _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -145,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        path = getattr(self, "path", "").split("?", 1)[0]  # unset on a malformed request line
+        path, _, query = getattr(self, "path", "").partition("?")  # unset on a malformed line
         matched = [(r, p) for r in self.server.routes if (p := r.match(path)) is not None]
         name = matched[0][0].name or matched[0][0].pattern if matched else "(other)"
         self._route_name, self._body_read = name, False
@@ -158,9 +165,10 @@ class _Handler(BaseHTTPRequestHandler):
                 allow = ", ".join(sorted({r.method for r, _ in matched}))
                 raise HttpRefusedError(405, f"{path} takes {allow}", headers=[("Allow", allow)])
             route, params = found[0]
-            body = self._body() if route.json_body else b""
+            kind = _JSON if route.json_body else _FORM if route.form_body else ""
+            body = self._body(kind) if kind else b""
             client = str(self.client_address[0]) if self.client_address else ""
-            request = Request(self.command, name, params, self.headers, body, client)
+            request = Request(self.command, name, params, self.headers, body, client, query)
             with self.server.working:  # parsing and answering: a few requests at a time
                 self._send(route.handler(request))
         except HttpRefusedError as e:
@@ -181,10 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
         known = {501: "NOT_FOUND", 431: "INVALID_ARGUMENT", 414: "INVALID_ARGUMENT"}
         self._error(code, known.get(code, "INVALID_ARGUMENT"), message or "bad request")
 
-    def _body(self) -> bytes:
+    def _body(self, expected: str) -> bytes:
         kind = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if kind != "application/json":
-            raise HttpRefusedError(415, "send the body as Content-Type: application/json")
+        if kind != expected:
+            raise HttpRefusedError(415, f"send the body as Content-Type: {expected}")
         length = self.headers.get("Content-Length", "")
         if not (length.isascii() and length.isdigit()):
             raise HttpRefusedError(411, "a Content-Length (decimal digits) is required")
@@ -214,6 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, code: str, message: str,
                headers: Sequence[tuple[str, str]] = ()) -> None:  # fmt: skip
+        if self.server.render_error is not None:
+            page = self.server.render_error(status, message)
+            self._send(Response(page.status, page.body, page.content_type,
+                                (*page.headers, *headers)))  # fmt: skip
+            return
         body = {"error": {"code": code, "message": message}}
         self._send(json_response(status, body, headers))
 
@@ -254,6 +267,7 @@ class JsonServer(ThreadingHTTPServer):
         operator: str = "server's operator", working: int = 4,
         headers: Sequence[tuple[str, str]] = (("Cache-Control", "no-store"),),
         observe: Callable[[str, int], None] | None = None,
+        render_error: Callable[[int, str], Response] | None = None,
     ) -> None:  # fmt: skip
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.routes, self.tls, self.max_body = tuple(routes), tls, max_body
@@ -261,6 +275,7 @@ class JsonServer(ThreadingHTTPServer):
         self.handshake_timeout, self.idle_timeout = handshake_timeout, idle_timeout
         self.body_seconds = max(idle_timeout, 60.0)
         self.operator, self.headers, self.observe = operator, tuple(headers), observe
+        self.render_error = render_error  # (status, message) -> a page, for browsers
         self._slots = threading.BoundedSemaphore(max_connections)
         # Parsed bodies are what cost memory (a JSON array of empty objects is ~25x its
         # bytes in Python): at most this many requests are parsed and answered at once.

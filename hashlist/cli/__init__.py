@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashlist.cli import audit, exits, hub, intake, keys, node, pki, witness
+from hashlist.cli import audit, console, exits, hub, intake, keys, node, pki, witness
 from hashlist.errors import HashlistError, InputError
 from hashlist.signals import DEFAULT_MAX_PIXELS
 
@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_commands(sub)
     witness.add_commands(sub)
     intake.add_commands(sub)
+    console.add_commands(sub)
     return parser
 
 
