@@ -20,7 +20,7 @@ WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 44, 28, 12
 
 def stacked_bars(title: str, days: Sequence[int], series: Mapping[str, Sequence[int]]) -> str:
     totals = [sum(s[i] for s in series.values()) for i in range(len(days))]
-    top = _nice(max(totals, default=0))
+    top = 4 * _nice(-(-max(totals, default=0) // 4))  # four grid steps of whole numbers
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
     step = plot_w / max(len(days), 1)
     summary = ", ".join(f"{name} {sum(v)}" for name, v in series.items()) or "no matches"
@@ -30,12 +30,12 @@ def stacked_bars(title: str, days: Sequence[int], series: Mapping[str, Sequence[
         f"<title>{escape(title)}</title>",
     ]
     for k in range(5):  # horizontal grid, with its values
-        value = top * k / 4
+        value = top * k // 4
         y = TOP + plot_h - plot_h * k / 4
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" '
                      'stroke="#d0d0d0" stroke-width="1"/>')  # fmt: skip
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="#333">{value:g}</text>')  # fmt: skip
+                     f'font-size="11" fill="#333">{value}</text>')  # fmt: skip
     for i, day in enumerate(days):
         base = 0.0
         x = LEFT + i * step + step * 0.15

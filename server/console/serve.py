@@ -6,7 +6,7 @@ yields the base URL and a fresh one-time login link. ``serve_forever`` wraps it
 for the CLI and prints the link (SIGTERM or SIGINT ends it).
 
 Every answer carries a strict Content-Security-Policy (no script at all),
-``nosniff``, ``no-referrer`` (the login link never leaks in a Referer),
+``nosniff``, ``Referrer-Policy: same-origin`` (the login link never leaves in a Referer),
 ``no-store``, and HSTS under TLS.
 """
 
@@ -54,7 +54,9 @@ def running_console(
         headers = [
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
+            # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null"
+            # with a form, and the Origin check needs the real one. Nothing is cross-origin.
+            ("Referrer-Policy", "same-origin"),
             ("Content-Security-Policy", PAGE_CSP),
             ("X-Frame-Options", "DENY"),
         ]
