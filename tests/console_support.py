@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from hashlist.cases import CasePolicy, CaseState, PolicyMode, new_case_number, new_pin
 from hashlist.checkpoint import verify_checkpoint
@@ -30,18 +31,20 @@ from witness.server import running_witness
 AUTO, REVIEW = "takeitdown", "stopncii"
 MD5 = [f"md5:{i:032x}" for i in range(1, 30)]
 FLOOD, DISSENT, REMOVED = MD5[1], MD5[2], MD5[0]
-SEEDED = {
+
+
+class SEEDED:
     # list: (version, hashes) after seeding (the auto list also holds the listed case's)
-    "lists": {AUTO: (3, 6), REVIEW: (1, 4)},
+    lists: ClassVar[dict[str, tuple[int, int]]] = {AUTO: (3, 6), REVIEW: (1, 4)}
     # partner: {list: (verified version, lag)}
-    "progress": {"facebook": {AUTO: (3, 0), REVIEW: (1, 0)}, "instagram": {AUTO: (2, 1)},
-                 "yubo": {AUTO: (0, 3), REVIEW: (0, 1)}},
-    "stale": {("yubo", AUTO), ("yubo", REVIEW)},  # behind, never reported
+    progress: ClassVar[dict[str, dict[str, tuple[int, int]]]] = {
+        "facebook": {AUTO: (3, 0), REVIEW: (1, 0)}, "instagram": {AUTO: (2, 1)},
+        "yubo": {AUTO: (0, 3), REVIEW: (0, 1)}}  # fmt: skip
+    stale: ClassVar[set[tuple[str, str]]] = {("yubo", AUTO), ("yubo", REVIEW)}  # never reported
     # partner: matches on the auto list (removed, not violating)
-    "matches": {"facebook": (4, 2, 1), "instagram": (2, 0, 1), "yubo": (1, 0, 0)},
-    "review": {FLOOD: ("flood",), DISSENT: ("dissent",)},
-    "queue": 2,  # cases on the review list waiting
-}  # fmt: skip
+    matches: ClassVar[dict[str, tuple[int, int, int]]] = {
+        "facebook": (4, 2, 1), "instagram": (2, 0, 1), "yubo": (1, 0, 0)}  # fmt: skip
+    review: ClassVar[dict[str, tuple[str, ...]]] = {FLOOD: ("flood",), DISSENT: ("dissent",)}
 
 
 @dataclass

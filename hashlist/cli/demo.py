@@ -122,11 +122,27 @@ class Federation:
         self.intake_port = self._start("intake", "intake", [])
         return f"http://127.0.0.1:{self.intake_port}"
 
+    def start_console(self) -> str:
+        """Start ``hashlist console`` as the operator; its one-time login link."""
+        c = self.certs
+        (self.workdir / "console.toml").write_text(
+            f'hub = "127.0.0.1:{self.hub_port}"\nhub_ca = "{c / "ca.pem"}"\n'
+            f'cert = "{c / "operator.pem"}"\nkey = "{c / "operator.key"}"\n'
+            'trust_root = "trust.toml"\nlisten = "127.0.0.1:0"\n'
+        )
+        self._start("console", "console", [])
+        proc = self.procs["console"]
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "open this link to sign in (it works once):"
+        return proc.stdout.readline().decode().strip()
+
     def _start(self, name: str, command: str, extra: list[str]) -> int:
-        """Start ``hashlist COMMAND serve`` and return the port it says it bound."""
+        """Start ``hashlist COMMAND serve`` (``hashlist console``) and return the port it
+        says it bound."""
         log = (self.workdir / f"{name}.log").open("ab")
+        verb = [] if command == "console" else ["serve"]
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "hashlist.cli", command, "serve",
+            [sys.executable, "-m", "hashlist.cli", command, *verb,
              "--config", str(self.workdir / f"{name}.toml"), *extra],
             stdout=subprocess.PIPE, stderr=log, cwd=self.workdir,
         )  # fmt: skip
@@ -312,12 +328,16 @@ def run_federation(*, hashes: int, workdir: Path, serve: bool = False) -> int:
             ok &= front_door_demo(fed, op, list_id, PARTNERS)
         page = f"http://127.0.0.1:{fed.intake_port}/"
         if serve:
+            login = fed.start_console()
             print(f"\nthe federation keeps running: open {page} in a browser on this machine "
-                  "to hash a file and open a case; Ctrl-C stops everything")  # fmt: skip
+                  "to hash a file and open a case;\nthe operator's console: open "
+                  f"{login} (it works once); Ctrl-C stops everything")  # fmt: skip
             stop_on_signal().wait()
         else:
-            print("\nto try the hashing page in a browser: hashlist demo --serve (it keeps the "
-                  "federation running and prints the page's address)")  # fmt: skip
+            print(
+                "\nto try the hashing page and the operator's console in a browser: hashlist "
+                "demo --serve (it keeps the federation running and prints their addresses)"
+            )
     print("all processes stopped")
     return 0 if ok else 1
 

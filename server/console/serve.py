@@ -87,6 +87,8 @@ def running_console(
 def serve_forever(config: ConsoleConfig, exporter: Exporter | None = None) -> None:
     done = stop_on_signal()
     with running_console(config, exporter=exporter) as running:
-        print(f"hashlist console {running.url}\nopen this link to sign in (it works once):\n"
-              f"  {running.login_url}", flush=True)  # fmt: skip
+        port = running.url.rsplit(":", 1)[1]
+        print(f"hashlist console {running.url} listening on port {port}\n"
+              f"open this link to sign in (it works once):\n{running.login_url}",
+              flush=True)  # fmt: skip
         done.wait()

@@ -73,7 +73,7 @@ def test_each_view_shows_the_seeded_numbers(
 ) -> None:
     page = _signed_in(context, console)
     shots = os.environ.get("HASHLIST_CONSOLE_SCREENSHOTS")
-    for list_id, (version, hashes) in SEEDED["lists"].items():
+    for list_id, (version, hashes) in SEEDED.lists.items():
         row = f'tr[data-list="{list_id}"]'
         assert _cell(page, row, "version") == str(version)
         assert _cell(page, row, "hashes") == str(hashes)
@@ -88,12 +88,12 @@ def test_each_view_shows_the_seeded_numbers(
     _shoot(page, shots, "history")
 
     page.click('nav a[href="/partners"]')
-    for partner, lists in SEEDED["progress"].items():
+    for partner, lists in SEEDED.progress.items():
         for list_id, (version, lag) in lists.items():
             row = f'[data-partner="{partner}"] tr[data-list="{list_id}"]'
             assert _cell(page, row, "version") == str(version)
             assert _cell(page, row, "lag").startswith(str(lag))
-            stale = (partner, list_id) in SEEDED["stale"]
+            stale = (partner, list_id) in SEEDED.stale
             assert ("stale" in _cell(page, row, "lag")) == stale, (partner, list_id)
     _shoot(page, shots, "partners")
 
@@ -107,16 +107,16 @@ def test_each_view_shows_the_seeded_numbers(
     _shoot(page, shots, "cases")
 
     page.click('nav a[href="/review"]')
-    for signal, reasons in SEEDED["review"].items():
+    for signal, reasons in SEEDED.review.items():
         item = page.locator(f'[data-signal="{signal}"]')
         text = item.inner_text()
         assert ("flood of matches" in text) == ("flood" in reasons)
         assert ("partners' dissent" in text) == ("dissent" in reasons)
-    assert page.locator("[data-signal]").count() == len(SEEDED["review"])
+    assert page.locator("[data-signal]").count() == len(SEEDED.review)
     _shoot(page, shots, "review")
 
     page.click('nav a[href="/matches"]')
-    for partner, (matches, removed, not_violating) in SEEDED["matches"].items():
+    for partner, (matches, removed, not_violating) in SEEDED.matches.items():
         row = f'[data-list="{AUTO}"] tr[data-partner="{partner}"]'
         assert _cell(page, row, "matches") == str(matches)
         assert _cell(page, row, "removed").startswith(f"{removed} (")
@@ -213,8 +213,8 @@ def test_a_browser_without_the_login_is_refused(
         assert response.status == 401
         assert "login link" in page.inner_text("main")
     page.goto(console.login_url)  # the link works once ...
-    other = context.browser.new_context() if context.browser else None  # type: ignore[truthy-bool]
-    assert other is not None
+    assert context.browser is not None
+    other = context.browser.new_context()
     response = other.new_page().goto(console.login_url)  # ... and only once
     assert response is not None
     assert response.status == 401

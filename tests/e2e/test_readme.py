@@ -67,4 +67,7 @@ def test_the_readme_recipe_runs_as_written(tmp_path: Path) -> None:
     assert "takeitdown: OK: 5 versions replayed" in out
     assert "'status': 'listed'" in out
     assert "'status': 'withdrawn'" in out
+    assert re.search(r"operator: approve case \S+", out)  # the audit trail
+    # The history: version 5 retracted the withdrawn case's two hashes.
+    assert re.search(r"\n +5  \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +0 +2\n", out)
     assert re.search(r"takeitdown md5:\S+ 0 [0-9a-f]{32}", out)  # the Python example's print
