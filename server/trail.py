@@ -48,6 +48,8 @@ class AuditTrail:
         ended; returns what ``do`` returned."""
         self.access.authorize_admin(who)
         reason = validate_reason(reason, required=reason_required)
+        # The target quotes the request (names, serials, a hash): bounded, one printable line.
+        target = "".join(c if c.isprintable() else "?" for c in target[:300])
         action_id = self.store.record_action(self.clock.now(), who.name, action, target, reason)
         try:
             result = do()

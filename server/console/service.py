@@ -105,6 +105,8 @@ class Console:
 
     def _login(self, request: Request) -> Response:
         self.gate.check_host(request.headers)
+        if request.method == "HEAD":  # a link checker must not spend the one-time token
+            raise InputError("open the login link in a browser")
         token = parse_qs(request.query).get("token", [""])[0]
         cookie = self.gate.login(token, self.clock())
         log.info("console: signed in with the login link")
@@ -220,7 +222,9 @@ class Console:
                 if new else f"certificate {serial} was revoked already")  # fmt: skip
 
     def _decide(self, f: dict[str, str]) -> str:
-        approve = f.get("decision") == "approve"
+        if f.get("decision") not in ("approve", "reject"):
+            raise InputError("a decision is approve or reject")
+        approve = f["decision"] == "approve"
         view = self.hub.decide_case(f.get("number", ""), approve, reason=f.get("reason", ""))
         return f"case {view.number} is {view.state.value}" + (
             f" (version {view.version})" if view.version else "")  # fmt: skip
@@ -228,6 +232,8 @@ class Console:
     def _retract(self, f: dict[str, str]) -> str:
         r = self.hub.publish(f.get("list_id", ""), [], [f.get("signal", "")],
                              reason=_required(f))  # fmt: skip
+        if not r.removed:
+            return f"{f.get('signal', '')[:80]} was not listed on {f.get('list_id')}: nothing done"
         return f"retracted from {f.get('list_id')} in version {r.version}: every node drops it"
 
     def _dismiss(self, f: dict[str, str]) -> str:

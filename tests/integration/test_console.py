@@ -191,3 +191,23 @@ def test_the_audit_bundle_downloads_as_a_verifiable_folder(console: RunningConso
 def test_the_console_listens_on_loopback_only(seeded: Seeded) -> None:
     with pytest.raises(ConfigError, match="not loopback"):
         console_config(seeded, listen="0.0.0.0:7395")
+
+
+def test_a_head_request_does_not_spend_the_login_link(console: RunningConsole) -> None:
+    web = Browserless(console.url)
+    path = console.login_url.split(str(web.port), 1)[1]
+    assert web.request("HEAD", path)[0] == 400
+    assert web.request("GET", path)[0] == 303  # still good for the browser
+
+
+def test_a_decision_is_approve_or_reject_and_nothing_else(
+    console: RunningConsole, seeded: Seeded
+) -> None:
+    web = Browserless(console.url)
+    web.login(console.login_url)
+    form = {"csrf": web.csrf(), "number": seeded.queued[0], "decision": "bogus"}
+    assert web.request("POST", "/cases/decide", form)[0] == 303
+    assert "approve or reject" in web.request("GET", "/cases")[2]
+    with seeded.client("operator") as op:
+        view, _ = op.show_case(seeded.queued[0])
+    assert view.state.value == "received"

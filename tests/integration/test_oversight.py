@@ -76,6 +76,11 @@ def test_only_the_operator_reads_or_writes_the_trail_and_reasons_are_bounded(
         with pytest.raises(InputError, match="printable"):
             op.grant(LIST, "yubo", new_partner=True, reason="one\nline")
         assert [a.action for a in op.actions()] == ["create list"]  # refusals before recording
+        with pytest.raises(InputError):
+            op.grant(LIST, "a\x1b[2Kb\n" + "x" * 1000, new_partner=True)  # recorded, defanged
+        target = op.actions()[0].target
+        assert target.isprintable()
+        assert len(target) <= 300
 
 
 def test_a_lists_history_shows_each_version_with_its_counts(hub: RunningHub, pki: Path) -> None:
