@@ -325,6 +325,17 @@ class JsonServer(ThreadingHTTPServer):
         log.debug("HTTP: connection ended with %s", type(sys.exc_info()[1]).__name__)
 
 
+def browser_headers(csp: str, *, tls: bool, referrer: str = "no-referrer") -> list[tuple[str, str]]:
+    """The headers every answer to a browser carries: no caching, no sniffing, the
+    Content-Security-Policy ``csp``, no framing, the referrer policy; HSTS under TLS."""
+    headers = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+               ("Referrer-Policy", referrer), ("Content-Security-Policy", csp),
+               ("X-Frame-Options", "DENY")]  # fmt: skip
+    if tls:
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
 def server_tls_context(cert: Any, key: Any, client_ca: Any | None, what: str) -> ssl.SSLContext:
     """TLS 1.2+ with ``cert``/``key``; with ``client_ca``, clients must present one of its
     certificates."""

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from hashlist.client import ClientTLS, HubClient
-from hashlist.jsonhttp import JsonServer, server_tls_context, serving_json
+from hashlist.jsonhttp import JsonServer, browser_headers, server_tls_context, serving_json
 from hashlist.serving import stop_on_signal
 from hashlist.trustroot import load_trust_root
 from server.console.auth import Gate
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 class RunningConsole:
     url: str  # the console's base URL
     login_url: str  # works once
-    gate: Gate  # for a new login link (tests, or a restart of the session)
 
 
 @contextmanager
@@ -51,17 +50,9 @@ def running_console(
         context = None
         if config.tls_cert is not None:
             context = server_tls_context(config.tls_cert, config.tls_key, None, "console")
-        headers = [
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null"
-            # with a form, and the Origin check needs the real one. Nothing is cross-origin.
-            ("Referrer-Policy", "same-origin"),
-            ("Content-Security-Policy", PAGE_CSP),
-            ("X-Frame-Options", "DENY"),
-        ]
-        if context is not None:
-            headers.append(("Strict-Transport-Security", "max-age=31536000"))
+        # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null"
+        # with a form, and the Origin check needs the real one. Nothing is cross-origin.
+        headers = browser_headers(PAGE_CSP, tls=context is not None, referrer="same-origin")
         holder: list[Console] = []
 
         def make(address: tuple[str, int]) -> JsonServer:
@@ -80,7 +71,7 @@ def running_console(
         _, url = stack.enter_context(serving_json(config.listen, "listen", make))
         gate = holder[0].gate
         log.info("console on %s (hub %s)", url, config.hub)
-        yield RunningConsole(url, f"{url}/login?token={gate.new_login_token()}", gate)
+        yield RunningConsole(url, f"{url}/login?token={gate.new_login_token()}")
     log.info("console stopped")
 
 

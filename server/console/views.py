@@ -92,7 +92,6 @@ class CasesView:
     waiting: list[CaseView]  # received, on auto lists: the next batch publishes them
     withdrawn: list[CaseView]
     days: list[CaseDay]
-    policies: dict[str, str]  # list -> mode
 
 
 def cases(hub: HubClient, days: list[CaseDay]) -> CasesView:
@@ -104,7 +103,6 @@ def cases(hub: HubClient, days: list[CaseDay]) -> CasesView:
         waiting=[c for c in received if c.list_id not in review],
         withdrawn=sorted(withdrawn, key=lambda c: -c.opened_at)[:100],
         days=sorted(days, key=lambda d: (-d.day, d.list_id)),
-        policies={p.list_id: p.mode.value for p in policies},
     )
 
 

@@ -18,7 +18,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from hashlist.client import ClientTLS, HubClient
-from hashlist.jsonhttp import JsonServer, Request, Response, Route, server_tls_context, serving_json
+from hashlist.jsonhttp import (
+    JsonServer,
+    Request,
+    Response,
+    Route,
+    browser_headers,
+    server_tls_context,
+    serving_json,
+)
 from hashlist.probes import Probes, serving_probes
 from hashlist.serving import stop_on_signal
 from server.intake.config import IntakeConfig
@@ -81,14 +89,7 @@ def running_intake(config: IntakeConfig, *, hub: CaseHub | None = None) -> Itera
             context = server_tls_context(config.tls_cert, config.tls_key, None, "intake")
         metrics = IntakeMetrics()
         routes = intake_routes(config, hub, metrics)
-        headers = [
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Content-Security-Policy", API_CSP),
-        ]  # the page's files have their own
-        if context is not None:
-            headers.append(("Strict-Transport-Security", "max-age=31536000"))
+        headers = browser_headers(API_CSP, tls=context is not None)  # the page's files: their own
 
         def make(address: tuple[str, int]) -> JsonServer:
             return JsonServer(address, routes, context, max_body=config.max_body_bytes,
