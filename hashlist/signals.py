@@ -31,6 +31,7 @@ class SignalKind(enum.Enum):
     PHASH = ("phash", 8)  # imagehash pHash, 64 bits
     MD5 = ("md5", 16)  # exact; what the programmes use for video
     SHA256 = ("sha256", 32)  # exact
+    VPDQ = ("vpdq", 32)  # a video's frame set, by SHA-256 (hashlist.vpdq)
 
     def __init__(self, label: str, nbytes: int) -> None:
         self.label = label
