@@ -28,6 +28,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -138,7 +139,7 @@ def parse_frame_text(text: bytes) -> FrameSet | None:
     if not _TEXT.fullmatch(text):
         return None
     codes = text.decode().split(",")
-    if any(a >= b for a, b in zip(codes, codes[1:], strict=False)):
+    if any(a >= b for a, b in itertools.pairwise(codes)):
         return None
     return FrameSet(tuple(codes))
 
