@@ -27,6 +27,7 @@ from hashlist.rpc import RETRYABLE, channel_options, client_credentials, error_f
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from hashlist.vpdq import FrameSet
 from hashlist.wire import (
     case_policy_from_proto,
     case_policy_to_proto,
@@ -43,6 +44,8 @@ from hashlist.wire import (
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 PUBLISH_PART = 50_000
+VIDEO_PART = 32
+"""Frame sets per part: at most 32 x 58 KB, under gRPC's 4 MiB message limit."""
 """Hashes per message of a streamed publication (well under the message limit)."""
 
 
@@ -158,7 +161,7 @@ class HubClient(OversightCalls):
 
     def snapshot(
         self, list_id: str, from_size: int
-    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int]]]:
+    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int], Sequence[bytes]]]:
         request = pb.SnapshotRequest(list_id=list_id, from_size=from_size)
         for chunk in self._stream(
             f"snapshot of {list_id}", self.log.GetSnapshot, request, self.timeout * 40
@@ -166,7 +169,7 @@ class HubClient(OversightCalls):
             if chunk.HasField("header"):
                 yield snapshot_header_from_proto(chunk.header)
             else:
-                yield chunk.signals.signals, chunk.signals.versions
+                yield chunk.signals.signals, chunk.signals.versions, chunk.signals.videos
 
     def subscribe(self, list_ids: Sequence[str]) -> Subscription:
         """A stream of (list id, signed note); ``cancel()`` ends it from any thread."""
@@ -220,6 +223,7 @@ class HubClient(OversightCalls):
         idempotency_key: str = "",
         on_sent: Callable[[int], None] | None = None,
         reason: str = "",
+        videos: Sequence[FrameSet] = (),
     ) -> PublishResult:
         """Publish atomically: the hub makes as many versions as its delta limit needs and
         commits them together. Large inputs go as one client-streamed call; every retry
@@ -227,10 +231,11 @@ class HubClient(OversightCalls):
         told how many hashes each part carried as it goes (a retry sends them again)."""
         key = idempotency_key or str(uuid.uuid4())
         what = f"publish to {list_id}"
-        if len(additions) + len(removals) <= PUBLISH_PART:
+        texts = [v.text for v in videos]
+        if len(additions) + len(removals) <= PUBLISH_PART and len(texts) <= VIDEO_PART:
             request = pb.PublishRequest(list_id=list_id, additions=list(additions),
                                         removals=list(removals), idempotency_key=key,
-                                        reason=reason)  # fmt: skip
+                                        reason=reason, videos=texts)  # fmt: skip
             result = publish_result_from_proto(self._unary(what, self.admin.Publish, request))
             if on_sent is not None:
                 on_sent(len(additions) + len(removals))
@@ -240,8 +245,11 @@ class HubClient(OversightCalls):
                 list_id=list_id, idempotency_key=key, reason=reason,
                 additions=list(additions[i : i + PUBLISH_PART]),
                 removals=list(removals[i : i + PUBLISH_PART]),
+                videos=texts[n * VIDEO_PART : (n + 1) * VIDEO_PART],
             )
-            for i in range(0, max(len(additions), len(removals)), PUBLISH_PART)
+            for n, i in enumerate(range(
+                0, max(len(additions), len(removals), -(-len(texts) // VIDEO_PART) * PUBLISH_PART),
+                PUBLISH_PART))
         ]  # fmt: skip
 
         def sent(parts: list[pb.PublishRequest]) -> Iterator[pb.PublishRequest]:

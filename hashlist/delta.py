@@ -8,6 +8,7 @@ A delta is UTF-8 (in fact ASCII) text, every line ending in ``\\n``::
     state <64 lowercase hex: the state digest after applying this delta>
     add <canonical signal>        (zero or more, strictly ascending)
     remove <canonical signal>     (zero or more, strictly ascending)
+    frames <frame set text>       (one per added vpdq signal, in the same order)
 
 Invariants enforced by ``decode_delta`` (see docs/log-format.md):
 
@@ -17,6 +18,9 @@ Invariants enforced by ``decode_delta`` (see docs/log-format.md):
   received and never re-serialise.
 * A delta changes something: at least one ``add`` or ``remove`` line.
 * No signal is both added and removed.
+* The i-th ``frames`` line is the canonical frame set (``hashlist.vpdq``) whose
+  digest is the i-th added ``vpdq`` signal: a listed video's frames are signed
+  with it, and nothing else may ride along.
 * The size limit is checked before anything is parsed.
 
 Whether an addition is absent and a removal present *before* the delta is a
@@ -33,6 +37,7 @@ from itertools import islice
 
 from hashlist.errors import InputError, InvalidSignalError, MalformedDeltaError
 from hashlist.signals import CANONICAL_SIGNAL_PATTERN, SignalText, canonical
+from hashlist.vpdq import MAX_FRAMES, FrameSet, parse_frame_text
 
 FORMAT_LINE = "hashlist-delta/v1"
 DEFAULT_MAX_DELTA_BYTES = 16 * 1024 * 1024
@@ -46,7 +51,11 @@ _HEADER = re.compile(
     rb"version ([1-9][0-9]{0,18})\nstate ([0-9a-f]{64})\n"
 )
 _SIG = CANONICAL_SIGNAL_PATTERN.encode()
-_BODY = re.compile(rb"(?:add " + _SIG + rb"\n)*(?:remove " + _SIG + rb"\n)*")
+_FRAMES = rb"[0-9a-f]{64}(?:,[0-9a-f]{64}){0,%d}" % (MAX_FRAMES - 1)
+_BODY = re.compile(
+    rb"(?:add " + _SIG + rb"\n)*(?:remove " + _SIG + rb"\n)*(?:frames " + _FRAMES + rb"\n)*"
+)
+_VIDEO = "vpdq:"
 _MAX_VERSION = 2**63 - 1
 
 
@@ -74,6 +83,8 @@ class Delta:
     state_digest: bytes
     additions: tuple[SignalText, ...]
     removals: tuple[SignalText, ...]
+    videos: tuple[FrameSet, ...] = ()
+    """The frame sets of the added ``vpdq`` signals, in the order of their lines."""
 
     def encode(self) -> bytes:
         parts = [
@@ -82,7 +93,12 @@ class Delta:
         ]
         parts.extend(f"add {s}\n" for s in self.additions)
         parts.extend(f"remove {s}\n" for s in self.removals)
+        parts.extend(f"frames {v.text.decode()}\n" for v in self.videos)
         return "".join(parts).encode("ascii")
+
+    def frames_of(self) -> dict[SignalText, FrameSet]:
+        """Each added video's signal with its frame set."""
+        return {v.signal: v for v in self.videos}
 
     @property
     def size(self) -> int:
@@ -95,11 +111,14 @@ def make_delta(
     state_digest: bytes,
     additions: Iterable[str],
     removals: Iterable[str],
+    *,
+    videos: Iterable[FrameSet] = (),
 ) -> Delta:
     """Build a canonical delta from signals as a person wrote them.
 
-    Signals are canonicalised, sorted and de-duplicated. Raises ``InputError``
-    (``InvalidSignalError`` for a bad hash) naming the problem.
+    Signals are canonicalised, sorted and de-duplicated. Every added ``vpdq``
+    signal needs its frame set in ``videos`` (extra ones are ignored). Raises
+    ``InputError`` (``InvalidSignalError`` for a bad hash) naming the problem.
     """
     validate_list_id(list_id)
     if not 1 <= version <= _MAX_VERSION:
@@ -115,7 +134,15 @@ def make_delta(
         raise InvalidSignalError(
             f"{len(both)} hash(es) are both added and removed, e.g. {min(both)}"
         )
-    return Delta(list_id, version, bytes(state_digest), tuple(adds), tuple(removes))
+    frames = {v.signal: v for v in videos}
+    missing = [s for s in adds if s.startswith(_VIDEO) and s not in frames]
+    if missing:
+        raise InputError(
+            f"{len(missing)} video(s) added without their frames, e.g. {missing[0]}: "
+            "publish a video from the `hashlist hash` line that has its vpdq frames"
+        )
+    listed = tuple(frames[s] for s in adds if s.startswith(_VIDEO))
+    return Delta(list_id, version, bytes(state_digest), tuple(adds), tuple(removes), listed)
 
 
 def decode_delta(data: bytes, *, max_bytes: int = DEFAULT_MAX_DELTA_BYTES) -> Delta:
@@ -133,9 +160,10 @@ def decode_delta(data: bytes, *, max_bytes: int = DEFAULT_MAX_DELTA_BYTES) -> De
         raise MalformedDeltaError(_explain_body(body))
     lines = body.decode("ascii").split("\n")
     lines.pop()  # the body ends in "\n" (or is empty), so the last piece is ""
-    split = _first_removal(lines)
+    frames_at = _first(lines, ("add ", "remove "))
+    split = _first(lines, ("add ",), frames_at)
     additions = [SignalText(line[4:]) for line in islice(lines, 0, split)]
-    removals = [SignalText(line[7:]) for line in islice(lines, split, None)]
+    removals = [SignalText(line[7:]) for line in islice(lines, split, frames_at)]
     if not additions and not removals:
         raise MalformedDeltaError("delta adds and removes nothing")
     _check_strictly_ascending(additions, "add")
@@ -149,15 +177,38 @@ def decode_delta(data: bytes, *, max_bytes: int = DEFAULT_MAX_DELTA_BYTES) -> De
         state_digest=bytes.fromhex(header.group(3).decode("ascii")),
         additions=tuple(additions),
         removals=tuple(removals),
+        videos=_videos(additions, lines[frames_at:]),
     )
 
 
-def _first_removal(lines: Sequence[str]) -> int:
-    # Lines are validated: every "add" precedes every "remove". Binary search.
-    lo, hi = 0, len(lines)
+def _videos(additions: Sequence[SignalText], lines: Sequence[str]) -> tuple[FrameSet, ...]:
+    """The frame sets of the ``frames`` lines, each checked against its added video."""
+    videos = [s for s in additions if s.startswith(_VIDEO)]
+    if len(lines) != len(videos):
+        raise MalformedDeltaError(
+            f"{len(videos)} video(s) added but {len(lines)} 'frames' line(s): "
+            "each added vpdq signal has exactly one"
+        )
+    out = []
+    for signal, line in zip(videos, lines, strict=True):
+        frames = parse_frame_text(line[7:].encode("ascii"))
+        if frames is None:
+            raise MalformedDeltaError(
+                f"the frames of {signal} are not in ascending order without repeats"
+            )
+        if frames.signal != signal:
+            raise MalformedDeltaError(f"the frames given for {signal} do not hash to it")
+        out.append(frames)
+    return tuple(out)
+
+
+def _first(lines: Sequence[str], before: tuple[str, ...], hi: int | None = None) -> int:
+    # Lines are validated and grouped (add, remove, frames): the first line in
+    # [0, hi) that starts with none of ``before``, by binary search.
+    lo, hi = 0, len(lines) if hi is None else hi
     while lo < hi:
         mid = (lo + hi) // 2
-        if lines[mid].startswith("add "):
+        if lines[mid].startswith(before):
             lo = mid + 1
         else:
             hi = mid
@@ -195,22 +246,30 @@ def _explain_header(data: bytes) -> str:
     return "bad delta header"
 
 
-def _explain_body(body: bytes) -> str:
+_FRAMES_FORM = f"a frame set is 1 to {MAX_FRAMES} PDQ hashes in lowercase hex joined by ','"
+
+
+def _explain_body(body: bytes) -> str:  # noqa: PLR0911 - one return per kind of fault
     # Slow path, run only on a body the regular expression refused: find the
     # first line at fault and say what is wrong with it.
     if not body.endswith(b"\n"):
         return "delta must end with a newline"
-    line_re = re.compile(rb"(add|remove) (.*)")
-    seen_remove = False
+    line_re = re.compile(rb"(add|remove|frames) (.*)")
+    order = {b"add": 0, b"remove": 1, b"frames": 2}
+    stage = 0
     for number, raw in enumerate(body.split(b"\n")[:-1], start=5):
         match = line_re.fullmatch(raw)
         if match is None:
-            return f"line {number}: expected 'add <signal>' or 'remove <signal>', got {raw[:80]!r}"
+            return (f"line {number}: expected 'add <signal>', 'remove <signal>' or "
+                    f"'frames <frame set>', got {raw[:80]!r}")  # fmt: skip
         verb, value = match.group(1), match.group(2).decode("ascii", "replace")
-        if verb == b"remove":
-            seen_remove = True
-        elif seen_remove:
-            return f"line {number}: 'add' lines must all come before 'remove' lines"
+        if order[verb] < stage:
+            return f"line {number}: lines come in the order add, remove, frames"
+        stage = order[verb]
+        if verb == b"frames":
+            if re.fullmatch(_FRAMES, match.group(2)) is None:
+                return f"line {number}: {_FRAMES_FORM}"
+            continue
         try:
             if canonical(value) != value:
                 return f"line {number}: {value[:80]!r} is not canonical (lowercase hex, no spaces)"

@@ -34,6 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hashlist.errors import InputError
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
+from hashlist.vpdq import VpdqFrame
 
 _READ_CHUNK = 1 << 20
 _DRAFT_SIDE = 1024
@@ -58,6 +59,7 @@ class FileHashes:
     pdq_quality: int | None = None
     phash: str | None = None
     note: str = ""
+    vpdq: tuple[VpdqFrame, ...] | None = None
 
     @property
     def signals(self) -> tuple[SignalText, ...]:

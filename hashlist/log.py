@@ -15,7 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
@@ -26,6 +26,7 @@ from hashlist.merkle import MerkleTree
 from hashlist.note import Signer
 from hashlist.signals import SignalText, canonical
 from hashlist.snapshot import SnapshotHeader
+from hashlist.vpdq import FrameSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,14 @@ def plan_delta(
     *,
     present: Set[str],
     max_delta_bytes: int,
+    videos: Mapping[SignalText, FrameSet] | None = None,
 ) -> PlannedDelta:
     """The canonical delta for a request, given which of its signals are ``present``.
 
     Additions already present and removals not present are left out (and
-    reported), so the leaf satisfies the log's invariants. Pure: the caller
-    looks up ``present`` and commits the result.
+    reported), so the leaf satisfies the log's invariants. ``videos``: the frame
+    set of each added ``vpdq`` signal. Pure: the caller looks up ``present`` and
+    commits the result.
     """
     already = tuple(sorted(adds & present))
     missing = tuple(sorted(removes - present))
@@ -76,7 +79,8 @@ def plan_delta(
         return PlannedDelta(b"", lthash, (), (), already, missing)
     state = LtHash16(lthash)
     state.update(adds, removes)
-    leaf = make_delta(list_id, version, state.digest(), adds, removes).encode()
+    frames = (videos or {}).values()
+    leaf = make_delta(list_id, version, state.digest(), adds, removes, videos=frames).encode()
     if len(leaf) > max_delta_bytes:
         raise InputError(
             f"delta would be {len(leaf)} bytes, over the {max_delta_bytes}-byte limit: "
@@ -87,8 +91,15 @@ def plan_delta(
     )
 
 
-_LINE_BYTES = len("remove sha256:") + 64 + 1  # the longest line a delta holds
+_LINE_BYTES = len("remove sha256:") + 64 + 1  # the longest signal line a delta holds
 _HEAD_BYTES = 512  # format, list, version and state lines, with room to spare
+_FRAMES_LINE = len("frames \n")
+
+
+def _cost(signal: SignalText, videos: Mapping[SignalText, FrameSet]) -> int:
+    """The bytes one change takes in a delta at most: its line, and a video's frames."""
+    video = videos.get(signal)
+    return _LINE_BYTES + (len(video.text) + _FRAMES_LINE if video is not None else 0)
 
 
 def plan_deltas(
@@ -100,26 +111,38 @@ def plan_deltas(
     *,
     present: Set[str],
     max_delta_bytes: int,
+    videos: Mapping[SignalText, FrameSet] | None = None,
 ) -> list[PlannedDelta]:
     """One request as consecutive deltas, each within ``max_delta_bytes``.
 
     Additions already present and removals not present are left out (the
     caller reports them); the rest is split in sorted order, removals first,
-    so every delta applies to the state the previous one left. Empty list:
-    nothing would change. Pure.
+    so every delta applies to the state the previous one left; a video's
+    frames go in the delta that adds it. Empty list: nothing would change. Pure.
     """
-    if max_delta_bytes < _HEAD_BYTES + _LINE_BYTES:
-        raise InputError(f"max_delta_bytes {max_delta_bytes} cannot hold a single hash")
+    videos = videos or {}
+    room = max_delta_bytes - _HEAD_BYTES
     changes = [(s, False) for s in sorted(removes & present)]
     changes += [(s, True) for s in sorted(adds - present)]
-    per_delta = (max_delta_bytes - _HEAD_BYTES) // _LINE_BYTES
+    if changes and max(_cost(s, videos) for s, _ in changes) > room:
+        raise InputError(f"max_delta_bytes {max_delta_bytes} cannot hold a single hash")
+    parts: list[list[tuple[SignalText, bool]]] = []
+    used = room
+    for change in changes:
+        cost = _cost(change[0], videos)
+        if used + cost > room:
+            parts.append([])
+            used = 0
+        parts[-1].append(change)
+        used += cost
     plans: list[PlannedDelta] = []
-    for i in range(0, len(changes), per_delta):
-        part = changes[i : i + per_delta]
+    for part in parts:
+        part_adds = {s for s, add in part if add}
         part_removes = {s for s, add in part if not add}
         plan = plan_delta(
-            list_id, first_version + len(plans), lthash, {s for s, add in part if add},
-            part_removes, present=part_removes, max_delta_bytes=max_delta_bytes,
+            list_id, first_version + len(plans), lthash, part_adds, part_removes,
+            present=part_removes, max_delta_bytes=max_delta_bytes,
+            videos={s: videos[s] for s in part_adds if s in videos},
         )  # fmt: skip
         lthash = plan.lthash
         plans.append(plan)
@@ -162,12 +185,16 @@ class ListLog:
     def size(self) -> int:
         return self.tree.size
 
-    def append(self, additions: Iterable[str], removals: Iterable[str] = ()) -> Publication:
+    def append(
+        self, additions: Iterable[str], removals: Iterable[str] = (),
+        videos: Iterable[FrameSet] = (),
+    ) -> Publication:  # fmt: skip
         """Append one delta; raises ``InputError`` if nothing would change."""
         adds, removes = canonical_request(additions, removals)
         plan = plan_delta(
             self.list_id, self.size + 1, self.lthash.to_bytes(), adds, removes,
             present=self.members & (adds | removes), max_delta_bytes=self.max_delta_bytes,
+            videos={v.signal: v for v in videos},
         )  # fmt: skip
         if not plan.leaf:
             raise InputError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashlist.vpdq import VpdqFrame
+
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
@@ -107,8 +109,13 @@ class Match:
     signal: str
     query_signal: str
     distance: int
+    """Bits apart; for a listed video, how many of its frames no query frame matched."""
     version: int
     report_id: str
+    query_match_percent: float = 0.0
+    """For a listed video: the share of the query's distinct good frames that matched."""
+    target_match_percent: float = 0.0
+    """For a listed video: the share of its frames that some query frame matched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,8 @@ class CheckQuery:
     """The platform's id for the content; leaves the node only as a keyed hash."""
     report: bool = True
     """False: a dry run, nothing is reported to the hub."""
+    vpdq: tuple[VpdqFrame, ...] = ()
+    """A video's frames hashed elsewhere (``hashlist hash``), near-matched as a video."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ replaying every delta. What makes the set trustworthy:
    for this list at version ``size``: its ``state`` line is the digest of the
    set after it, committed to by the signed root;
 4. the LtHash16 of the streamed signals equals that digest and their count
-   equals the announced one.
+   equals the announced one;
+5. each listed video (``vpdq`` signal) comes with the frame set it names
+   (``hashlist.vpdq``), in the same batch.
 
 ``SnapshotVerifier`` checks 1-3 on construction, takes the signals in
 batches (``feed``), and checks 4 in ``finish``. Like ``StepVerifier`` it does
@@ -40,6 +42,7 @@ from hashlist.merkle import CompactRange, hash_leaf, verify_consistency, verify_
 from hashlist.signals import CANONICAL_SIGNAL_PATTERN, SignalText
 from hashlist.trustroot import TrustRoot
 from hashlist.verify import TrustedState, check_history, check_time
+from hashlist.vpdq import FrameSet, parse_frame_text
 
 _CANONICAL = re.compile(CANONICAL_SIGNAL_PATTERN)
 # One pass over a whole batch joined by newlines: 3x faster than a match per
@@ -113,8 +116,11 @@ class SnapshotVerifier:
     def size(self) -> int:
         return self._size
 
-    def feed(self, signals: Sequence[str]) -> Sequence[SignalText]:
-        """Check one batch and fold it in; returns it typed as canonical signals."""
+    def feed(
+        self, signals: Sequence[str], videos: Sequence[bytes] = ()
+    ) -> tuple[list[SignalText], list[FrameSet]]:
+        """Check one batch and fold it in; returns it typed as canonical signals, with
+        the frame sets of its videos (``videos``: their texts, in the signals' order)."""
         self._seen += len(signals)
         if self._seen > self._header.count:
             raise MalformedDeltaError(
@@ -124,8 +130,9 @@ class SnapshotVerifier:
             bad = next(s for s in signals if _CANONICAL.fullmatch(s) is None)
             raise MalformedDeltaError(f"snapshot signal {bad[:80]!r} is not canonical")
         typed = [SignalText(s) for s in signals]
+        frames = _frames(typed, videos)
         self._lthash.add(typed)
-        return typed
+        return typed, frames
 
     def finish(self) -> TrustedState:
         if self._seen != self._header.count:
@@ -148,3 +155,19 @@ class SnapshotVerifier:
             cosigned_at=self._cosigned_at,
             checkpoint_note=self._header.note,
         )
+
+
+def _frames(signals: Sequence[SignalText], videos: Sequence[bytes]) -> list[FrameSet]:
+    """The frame sets of the videos among ``signals``, each checked against its signal."""
+    listed = [s for s in signals if s.startswith("vpdq:")]
+    if len(listed) != len(videos):
+        raise MalformedDeltaError(
+            f"snapshot batch has {len(listed)} video(s) but {len(videos)} frame set(s)"
+        )
+    out = []
+    for signal, text in zip(listed, videos, strict=True):
+        frames = parse_frame_text(text)
+        if frames is None or frames.signal != signal:
+            raise MalformedDeltaError(f"snapshot frames of {signal} do not hash to it")
+        out.append(frames)
+    return out

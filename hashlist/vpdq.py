@@ -102,16 +102,19 @@ class FrameSet:
     @classmethod
     def of(cls, frames: Sequence[VpdqFrame], *, quality: int = FRAME_QUALITY) -> FrameSet:
         """The frame set of a hashed video, or ``InputError`` if no frame is good enough."""
-        kept: dict[str, None] = {}
-        for f in sorted(frames, key=lambda f: f.frame):
-            if f.quality >= quality:
-                kept.setdefault(f.pdq.lower())
-        distinct = list(kept)
+        distinct = distinct_good(frames, quality)
         if not distinct:
             raise InputError(
                 f"no frame of this video has pdq quality {quality} or more: "
                 "too featureless to list or near-match as a video"
             )
+        return cls.sampled(distinct)
+
+    @classmethod
+    def sampled(cls, distinct: Sequence[str]) -> FrameSet:
+        """The frame set of distinct frame hashes in frame order: all of them, or an
+        evenly spaced ``MAX_FRAMES`` of them."""
+        distinct = list(distinct)
         if len(distinct) > MAX_FRAMES:
             n = len(distinct)
             distinct = [distinct[i * n // MAX_FRAMES] for i in range(MAX_FRAMES)]
@@ -127,6 +130,16 @@ class FrameSet:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+
+def distinct_good(frames: Sequence[VpdqFrame], quality: int = FRAME_QUALITY) -> list[str]:
+    """The distinct hashes of the frames of at least ``quality``, in frame order: what
+    Meta's comparison counts (it filters by quality, then de-duplicates)."""
+    kept: dict[str, None] = {}
+    for f in sorted(frames, key=lambda f: f.frame):
+        if f.quality >= quality:
+            kept.setdefault(f.pdq.lower())
+    return list(kept)
 
 
 def video_signal(text: bytes) -> SignalText:

@@ -6,6 +6,8 @@ Verified material (signed notes, leaves) passes through as the exact bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hashlist.cases import (
     DEFAULT_BATCH_SECONDS,
     DEFAULT_MAX_SIGNALS,
@@ -31,6 +33,7 @@ from hashlist.model import (
 )
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
+from hashlist.vpdq import MAX_FRAMES, FrameSet, VpdqFrame, parse_frame_text
 
 
 def snapshot_header_to_proto(h: SnapshotHeader) -> pb.SnapshotHeader:
@@ -133,6 +136,8 @@ def check_result_to_proto(r: CheckResult) -> pb.CheckResponse:
                 distance=m.distance,
                 version=m.version,
                 report_id=m.report_id,
+                query_match_percent=m.query_match_percent,
+                target_match_percent=m.target_match_percent,
             )
             for m in r.matches
         ],
@@ -144,7 +149,16 @@ def check_result_to_proto(r: CheckResult) -> pb.CheckResponse:
 def check_result_from_proto(m: pb.CheckResponse) -> CheckResult:
     return CheckResult(
         tuple(
-            Match(x.list_id, x.signal, x.query_signal, x.distance, x.version, x.report_id)
+            Match(
+                x.list_id,
+                x.signal,
+                x.query_signal,
+                x.distance,
+                x.version,
+                x.report_id,
+                x.query_match_percent,
+                x.target_match_percent,
+            )
             for x in m.matches
         ),
         tuple(m.signals),
@@ -156,6 +170,8 @@ def check_query_to_proto(q: CheckQuery) -> pb.CheckRequest:
     return pb.CheckRequest(
         content=q.content or b"", signals=q.signals, pdq_quality=q.pdq_quality,
         content_id=q.content_id, report=q.report,
+        vpdq=[pb.VideoFrame(frame=f.frame, quality=f.quality, pdq=f.pdq, timestamp=f.timestamp)
+              for f in q.vpdq],
     )  # fmt: skip
 
 
@@ -166,7 +182,22 @@ def check_query_from_proto(m: pb.CheckRequest) -> CheckQuery:
         pdq_quality=m.pdq_quality if m.HasField("pdq_quality") else None,
         content_id=m.content_id,
         report=m.report if m.HasField("report") else True,
+        vpdq=tuple(VpdqFrame.from_json([f.frame, f.quality, f.pdq, f.timestamp]) for f in m.vpdq),
     )
+
+
+def frame_sets(texts: Sequence[bytes]) -> list[FrameSet]:
+    """Frame sets sent as canonical text, or ``InputError`` naming the first bad one."""
+    out = []
+    for i, text in enumerate(texts):
+        frames = parse_frame_text(text)
+        if frames is None:
+            raise InputError(
+                f"video frame set {i + 1} is not canonical: 1 to {MAX_FRAMES} distinct PDQ "
+                "hashes in lowercase hex, ascending, joined by ','"
+            )
+        out.append(frames)
+    return out
 
 
 def batch_answer_to_proto(index: int, answer: CheckResult | ItemError) -> pb.CheckBatchAnswer:

@@ -6,7 +6,9 @@ or precomputed signals and answers every listed hash that matches:
 - every signal, perceptual ones included, is looked up exactly in SQLite;
 - ``pdq`` within ``pdq_radius`` and ``phash`` within ``phash_radius`` are
   searched in the near index (``node.index``), except a ``pdq`` whose quality
-  is below ``pdq_min_quality``, which the answer notes.
+  is below ``pdq_min_quality``, which the answer notes;
+- a video's frames (hashed here, or sent as ``vpdq``) are compared with the
+  listed videos by Meta's vPDQ algorithm (``node.videos``).
 
 Each match becomes a report in the outbox (``node.outbox``) before the answer
 is returned. The index and the replica change together: the ``Matcher`` is
@@ -22,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hashlist.clock import Clock
@@ -30,20 +32,23 @@ from hashlist.errors import HashlistError, InputError
 from hashlist.hashing import hash_bytes
 from hashlist.model import CheckQuery, CheckResult, Match, Report, Verdict
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
+from hashlist.vpdq import FrameSet
 from node.config import outbox_path
 from node.index import NearIndex
 from node.metrics import NodeMetrics
 from node.outbox import Outbox, new_id
 from node.rwlock import RWLock
-from node.store import ReplicaReader, SqliteReplicaReader
+from node.store import FRAME_PREFIX, ReplicaReader, SqliteReplicaReader
+from node.videos import VideoIndex, VideoSettings, query_codes
 
 log = logging.getLogger(__name__)
 _LOAD_CHUNK = 100_000
 _MAX_SIGNALS = 64
 
 
-_Found = tuple[str, str, str, int, int]
-"""(list id, listed signal, the query's signal it matched, distance, version listed in)."""
+_Found = tuple[str, str, str, int, int, float, float]
+"""(list id, listed signal, the query's signal it matched, distance, version listed in,
+query and target match percent of a video)."""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class _Prepared:
     query: list[str]
     near_pdq: bool
     notes: list[str]
+    video: list[str]  # a video's distinct good frames; empty for anything else
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class MatchSettings:
     background_merge: bool = True
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     max_concurrent_decodes: int = 2
+    video: VideoSettings = field(default_factory=VideoSettings)
 
 
 def open_matcher(
@@ -98,6 +105,9 @@ class Matcher:
         }  # fmt: skip
         for index in self.indexes.values():
             index.bind(self.lock.write)
+        self.videos = VideoIndex(self.lists, settings.video, buffer_size=settings.index_buffer,
+                                 background=settings.background_merge)  # fmt: skip
+        self.videos.bind(self.lock.write)
 
     def load(self) -> None:
         """Build the near indexes from the replica (start-up; nothing is rehashed)."""
@@ -105,11 +115,13 @@ class Matcher:
             for list_id in self.lists:
                 self._load_list(list_id)
         counts = ", ".join(f"{k.label} {len(i)}" for k, i in self.indexes.items())
+        counts += f", video frames {len(self.videos)}"
         log.info("near-match index loaded from the replica: %s", counts)
 
     def _load_list(self, list_id: str) -> None:
         for kind, index in self.indexes.items():
             index.load(list_id, self.replica.digests(list_id, kind.label, _LOAD_CHUNK))
+        self.videos.load(list_id, self.replica.video_frames(list_id, _LOAD_CHUNK))
 
     # --- ReplicaObserver ---
 
@@ -124,6 +136,7 @@ class Matcher:
         if replaced:
             for index in self.indexes.values():
                 index.drop_list(list_id)
+            self.videos.drop_list(list_id)
             self._load_list(list_id)
             return
         for added, removed in changes:
@@ -134,6 +147,9 @@ class Matcher:
                     [s[len(prefix) :] for s in added if s.startswith(prefix)],
                     [s[len(prefix) :] for s in removed if s.startswith(prefix)],
                 )
+            cut = len(FRAME_PREFIX)
+            self.videos.apply(list_id, [s[cut:] for s in added if s.startswith(FRAME_PREFIX)],
+                              [s[cut:] for s in removed if s.startswith(FRAME_PREFIX)])  # fmt: skip
 
     # --- the API ---
 
@@ -171,7 +187,8 @@ class Matcher:
                 answers.append(item)
                 continue
             key = self.outbox.content_key(query.content_id)
-            matches = [Match(lst, sig, q, d, v, new_id()) for lst, sig, q, d, v in found[id(item)]]
+            matches = [Match(lst, sig, q, d, v, new_id(), qp, tp)
+                       for lst, sig, q, d, v, qp, tp in found[id(item)]]  # fmt: skip
             if query.report:
                 reports += [Report(m.report_id, m.list_id, m.signal, m.distance, m.version,
                                    key, now) for m in matches]  # fmt: skip
@@ -216,7 +233,8 @@ class Matcher:
             notes: list[str] = []
             query: list[str]
             pdq_quality = q.pdq_quality
-            if q.content is not None and q.signals:
+            frames = q.vpdq
+            if q.content is not None and (q.signals or q.vpdq):
                 raise InputError("give the content's bytes or its signals, not both")
             if q.content is not None:
                 with self._decodes:
@@ -225,23 +243,28 @@ class Matcher:
                     )
                 query = list(hashes.signals)
                 pdq_quality = hashes.pdq_quality
-                if hashes.pdq is None:
-                    notes.append("not an image: matched by md5 and sha256 only")
+                frames = hashes.vpdq or ()
+                if hashes.pdq is None and hashes.vpdq is None:
+                    notes.append("neither an image nor a video: matched by md5 and sha256 only")
             else:
-                if not q.signals:
-                    raise InputError("give the content's bytes or at least one signal")
+                if not q.signals and not q.vpdq:
+                    raise InputError("give the content's bytes, its signals or its vpdq frames")
                 if len(q.signals) > _MAX_SIGNALS:
                     raise InputError(f"at most {_MAX_SIGNALS} signals per check")
                 query = list(dict.fromkeys(canonical(s) for s in q.signals))
             if pdq_quality is not None and not 0 <= pdq_quality <= 100:
                 raise InputError(f"pdq quality is 0..100, got {pdq_quality}")
+            video = query_codes(frames, self.settings.video)
         except HashlistError as e:
             return e
         near_pdq = pdq_quality is None or pdq_quality >= self.settings.pdq_min_quality
         if not near_pdq and any(s.startswith("pdq:") for s in query):
             notes.append(f"pdq quality {pdq_quality} is below {self.settings.pdq_min_quality}: "
                          "pdq matched exactly only, other signals as usual")  # fmt: skip
-        return _Prepared(query, near_pdq, notes)
+        if frames and not video:
+            notes.append(f"no frame has pdq quality {self.settings.video.frame_quality} or "
+                         "more: not near-matched as a video")  # fmt: skip
+        return _Prepared(query, near_pdq, notes, video)
 
     def _find_many(self, items: Sequence[_Prepared]) -> dict[int, list[_Found]]:
         """Per item (by ``id``): its matches, nearest first."""
@@ -253,7 +276,9 @@ class Matcher:
                     for list_id in self.lists:
                         version = version_of(list_id, signal)
                         if version is not None:
-                            found[id(p)][(list_id, signal)] = (list_id, signal, signal, 0, version)
+                            whole = 100.0 if signal.startswith("vpdq:") else 0.0
+                            found[id(p)][(list_id, signal)] = (list_id, signal, signal, 0, version,
+                                                               whole, whole)  # fmt: skip
             for kind, index in self.indexes.items():
                 asked = [(p, s) for p in items for s in p.query if s.startswith(f"{kind.label}:")
                          and (p.near_pdq or kind is not SignalKind.PDQ)]  # fmt: skip
@@ -265,9 +290,26 @@ class Matcher:
                             continue
                         version = version_of(list_id, listed)
                         if version is not None:
-                            found[id(p)][(list_id, listed)] = (list_id, listed, signal, d, version)
+                            found[id(p)][(list_id, listed)] = (list_id, listed, signal, d, version,
+                                                               0.0, 0.0)  # fmt: skip
+            self._find_videos([p for p in items if p.video], found)
         return {key: sorted(f.values(), key=lambda m: (m[3], m[0], m[1]))
                 for key, f in found.items()}  # fmt: skip
+
+    def _find_videos(
+        self, items: Sequence[_Prepared], found: dict[int, dict[tuple[str, str], _Found]]
+    ) -> None:
+        """Add each item's video matches to ``found`` (caller holds the shared lock)."""
+        answers = self.videos.search([p.video for p in items], self.replica)
+        for p, videos in zip(items, answers, strict=True):
+            label = FrameSet.sampled(p.video).signal  # the query video, named as if listed
+            for m in videos:
+                version = self.replica.version_of(m.list_id, m.signal)
+                if version is not None and (m.list_id, m.signal) not in found[id(p)]:
+                    found[id(p)][(m.list_id, m.signal)] = (
+                        m.list_id, m.signal, label, m.unmatched, version,
+                        m.query_match_percent, m.target_match_percent,
+                    )  # fmt: skip
 
     def verdict(self, report_id: str, verdict: str) -> Verdict:
         v = self.outbox.add_verdict(report_id.strip().lower(), verdict, self.clock.now())

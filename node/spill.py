@@ -8,7 +8,8 @@ transaction. Memory stays bounded by one batch whatever the list's size.
 Format: one record per batch the hub sent, written only from signals
 ``SnapshotVerifier.feed`` returned as canonical: an 8-byte header (the
 number of rows, the length of the text), the signals as ASCII joined by
-newlines, then the versions as unsigned 64-bit integers. Reading back is a
+newlines, then the versions as unsigned 64-bit integers, then the frame sets
+of the batch's videos (their canonical text joined by newlines). Reading back is a
 split and an array per batch, not a parse per row. The file is removed when
 the ``with`` block ends, whatever happens.
 """
@@ -27,8 +28,9 @@ from typing import IO
 
 from hashlist.errors import StorageError
 from hashlist.signals import SignalText
+from hashlist.vpdq import FrameSet, parse_frame_text
 
-_HEADER = struct.Struct("<II")  # rows, text bytes
+_HEADER = struct.Struct("<III")  # rows, text bytes, video text bytes
 _SUFFIX = ".spill"
 
 
@@ -63,32 +65,47 @@ class Spill:
         self._file.close()
         self.path.unlink(missing_ok=True)
 
-    def write(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+    def write(
+        self,
+        signals: Sequence[SignalText],
+        versions: Sequence[int],
+        videos: Sequence[FrameSet] = (),
+    ) -> None:
         text = "\n".join(signals).encode("ascii")
+        frames = b"\n".join(v.text for v in videos)
         numbers = array("Q", versions)
         if sys.byteorder != "little":
             numbers.byteswap()
         try:
-            self._file.write(_HEADER.pack(len(signals), len(text)))
+            self._file.write(_HEADER.pack(len(signals), len(text), len(frames)))
             self._file.write(text)
             self._file.write(numbers.tobytes())
+            self._file.write(frames)
         except OSError as e:
             raise StorageError(f"cannot stage a snapshot in {self.path}: {e.strerror}") from e
         self.rows += len(signals)
 
-    def batches(self) -> Iterator[tuple[list[SignalText], array[int]]]:
+    def batches(self) -> Iterator[tuple[list[SignalText], array[int], list[FrameSet]]]:
         """Every batch written, in order (call once, after the last ``write``)."""
         try:
             self._file.flush()
             self._file.seek(0)
             while head := self._file.read(_HEADER.size):
-                rows, length = _HEADER.unpack(head)
+                rows, length, video_bytes = _HEADER.unpack(head)
                 text = self._file.read(length).decode("ascii")
                 numbers = array("Q")
                 numbers.frombytes(self._file.read(8 * rows))
                 if sys.byteorder != "little":
                     numbers.byteswap()
                 signals = [SignalText(s) for s in text.split("\n")] if rows else []
-                yield signals, numbers
+                frames = self._file.read(video_bytes).split(b"\n") if video_bytes else []
+                yield signals, numbers, [_frame_set(f) for f in frames]
         except OSError as e:
             raise StorageError(f"cannot read back {self.path}: {e.strerror}") from e
+
+
+def _frame_set(text: bytes) -> FrameSet:
+    frames = parse_frame_text(text)
+    if frames is None:  # it was verified before it was written
+        raise StorageError("a staged snapshot's frame set was damaged on disk")
+    return frames

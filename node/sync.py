@@ -64,7 +64,7 @@ class HubLog(Protocol):
 
     def snapshot(
         self, list_id: str, from_size: int
-    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int]]]: ...
+    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int], Sequence[bytes]]]: ...
 
     def subscribe(self, list_ids: Sequence[str]) -> Subscription: ...
 
@@ -206,14 +206,15 @@ class Syncer:
             for chunk in chunks:
                 if isinstance(chunk, SnapshotHeader):
                     raise MalformedDeltaError("snapshot sent a second header")
-                signals, versions = chunk
+                signals, versions, videos = chunk
                 if len(versions) != len(signals) or any(
                     not 0 < v <= verifier.size for v in versions
                 ):
                     raise MalformedDeltaError(
                         "snapshot signal versions are missing or out of range"
                     )
-                spill.write(verifier.feed(signals), versions)
+                typed, frames = verifier.feed(signals, videos)
+                spill.write(typed, versions, frames)
                 if time.monotonic() - logged >= 5:
                     logged = time.monotonic()
                     log.info("list %s: snapshot %d of %d hashes verified (%.0f/s)", state.list_id,
@@ -221,8 +222,8 @@ class Syncer:
             new = verifier.finish()
             with self.store.replace(state.list_id, now) as tx:  # no network inside
                 written = 0
-                for signals, versions in spill.batches():
-                    tx.insert(signals, versions)
+                for signals, versions, frames in spill.batches():
+                    tx.insert(signals, versions, frames)
                     written += len(signals)
                     if time.monotonic() - logged >= 5:
                         logged = time.monotonic()

@@ -38,6 +38,7 @@ from hashlist.lthash import LtHash16
 from hashlist.merkle import EMPTY_ROOT, hash_leaf
 from hashlist.model import SHOWN_LEFT_OUT, PublishResult
 from hashlist.signals import TRIVIAL, SignalText
+from hashlist.vpdq import FrameSet
 from server.broadcast import Broadcaster
 from server.signing import HubSigning
 from server.store import HubStore, ListRow, LogEntry, NewPublication
@@ -86,7 +87,9 @@ class Publisher:
         additions: Sequence[str],
         removals: Sequence[str],
         idempotency_key: str = "",
+        videos: Sequence[FrameSet] = (),
     ) -> PublishResult:
+        """``videos``: the frame set of each added ``vpdq`` signal (see ``hashlist.vpdq``)."""
         if self.store.get_list(validate_list_id(list_id)) is None:
             raise InputError(
                 f"unknown list {list_id!r}: create it first (hashlist hub create-list)"
@@ -97,6 +100,7 @@ class Publisher:
                 f"refusing to list {len(trivial)} hash(es) of trivially common content (the empty "
                 f"file, a blank image) that would match every such upload: {', '.join(trivial[:5])}"
             )
+        frames = _frames_for(adds, videos)
         if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise InputError(f"idempotency key is longer than {MAX_IDEMPOTENCY_KEY} characters")
         digest = request_digest(list_id, adds, removes) if idempotency_key else b""
@@ -109,18 +113,20 @@ class Publisher:
             already, missing = sorted(adds & present), sorted(removes - present)
             plans = plan_deltas(
                 list_id, row.size + 1, row.lthash, adds, removes, present=present,
-                max_delta_bytes=self.max_delta_bytes,
+                max_delta_bytes=self.max_delta_bytes, videos=frames,
             )  # fmt: skip
             result = PublishResult(
                 row.size, 0, 0, tuple(already[:SHOWN_LEFT_OUT]), tuple(missing[:SHOWN_LEFT_OUT]),
                 row.latest_note, first_version=row.size, already_listed_count=len(already),
                 not_listed_count=len(missing),
             )  # fmt: skip
-            return self._append(row, plans, result, idempotency_key, digest) if plans else result
+            if not plans:
+                return result
+            return self._append(row, plans, result, idempotency_key, digest, frames=frames)
 
     def _append(
         self, row: ListRow, plans: list[PlannedDelta], result: PublishResult, key: str,
-        digest: bytes,
+        digest: bytes, *, frames: dict[SignalText, FrameSet],
     ) -> PublishResult:  # fmt: skip
         now = self.clock.now()
         hashes = [hash_leaf(p.leaf) for p in plans]
@@ -129,8 +135,9 @@ class Publisher:
         for version, (plan, leaf_hash, root) in enumerate(zip(plans, hashes, roots, strict=True),
                                                           start=row.size + 1):  # fmt: skip
             log_note = self.signing.sign_log(row.list_id, version, root)
+            videos = tuple(frames[s] for s in plan.additions if s in frames)
             entries.append(LogEntry(version, plan.leaf, leaf_hash, plan.additions, plan.removals,
-                                    log_note))  # fmt: skip
+                                    log_note, videos))  # fmt: skip
         note = self.signing.cosign(entries[-1].log_note, now)
         added = sum(len(p.additions) for p in plans)
         removed = sum(len(p.removals) for p in plans)
@@ -166,6 +173,21 @@ class Publisher:
             raise InputError(f"idempotency key {key!r} was already used for another publication: "
                              "a retry must send the same hashes")  # fmt: skip
         return decode_result(response)
+
+
+def _frames_for(adds: set[SignalText], videos: Sequence[FrameSet]) -> dict[SignalText, FrameSet]:
+    """Each added video's frame set; ``InputError`` for a video without its frames or
+    frames of a video this publication does not add."""
+    frames = {v.signal: v for v in videos}
+    if stray := sorted(set(frames) - adds):
+        raise InputError(f"frames were given for {len(stray)} video(s) this publication does "
+                         f"not add, e.g. {stray[0]}")  # fmt: skip
+    if missing := sorted(s for s in adds if s.startswith("vpdq:") and s not in frames):
+        raise InputError(
+            f"{len(missing)} video(s) to add came without their frames, e.g. {missing[0]}: "
+            "publish videos from `hashlist hash` output, whose lines carry their vpdq frames"
+        )
+    return frames
 
 
 def request_digest(list_id: str, adds: set[SignalText], removes: set[SignalText]) -> bytes:

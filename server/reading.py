@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from hashlist.errors import InputError, NotFoundError
+from hashlist.errors import InputError, NotFoundError, StorageError
 from hashlist.lthash import LtHash16
 from hashlist.model import ListStatus
 from hashlist.snapshot import SnapshotHeader
 from server.access import Access
-from server.store import HubStore
+from server.store import HubStore, SnapshotView
 from server.trees import Trees
 
 
@@ -64,8 +64,9 @@ class LogReader:
 
     def snapshot(
         self, list_id: str, from_size: int, batch: int
-    ) -> Iterator[SnapshotHeader | list[tuple[str, int]]]:
-        """The header, then batches of (signal, version), all of one version of the list."""
+    ) -> Iterator[SnapshotHeader | tuple[list[tuple[str, int]], list[bytes]]]:
+        """The header, then batches of (signal, version), all of one version of the list,
+        each with the frame sets of the videos among them, in their order."""
         self.access.list_row(list_id)
         with self.store.snapshot(list_id) as view:
             size = view.row.size
@@ -88,10 +89,10 @@ class LogReader:
             for item in view.members():
                 chunk.append(item)
                 if len(chunk) >= batch:
-                    yield chunk
+                    yield chunk, _videos_of(view, chunk)
                     chunk = []
             if chunk:
-                yield chunk
+                yield chunk, _videos_of(view, chunk)
 
     def status(self) -> list[ListStatus]:
         return [
@@ -102,3 +103,12 @@ class LogReader:
             )
             for row in self.store.lists()
         ]  # fmt: skip
+
+
+def _videos_of(view: SnapshotView, chunk: list[tuple[str, int]]) -> list[bytes]:
+    """The frame sets of the videos in ``chunk``, in its order."""
+    frames = view.videos([s for s, _ in chunk if s.startswith("vpdq:")])
+    missing = [s for s, _ in chunk if s.startswith("vpdq:") and s not in frames]
+    if missing:
+        raise StorageError(f"the frames of listed video {missing[0]} are missing")
+    return [frames[s] for s, _ in chunk if s.startswith("vpdq:")]

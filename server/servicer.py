@@ -18,7 +18,9 @@ from hashlist.rpc import handle_errors
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
+from hashlist.vpdq import FrameSet
 from hashlist.wire import (
+    frame_sets,
     hash_matches_to_proto,
     list_status_to_proto,
     partner_to_proto,
@@ -123,8 +125,8 @@ class LogServicer(pb_grpc.LogServicer):
                 if isinstance(item, SnapshotHeader):
                     yield pb.SnapshotChunk(header=snapshot_header_to_proto(item))
                 else:
-                    signals, versions = zip(*item, strict=True)
-                    batch = pb.SignalBatch(signals=signals, versions=versions)
+                    signals, versions = zip(*item[0], strict=True)
+                    batch = pb.SignalBatch(signals=signals, versions=versions, videos=item[1])
                     yield pb.SnapshotChunk(signals=batch)
 
     @handle_errors
@@ -196,15 +198,15 @@ class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):
         self._check_size(len(request.additions) + len(request.removals))
         return self._publish(who, request.list_id, list(request.additions),
                              list(request.removals), key=request.idempotency_key,
-                             reason=request.reason)  # fmt: skip
+                             reason=request.reason, videos=frame_sets(request.videos))  # fmt: skip
 
     def _publish(
         self, who: Identity, list_id: str, additions: list[str], removals: list[str], *,
-        key: str, reason: str,
+        key: str, reason: str, videos: list[FrameSet],
     ) -> pb.PublishResponse:  # fmt: skip
         def publish() -> PublishResult:
             with self.hub.metrics.publish_seconds.time():
-                return self.hub.publisher.publish(list_id, additions, removals, key)
+                return self.hub.publisher.publish(list_id, additions, removals, key, videos)
 
         what = "retract" if removals and not additions else "publish"
         shown = f"{len(additions):,} additions, {len(removals):,} retractions"
@@ -229,6 +231,7 @@ class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):
         first: pb.PublishRequest | None = None
         additions: list[str] = []
         removals: list[str] = []
+        videos: list[FrameSet] = []
         for part in request_iterator:
             first = first or part
             if part.list_id not in ("", first.list_id) or part.idempotency_key not in (
@@ -238,11 +241,13 @@ class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):
                 raise InputError("every part of a publication names the same list and key")
             additions += part.additions
             removals += part.removals
+            videos += frame_sets(part.videos)
             self._check_size(len(additions) + len(removals))
         if first is None:
             raise InputError("an empty publication stream")
         return self._publish(who, first.list_id, additions, removals,
-                             key=first.idempotency_key, reason=first.reason)  # fmt: skip
+                             key=first.idempotency_key, reason=first.reason,
+                             videos=videos)  # fmt: skip
 
     @handle_errors
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusResponse:

@@ -184,15 +184,18 @@ LARGE = 100_000  # hashes from which publishing shows its progress
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from hashlist.signal_file import read_signals
+    from hashlist.signal_file import read_publication, read_signals
     from hashlist.signals import canonical
+    from hashlist.vpdq import FrameSet
 
     # Everything is read and checked before anything is sent: a bad line
     # anywhere publishes nothing.
     adds = [canonical(s) for s in args.add]
     removes = [canonical(s) for s in args.remove]
+    videos: list[FrameSet] = []
     if args.add_file is not None:
-        adds += read_signals(args.add_file, sys.stdin.buffer)
+        signals, videos = read_publication(args.add_file, sys.stdin.buffer)
+        adds += signals
     if args.remove_file is not None:
         removes += read_signals(args.remove_file, sys.stdin.buffer)
     if not adds and not removes:
@@ -205,7 +208,7 @@ def _publish(args: argparse.Namespace) -> int:
         progress(total, f"sending to {args.list_id}", "hashes", quiet=total < LARGE) as bar,
     ):
         r = client.publish(
-            args.list_id, adds, removes, on_sent=bar.advance, reason=args.reason
+            args.list_id, adds, removes, on_sent=bar.advance, reason=args.reason, videos=videos
         )  # one publication
     versions = f"version {r.version}" if r.first_version >= r.version else (
         f"versions {r.first_version}..{r.version}")  # fmt: skip

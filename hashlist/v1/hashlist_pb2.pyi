@@ -364,21 +364,29 @@ class SignalBatch(_message.Message):
 
     SIGNALS_FIELD_NUMBER: _builtins.int
     VERSIONS_FIELD_NUMBER: _builtins.int
+    VIDEOS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Canonical signals with the version each was listed in, in the same order."""
 
     @_builtins.property
     def versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def videos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """The frame set (canonical text, docs/log-format.md 2.1) of each vpdq signal
+        among `signals`, in their order.
+        """
+
     def __init__(
         self,
         *,
         signals: _abc.Iterable[_builtins.str] | None = ...,
         versions: _abc.Iterable[_builtins.int] | None = ...,
+        videos: _abc.Iterable[_builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["signals", b"signals", "versions", b"versions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["signals", b"signals", "versions", b"versions", "videos", b"videos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1107,6 +1115,7 @@ class PublishRequest(_message.Message):
     REMOVALS_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    VIDEOS_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     idempotency_key: _builtins.str
     """A retried publish with the same key returns the first result and
@@ -1118,6 +1127,10 @@ class PublishRequest(_message.Message):
     def additions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def removals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def videos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """The frame set (canonical text) of each added vpdq signal, in any order."""
+
     def __init__(
         self,
         *,
@@ -1126,10 +1139,11 @@ class PublishRequest(_message.Message):
         removals: _abc.Iterable[_builtins.str] | None = ...,
         idempotency_key: _builtins.str = ...,
         reason: _builtins.str = ...,
+        videos: _abc.Iterable[_builtins.bytes] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["additions", b"additions", "idempotency_key", b"idempotency_key", "list_id", b"list_id", "reason", b"reason", "removals", b"removals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["additions", b"additions", "idempotency_key", b"idempotency_key", "list_id", b"list_id", "reason", b"reason", "removals", b"removals", "videos", b"videos"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1505,6 +1519,7 @@ class CheckRequest(_message.Message):
     PDQ_QUALITY_FIELD_NUMBER: _builtins.int
     CONTENT_ID_FIELD_NUMBER: _builtins.int
     REPORT_FIELD_NUMBER: _builtins.int
+    VPDQ_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
     """Either the image (or video) bytes, hashed on the node ..."""
     pdq_quality: _builtins.int
@@ -1524,6 +1539,12 @@ class CheckRequest(_message.Message):
     def signals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """... or signals computed elsewhere, canonical kind:hex."""
 
+    @_builtins.property
+    def vpdq(self) -> _containers.RepeatedCompositeFieldContainer[Global___VideoFrame]:
+        """A video's vPDQ computed elsewhere (`hashlist hash`), near-matched against
+        listed videos; may come with `signals` (its md5, sha256).
+        """
+
     def __init__(
         self,
         *,
@@ -1532,10 +1553,11 @@ class CheckRequest(_message.Message):
         pdq_quality: _builtins.int | None = ...,
         content_id: _builtins.str = ...,
         report: _builtins.bool | None = ...,
+        vpdq: _abc.Iterable[Global___VideoFrame] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "_report", b"_report", "pdq_quality", b"pdq_quality", "report", b"report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "_report", b"_report", "content", b"content", "content_id", b"content_id", "pdq_quality", b"pdq_quality", "report", b"report", "signals", b"signals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality", "_report", b"_report", "content", b"content", "content_id", b"content_id", "pdq_quality", b"pdq_quality", "report", b"report", "signals", b"signals", "vpdq", b"vpdq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__pdq_quality: _TypeAlias = _typing.Literal["pdq_quality"]  # noqa: Y015
     _WhichOneofArgType__pdq_quality: _TypeAlias = _typing.Literal["_pdq_quality", b"_pdq_quality"]  # noqa: Y015
@@ -1558,14 +1580,22 @@ class Match(_message.Message):
     DISTANCE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     REPORT_ID_FIELD_NUMBER: _builtins.int
+    QUERY_MATCH_PERCENT_FIELD_NUMBER: _builtins.int
+    TARGET_MATCH_PERCENT_FIELD_NUMBER: _builtins.int
     list_id: _builtins.str
     signal: _builtins.str
     """the listed hash"""
     query_signal: _builtins.str
     """the uploaded content's hash it matched"""
     distance: _builtins.int
+    """Bits apart; for a listed video, how many of its frames no query frame matched."""
     version: _builtins.int
     report_id: _builtins.str
+    query_match_percent: _builtins.float
+    """A listed video: the percent of the query's distinct good frames that match
+    one of its frames, and of its frames that some query frame matches.
+    """
+    target_match_percent: _builtins.float
     def __init__(
         self,
         *,
@@ -1575,14 +1605,47 @@ class Match(_message.Message):
         distance: _builtins.int = ...,
         version: _builtins.int = ...,
         report_id: _builtins.str = ...,
+        query_match_percent: _builtins.float = ...,
+        target_match_percent: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "list_id", b"list_id", "query_signal", b"query_signal", "report_id", b"report_id", "signal", b"signal", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "list_id", b"list_id", "query_match_percent", b"query_match_percent", "query_signal", b"query_signal", "report_id", b"report_id", "signal", b"signal", "target_match_percent", b"target_match_percent", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Match: _TypeAlias = Match  # noqa: Y015
+
+@_typing.final
+class VideoFrame(_message.Message):
+    """One sampled frame of a video's vPDQ, as `hashlist hash` prints it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FRAME_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
+    PDQ_FIELD_NUMBER: _builtins.int
+    TIMESTAMP_FIELD_NUMBER: _builtins.int
+    frame: _builtins.int
+    quality: _builtins.int
+    pdq: _builtins.str
+    """64 hex digits"""
+    timestamp: _builtins.float
+    def __init__(
+        self,
+        *,
+        frame: _builtins.int = ...,
+        quality: _builtins.int = ...,
+        pdq: _builtins.str = ...,
+        timestamp: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["frame", b"frame", "pdq", b"pdq", "quality", b"quality", "timestamp", b"timestamp"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VideoFrame: _TypeAlias = VideoFrame  # noqa: Y015
 
 @_typing.final
 class CheckResponse(_message.Message):

@@ -2,6 +2,7 @@
 
 from node.store.outbox import SqliteOutboxStore
 from node.store.protocol import (
+    FRAME_PREFIX,
     NEAR_PREFIXES,
     Evidence,
     ListRecord,
@@ -15,6 +16,7 @@ from node.store.schema import MIGRATIONS, SCHEMA_VERSION
 from node.store.sqlite import SqliteNodeStore, SqliteReplicaReader, Step
 
 __all__ = [
+    "FRAME_PREFIX",
     "MIGRATIONS",
     "NEAR_PREFIXES",
     "SCHEMA_VERSION",

@@ -22,9 +22,13 @@ from typing import Protocol
 from hashlist.delta import Delta
 from hashlist.signals import SignalText
 from hashlist.verify import TrustedState
+from hashlist.vpdq import FrameSet
 
 NEAR_PREFIXES = ("pdq:", "phash:")
 """Signals the observer hears about: the kinds with a near-match index."""
+FRAME_PREFIX = "frame:"
+"""How the observer hears of a video frame hash that appears in, or leaves, a list (a
+list's first video with that frame adds it, its last one removes it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,8 @@ class ReplicaObserver(Protocol):
         self, list_id: str, changes: Sequence[tuple[list[str], list[str]]], *, replaced: bool
     ) -> None:
         """A committed step: per delta, in order, the perceptual signals it added and
-        removed; or, if ``replaced``, the list's rows were replaced wholesale."""
+        removed (and ``frame:<hex>`` for video frames); or, if ``replaced``, the list's
+        rows were replaced wholesale."""
         ...
 
 
@@ -85,6 +90,18 @@ class ReplicaReader(Protocol):
         """The hex digests of the list's signals of ``kind``, in chunks (index loading)."""
         ...
 
+    def video_frames(self, list_id: str, chunk: int) -> Iterator[list[str]]:
+        """The distinct frame hashes (hex) of the list's videos, in chunks (index loading)."""
+        ...
+
+    def videos_with(self, list_id: str, frames: Sequence[str]) -> list[tuple[str, str]]:
+        """(frame, video signal) for each listed video of the list holding one of ``frames``."""
+        ...
+
+    def video_sizes(self, list_id: str, signals: Sequence[str]) -> dict[str, int]:
+        """How many frames each listed video among ``signals`` has."""
+        ...
+
     def consistent(
         self, list_id: str
     ) -> AbstractContextManager[tuple[TrustedState, Iterator[str]]]:
@@ -107,8 +124,12 @@ class ReplicaStep(Protocol):
     fails with ``StorageError``."""
 
     def apply(self, delta: Delta) -> None: ...
-    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
-        """Rows of a replica being replaced (``signals[i]`` listed in ``versions[i]``)."""
+    def insert(
+        self, signals: Sequence[SignalText], versions: Sequence[int],
+        frame_sets: Sequence[FrameSet] = (),
+    ) -> None:  # fmt: skip
+        """Rows of a replica being replaced (``signals[i]`` listed in ``versions[i]``),
+        with the frame sets of the videos among them."""
         ...
 
     def commit(self, state: TrustedState) -> None: ...

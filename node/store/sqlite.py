@@ -35,7 +35,15 @@ from hashlist.merkle import CompactRange
 from hashlist.signals import SignalText
 from hashlist.sqlite import among, connect, migrate, schema_version, transaction
 from hashlist.verify import TrustedState
-from node.store.protocol import NEAR_PREFIXES, Evidence, ListRecord, ReplicaObserver
+from hashlist.vpdq import FrameSet
+from node.store import videos
+from node.store.protocol import (
+    FRAME_PREFIX,
+    NEAR_PREFIXES,
+    Evidence,
+    ListRecord,
+    ReplicaObserver,
+)
 from node.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _MEMBERS = "SELECT signal FROM members WHERE list_id=? AND signal IN ({marks})"
@@ -128,6 +136,15 @@ class SqliteReplicaReader:
         while rows := cursor.fetchmany(chunk):
             yield [r[0] for r in rows]
 
+    def video_frames(self, list_id: str, chunk: int) -> Iterator[list[str]]:
+        return videos.distinct_frames(self._conn(), list_id, chunk)
+
+    def videos_with(self, list_id: str, frames: Sequence[str]) -> list[tuple[str, str]]:
+        return videos.videos_with(self._conn(), list_id, frames)
+
+    def video_sizes(self, list_id: str, signals: Sequence[str]) -> dict[str, int]:
+        return videos.sizes(self._conn(), list_id, signals)
+
     @contextmanager
     def consistent(self, list_id: str) -> Iterator[tuple[TrustedState, Iterator[str]]]:
         conn = self._conn()
@@ -197,6 +214,7 @@ class SqliteNodeStore(SqliteReplicaReader):
     def replace(self, list_id: str, now: int) -> Iterator[Step]:
         with self.step(list_id, now) as step:
             self.db.execute("DELETE FROM members WHERE list_id=?", (list_id,))
+            videos.clear(self.db, list_id)
             step.replaced = True
             yield step
 
@@ -268,18 +286,27 @@ class Step:
                 f"the replica's rows of {self.list_id} disagree with its verified state "
                 f"at version {delta.version}: the database was changed outside the node"
             )
+        gone = videos.remove(self.db, self.list_id, [s for s in delta.removals
+                                                     if s.startswith("vpdq:")])  # fmt: skip
+        new = videos.add(self.db, self.list_id, delta.videos)
         self.changes.append((
-            [s for s in delta.additions if s.startswith(NEAR_PREFIXES)],
-            [s for s in delta.removals if s.startswith(NEAR_PREFIXES)],
+            [s for s in delta.additions if s.startswith(NEAR_PREFIXES)]
+            + [FRAME_PREFIX + f for f in new],
+            [s for s in delta.removals if s.startswith(NEAR_PREFIXES)]
+            + [FRAME_PREFIX + f for f in gone],
         ))  # fmt: skip
 
-    def insert(self, signals: Sequence[SignalText], versions: Sequence[int]) -> None:
+    def insert(
+        self, signals: Sequence[SignalText], versions: Sequence[int],
+        frame_sets: Sequence[FrameSet] = (),
+    ) -> None:  # fmt: skip
         if len(signals) != len(versions):
             raise StorageError(f"{len(signals)} signals but {len(versions)} versions to insert")
         self.db.executemany(
             "INSERT INTO members VALUES(?,?,?)",
             zip(itertools.repeat(self.list_id), signals, versions, strict=False),
         )
+        videos.add(self.db, self.list_id, frame_sets)
 
     def commit(self, state: TrustedState) -> None:
         _write_state(self.db, state, self.now)

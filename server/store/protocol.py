@@ -38,6 +38,7 @@ from hashlist.identity import Identity
 from hashlist.model import Report, Verdict
 from hashlist.oversight import ActionRecord, CaseDay, MatchDay, VersionInfo
 from hashlist.signals import SignalText
+from hashlist.vpdq import FrameSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class LogEntry:
     additions: Sequence[SignalText]
     removals: Sequence[SignalText]
     log_note: bytes  # signed by the log keys only: kept forever
+    videos: Sequence[FrameSet] = ()  # the frame sets of the added vpdq signals
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,10 @@ class SnapshotView(Protocol):
 
     def members(self) -> Iterator[tuple[str, int]]:
         """(signal, version listed in), ordered by signal."""
+        ...
+
+    def videos(self, signals: Sequence[str]) -> dict[str, bytes]:
+        """The frame set text of each listed vpdq signal among ``signals``."""
         ...
 
 

@@ -144,5 +144,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
     CREATE INDEX reports_by_match_time ON reports(list_id, matched_at);
     """,
+    # 10: the frame set of every video ever listed (vpdq signal -> canonical text),
+    # for snapshots; a signal names its frames by digest, so rows never change.
+    """
+    CREATE TABLE video_frames(
+        list_id TEXT NOT NULL, signal TEXT NOT NULL, frames BLOB NOT NULL,
+        PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -220,6 +220,10 @@ class SqliteHubStore(ReportTables, CaseTables, OversightTables):
                     "INSERT OR IGNORE INTO retracted VALUES(?,?)",
                     ((new.list_id, s) for s in e.removals),
                 )
+                db.executemany(
+                    "INSERT OR IGNORE INTO video_frames VALUES(?,?,?)",
+                    ((new.list_id, v.signal, v.text) for v in e.videos),
+                )
             db.execute(
                 "UPDATE lists SET size=?, hashes=?, lthash=?, latest_note=?, cosigned_at=? "
                 "WHERE list_id=?",
@@ -294,6 +298,16 @@ class SqliteHubStore(ReportTables, CaseTables, OversightTables):
             with self._pin_lock:
                 self._pinned -= Counter([pin])
 
+    def _videos(self, list_id: str, signals: Sequence[str]) -> dict[str, bytes]:
+        db = self._reader()
+        out: dict[str, bytes] = {}
+        for at in range(0, len(signals), 500):
+            part = signals[at : at + 500]
+            out |= {s: bytes(f) for s, f in db.execute(
+                f"SELECT signal, frames FROM video_frames WHERE list_id=? "  # noqa: S608
+                f"AND signal IN ({','.join('?' * len(part))})", (list_id, *part))}  # fmt: skip
+        return out
+
     def _members_page(self, row: ListRow, after: str, limit: int) -> list[tuple[str, int]]:
         """Up to ``limit`` members of ``row``'s version ordered by signal, after ``after``."""
         db = self._reader()
@@ -336,6 +350,9 @@ class _Snapshot:
             if len(page) < limit:
                 return
             after = page[-1][0]
+
+    def videos(self, signals: Sequence[str]) -> dict[str, bytes]:
+        return self._store._videos(self.row.list_id, [s for s in signals if s.startswith("vpdq:")])
 
 
 def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:

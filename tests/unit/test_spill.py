@@ -19,7 +19,7 @@ def test_batches_read_back_in_order(tmp_path: Path) -> None:
         spill.write([], [])
         spill.write(S[3:], [7, 8])
         assert spill.rows == 5
-        got = [(list(sigs), list(vers)) for sigs, vers in spill.batches()]
+        got = [(list(sigs), list(vers)) for sigs, vers, _ in spill.batches()]
         assert got == [(S[:3], [1, 2, 2**40]), ([], []), (S[3:], [7, 8])]
         staged = spill.path
         assert staged.parent == tmp_path
