@@ -84,6 +84,16 @@ def _convert(name: str, hint: Any, value: Any, base: Path, source: str) -> Any:
         if not isinstance(value, types) or (hint is not bool and isinstance(value, bool)):
             raise bad(expected)
         return typing.cast(Any, hint)(value)
+    if typing.get_origin(hint) is dict:  # a TOML table of str -> scalar, e.g. per list
+        if not isinstance(value, dict):
+            raise bad("a table")
+        item = typing.get_args(hint)[1]
+        return {str(k): _convert(f"{name}.{k}", item, v, base, source) for k, v in value.items()}
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list):
+            raise bad("a list")
+        item = typing.get_args(hint)[0]
+        return [_convert(name, item, v, base, source) for v in value]
     if typing.get_origin(hint) is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")

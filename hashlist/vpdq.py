@@ -6,7 +6,7 @@ computes them). Two videos are compared as unordered bags of frames: frames
 match when their PDQ hashes are within ``FRAME_DISTANCE`` bits and both have
 quality at least ``FRAME_QUALITY``; the answer is the share of the query's
 distinct frames that match some target frame, and the share of the target's
-that some query frame matches (``match_percentages``, Meta's brute-force
+that some query frame matches (``hashlist.vpdq_match``, Meta's brute-force
 reference, which the node's index must agree with).
 
 Only the target's distinct good frames ever count, so that is what a list
@@ -33,8 +33,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from hashlist.errors import InputError
 from hashlist.signals import SignalText
@@ -155,24 +153,3 @@ def parse_frame_text(text: bytes) -> FrameSet | None:
     if any(a >= b for a, b in itertools.pairwise(codes)):
         return None
     return FrameSet(tuple(codes))
-
-
-def codes_array(codes: Sequence[str]) -> np.ndarray:
-    """PDQ hex codes as an (n, 32) uint8 array."""
-    return np.frombuffer(bytes.fromhex("".join(codes)), np.uint8).reshape(len(codes), 32)
-
-
-def match_percentages(
-    query: Sequence[str], target: Sequence[str], *, distance: int = FRAME_DISTANCE
-) -> tuple[float, float]:
-    """Meta's brute-force comparison of two frame sets (distinct, good frames only):
-    (percent of ``query`` matching some of ``target``, percent of ``target`` matched)."""
-    if not query or not target:
-        return 0.0, 0.0
-    q, t = codes_array(query), codes_array(target)
-    near = np.zeros((len(q), len(t)), np.bool_)
-    for at in range(0, len(q), 64):  # 64 x 900 x 32 bytes at a time: bounded memory
-        xor = q[at : at + 64, None, :] ^ t[None, :, :]
-        near[at : at + 64] = np.unpackbits(xor, axis=2).sum(axis=2) <= distance
-    matched_query, matched_target = int(near.any(axis=1).sum()), int(near.any(axis=0).sum())
-    return 100.0 * matched_query / len(q), 100.0 * matched_target / len(t)

@@ -103,6 +103,15 @@ class NodeConfig:
     """Checks with content decode at most this many images at once; the rest wait."""
     report_batch: int = 500
     """Reports and verdicts per delivery to the hub."""
+    video_target_match_percent: float = 80.0
+    """A listed video matches when at least this share of its frames is near a query
+    frame (Meta's vPDQ default) ..."""
+    video_query_match_percent: float = 0.0
+    """... and at least this share of the query's frames is near one of its frames
+    (Meta's default: 0, so a clip inside a longer upload matches)."""
+    video_match_percent_by_list: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    """Per list id, ``[target, query]`` percents instead of the two above, e.g.
+    ``video_match_percent_by_list = { takeitdown = [90.0, 50.0] }``."""
 
     def __post_init__(self) -> None:
         check_log_options(self.log_level, self.log_format)
@@ -127,9 +136,18 @@ class NodeConfig:
             raise ConfigError("pdq_min_quality must be in [0, 100]")
         if self.max_image_pixels < 1 or self.max_concurrent_decodes < 1:
             raise ConfigError("max_image_pixels and max_concurrent_decodes must be positive")
+        self._check_video_thresholds()
         if self.report_batch < 1 or self.max_check_bytes < 1024:
             raise ConfigError("report_batch must be >= 1 and max_check_bytes >= 1024")
         self._check_matcher_listeners()
+
+    def _check_video_thresholds(self) -> None:
+        pairs = [(self.video_target_match_percent, self.video_query_match_percent),
+                 *map(tuple, self.video_match_percent_by_list.values())]  # fmt: skip
+        if any(len(p) != 2 or not all(0 <= x <= 100 for x in p) for p in pairs):
+            raise ConfigError("video match percents are 0..100, given per list as [target, query]")
+        if unknown := sorted(set(self.video_match_percent_by_list) - set(self.lists)):
+            raise ConfigError(f"video_match_percent_by_list names lists not followed: {unknown}")
 
     def _check_matcher_listeners(self) -> None:
         tls = (self.matcher_tls_cert, self.matcher_tls_key, self.matcher_client_ca)

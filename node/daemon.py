@@ -40,6 +40,7 @@ from node.service import matcher_health, running_matcher, set_matcher_health
 from node.spill import remove_stale_spills
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
 from node.sync import Syncer
+from node.videos import VideoSettings
 
 log = logging.getLogger(__name__)
 _WATCH_SECONDS = 2.0
@@ -66,6 +67,11 @@ def match_settings(config: NodeConfig) -> MatchSettings:
         pdq_min_quality=config.pdq_min_quality,
         max_image_pixels=config.max_image_pixels,
         max_concurrent_decodes=config.max_concurrent_decodes,
+        video=VideoSettings(
+            target_match_percent=config.video_target_match_percent,
+            query_match_percent=config.video_query_match_percent,
+            per_list={k: (v[0], v[1]) for k, v in config.video_match_percent_by_list.items()},
+        ),
     )
 
 

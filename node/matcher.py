@@ -32,7 +32,7 @@ from hashlist.errors import HashlistError, InputError
 from hashlist.hashing import hash_bytes
 from hashlist.model import CheckQuery, CheckResult, Match, Report, Verdict
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
-from hashlist.vpdq import FrameSet
+from hashlist.vpdq import FrameSet, VpdqFrame
 from node.config import outbox_path
 from node.index import NearIndex
 from node.metrics import NodeMetrics
@@ -161,11 +161,12 @@ class Matcher:
         pdq_quality: int | None = None,
         content_id: str = "",
         report: bool = True,
+        vpdq: Sequence[VpdqFrame] = (),
     ) -> CheckResult:
         """Every listed hash the content matches; each match is reported to the hub once
         per content id, unless ``report`` is false (a dry run)."""
         started = time.monotonic()
-        query = CheckQuery(content, tuple(signals), pdq_quality, content_id, report)
+        query = CheckQuery(content, tuple(signals), pdq_quality, content_id, report, tuple(vpdq))
         (answer,) = self.check_many([query])
         self.metrics.check_seconds.observe(time.monotonic() - started)
         if isinstance(answer, HashlistError):
@@ -248,7 +249,8 @@ class Matcher:
                     notes.append("neither an image nor a video: matched by md5 and sha256 only")
             else:
                 if not q.signals and not q.vpdq:
-                    raise InputError("give the content's bytes, its signals or its vpdq frames")
+                    raise InputError("give the content's bytes or at least one signal "
+                                     "(or a video's vpdq frames)")  # fmt: skip
                 if len(q.signals) > _MAX_SIGNALS:
                     raise InputError(f"at most {_MAX_SIGNALS} signals per check")
                 query = list(dict.fromkeys(canonical(s) for s in q.signals))

@@ -9,7 +9,8 @@ from hashlist.signals import SignalKind, SignalText
 
 @st.composite
 def signal_texts(draw: st.DrawFn) -> SignalText:
-    kind = draw(st.sampled_from(list(SignalKind)))
+    # A listed video needs its frames beside its signal: tests/unit/test_vpdq_log.py.
+    kind = draw(st.sampled_from([k for k in SignalKind if k is not SignalKind.VPDQ]))
     digest = draw(st.binary(min_size=kind.nbytes, max_size=kind.nbytes))
     return SignalText(f"{kind.label}:{digest.hex()}")
 

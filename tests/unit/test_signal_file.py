@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hashlist.errors import InputError
-from hashlist.signal_file import SHOWN_ERRORS, read_signals
+from hashlist.signal_file import MAX_LINE_BYTES, SHOWN_ERRORS, read_signals
 
 GOOD = "md5:" + "a" * 32
 
@@ -48,7 +48,7 @@ def test_a_bad_last_line_of_a_long_file_is_found(tmp_path: Path) -> None:
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary data"),
         (b"md5:" + b"a" * 32 + b"\n\xff\xfe not utf-8\n", "line 2: not UTF-8 text"),
-        (b"x" * (2 << 20), "not a file of hashes"),
+        (b"x" * (MAX_LINE_BYTES + 1), "not a file of hashes"),
     ],
 )
 def test_binary_and_non_utf8_files_get_a_clear_error(
