@@ -118,6 +118,9 @@ class CaseDesk:
         canonical = sorted({parse_signal(s).text for s in signals})
         if not canonical:
             raise InputError("a case needs at least one hash")
+        if any(s.startswith("vpdq:") for s in canonical):
+            raise InputError("a case carries a video's md5 and sha256; a vpdq signal is listed "
+                             "by the operator with its frames")  # fmt: skip
         if len(canonical) > policy.max_signals:
             raise InputError(f"a case on {list_id} carries at most {policy.max_signals:,} "
                              f"hashes; this one has {len(canonical):,}")  # fmt: skip

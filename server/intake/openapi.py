@@ -14,7 +14,9 @@ from hashlist import __version__
 from hashlist.cases import CaseState
 from hashlist.signals import SignalKind
 
-_SIGNAL = "^(" + "|".join(f"{k.label}:[0-9a-fA-F]{{{k.hex_digits}}}" for k in SignalKind) + ")$"
+# A case names images and videos by their hashes; a video's vpdq is listed by the operator.
+_KINDS = [k for k in SignalKind if k is not SignalKind.VPDQ]
+_SIGNAL = "^(" + "|".join(f"{k.label}:[0-9a-fA-F]{{{k.hex_digits}}}" for k in _KINDS) + ")$"
 _REASONS = {
     400: "the request is not valid; the message says why, in plain words",
     401: "the case number or the PIN is not right, or the PIN is missing",
