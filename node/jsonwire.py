@@ -21,11 +21,14 @@ from typing import Any
 
 from hashlist.errors import InputError
 from hashlist.model import CheckQuery, CheckResult, ItemError
+from hashlist.vpdq import VpdqFrame
 
 MAX_SIGNALS = 64
 """Signals in one check (as for the gRPC ``Check``)."""
 MAX_CONTENT_ID = 1024
 """Characters of a content id: the platform's own id, never a document."""
+MAX_VPDQ_FRAMES = 100_000
+"""Frames of one video's vPDQ in a check (27 hours at one frame per second)."""
 
 _SIGNAL = {"type": "string", "minLength": 1, "maxLength": 1024,
            "description": "canonical kind:hex, e.g. pdq:<64 hex digits>"}  # fmt: skip
@@ -33,7 +36,8 @@ _SIGNAL = {"type": "string", "minLength": 1, "maxLength": 1024,
 CHECK_REQUEST: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "description": "Either `content` (the bytes, hashed on the node) or `signals`.",
+    "description": "Either `content` (the bytes, hashed on the node), or `signals` "
+    "and/or a video's `vpdq` frames.",
     "properties": {
         "content": {
             "type": "string",
@@ -42,6 +46,13 @@ CHECK_REQUEST: dict[str, Any] = {
         },
         "signals": {"type": "array", "items": _SIGNAL, "maxItems": MAX_SIGNALS},
         "pdq_quality": {"type": "integer", "minimum": 0, "maximum": 100},
+        "vpdq": {
+            "type": "array",
+            "maxItems": MAX_VPDQ_FRAMES,
+            "description": "a video's frames as `hashlist hash` prints them: "
+            "[frame_number, quality, pdq_hex, timestamp_seconds]",
+            "items": {"type": "array", "minItems": 4, "maxItems": 4},
+        },
         "content_id": {
             "type": "string",
             "maxLength": MAX_CONTENT_ID,
@@ -64,6 +75,14 @@ MATCH: dict[str, Any] = {
         "distance": {"type": "integer", "minimum": 0},
         "version": {"type": "integer", "minimum": 0},
         "report_id": {"type": "string", "description": "empty on a dry run"},
+        "query_match_percent": {
+            "type": "number",
+            "description": "a listed video: share of the query's distinct good frames matched",
+        },
+        "target_match_percent": {
+            "type": "number",
+            "description": "a listed video: share of its frames the query matched",
+        },
     },
 }
 CHECK_RESPONSE: dict[str, Any] = {
@@ -113,7 +132,14 @@ def query_from_json(value: object, where: str = "the request") -> CheckQuery:
     report = obj.get("report", True)
     if not isinstance(report, bool):
         raise InputError(f"{where}: report must be true or false")
-    return CheckQuery(content, tuple(signals), quality, content_id, report)
+    frames = obj.get("vpdq", [])
+    if not isinstance(frames, list) or len(frames) > MAX_VPDQ_FRAMES:
+        raise InputError(f"{where}: vpdq must be a list of at most {MAX_VPDQ_FRAMES:,} frames")
+    try:
+        vpdq = tuple(VpdqFrame.from_json(f) for f in frames)
+    except InputError as e:
+        raise InputError(f"{where}: vpdq: {e}") from e
+    return CheckQuery(content, tuple(signals), quality, content_id, report, vpdq)
 
 
 def result_to_json(result: CheckResult) -> dict[str, Any]:
