@@ -33,6 +33,11 @@ class InvalidSignalError(InputError):
     """A ``kind:hex`` hash that is of an unknown kind, the wrong length or not hex."""
 
 
+class HashingError(InputError):
+    """A file could not be read or decoded; the message names it (``hashlist.hashing``,
+    ``hashlist.video``)."""
+
+
 # --- Service: who may do what, and what exists ---
 
 

@@ -3,7 +3,9 @@
 ``hash_file``/``hash_bytes`` return a ``FileHashes``: always ``md5`` and
 ``sha256`` of the exact bytes (streamed, so a large video costs bounded
 memory), and for anything Pillow decodes also ``pdq`` (Meta's reference C++,
-via ``pdqhash``) with its quality and ``phash`` (``imagehash``, 64 bits).
+via ``pdqhash``) with its quality and ``phash`` (``imagehash``, 64 bits). A
+file that is no image but starts like a video container gets ``vpdq``, one PDQ
+per sampled frame (``hashlist.video``), and its ``vpdq:`` frame-set signal.
 
 Invariants:
 - EXIF orientation is applied before the perceptual hashes, so a photo and
@@ -11,9 +13,10 @@ Invariants:
 - Every Pillow mode is reduced to 8-bit RGB the same way on the device and on
   the node (16-bit and float samples are rescaled, not clipped), so both sides
   of a match computed the same function.
-- A file that is not an image gets the exact hashes and a ``note``; an image
-  that fails to decode (truncated, corrupt, a decompression bomb) is a
-  ``HashingError`` naming the file, never a partial result.
+- A file that is neither an image nor a video gets the exact hashes and a
+  ``note``; an image or video that fails to decode (truncated, corrupt, a
+  decompression bomb, over a budget) is a ``HashingError`` naming the file,
+  never a partial result.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ import numpy as np
 import pdqhash
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from hashlist.errors import InputError
+# Defined in errors so that video.py can raise it; re-exported as it always was.
+from hashlist.errors import HashingError as HashingError  # noqa: PLC0414
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
-from hashlist.vpdq import VpdqFrame
+from hashlist.video import DEFAULT_LIMITS, VideoLimits, hash_video, looks_like_video
+from hashlist.vpdq import FRAME_QUALITY, FrameSet, VpdqFrame
 
 _READ_CHUNK = 1 << 20
 _DRAFT_SIDE = 1024
@@ -42,10 +47,6 @@ _MAX_SIDE = 8 * _DRAFT_SIDE
 """A JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that keeps at least
 this many pixels on each side, and any image is then reduced to sides under twice
 this: PDQ and pHash look at 64x64 and 32x32 anyway."""
-
-
-class HashingError(InputError):
-    """A file could not be read or decoded; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,8 @@ class FileHashes:
     pdq: str | None = None
     pdq_quality: int | None = None
     phash: str | None = None
-    note: str = ""
     vpdq: tuple[VpdqFrame, ...] | None = None
+    note: str = ""
 
     @property
     def signals(self) -> tuple[SignalText, ...]:
@@ -69,6 +70,8 @@ class FileHashes:
             out.append(SignalText(f"pdq:{self.pdq}"))
         if self.phash is not None:
             out.append(SignalText(f"phash:{self.phash}"))
+        if self.vpdq and any(f.quality >= FRAME_QUALITY for f in self.vpdq):
+            out.append(FrameSet.of(self.vpdq).signal)
         out += [SignalText(f"md5:{self.md5}"), SignalText(f"sha256:{self.sha256}")]
         return tuple(out)
 
@@ -76,27 +79,35 @@ class FileHashes:
         out: dict[str, object] = {"file": self.name}
         if self.pdq is not None:
             out |= {"pdq": self.pdq, "pdq_quality": self.pdq_quality, "phash": self.phash}
+        if self.vpdq is not None:
+            out["vpdq"] = [f.to_json() for f in self.vpdq]
         out |= {"md5": self.md5, "sha256": self.sha256, "signals": list(self.signals)}
         if self.note:
             out["note"] = self.note
         return out
 
 
-def hash_file(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> FileHashes:
+def hash_file(
+    path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, video: VideoLimits = DEFAULT_LIMITS
+) -> FileHashes:
     try:
         with path.open("rb") as f:
-            return _hash_stream(str(path), f, max_pixels)
+            return _hash_stream(str(path), f, max_pixels, video)
     except OSError as e:
         raise HashingError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
 def hash_bytes(
-    data: bytes, name: str = "<bytes>", *, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    name: str = "<bytes>",
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    video: VideoLimits = DEFAULT_LIMITS,
 ) -> FileHashes:
-    return _hash_stream(name, io.BytesIO(data), max_pixels)
+    return _hash_stream(name, io.BytesIO(data), max_pixels, video)
 
 
-def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
+def _hash_stream(name: str, f: BinaryIO, max_pixels: int, video: VideoLimits) -> FileHashes:
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     for chunk in iter(lambda: f.read(_READ_CHUNK), b""):
         md5.update(chunk)
@@ -111,10 +122,14 @@ def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
         raise
     except UnidentifiedImageError as e:
         f.seek(0)
-        if _looks_like_image(f.read(16)):
+        head = f.read(1024)
+        if _looks_like_image(head):
             raise HashingError(
                 f"{name}: corrupt image: it starts like one but cannot be read"
             ) from e
+        if looks_like_video(head):
+            f.seek(0)
+            return _with_video(exact, hash_video(f, name, video))
         return dataclasses.replace(
             exact, note="not an image Pillow can decode: md5 and sha256 only"
         )
@@ -124,6 +139,14 @@ def _hash_stream(name: str, f: BinaryIO, max_pixels: int) -> FileHashes:
         f"pdq quality {quality} is below {PDQ_MIN_QUALITY}: too featureless to near-match by pdq"
     )  # fmt: skip
     return dataclasses.replace(exact, pdq=pdq, pdq_quality=quality, phash=phash, note=note)
+
+
+def _with_video(exact: FileHashes, frames: tuple[VpdqFrame, ...]) -> FileHashes:
+    good = any(f.quality >= FRAME_QUALITY for f in frames)
+    note = "" if good else (
+        f"no frame has pdq quality {FRAME_QUALITY} or more: too featureless to near-match by vpdq"
+    )  # fmt: skip
+    return dataclasses.replace(exact, vpdq=frames, note=note)
 
 
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM",
@@ -215,11 +238,11 @@ def _gray_to_rgb(g: np.ndarray) -> np.ndarray:
 
 
 def hash_files(
-    paths: list[Path], *, max_pixels: int = DEFAULT_MAX_PIXELS
+    paths: list[Path], *, max_pixels: int = DEFAULT_MAX_PIXELS, video: VideoLimits = DEFAULT_LIMITS
 ) -> Iterator[FileHashes | HashingError]:
     """Each file's hashes, or its error; one bad file never stops the rest."""
     for p in paths:
         try:
-            yield hash_file(p, max_pixels=max_pixels)
+            yield hash_file(p, max_pixels=max_pixels, video=video)
         except HashingError as e:
             yield e

@@ -33,9 +33,12 @@ from hashlist.signals import DEFAULT_MAX_PIXELS
 
 def _hash(args: argparse.Namespace) -> int:
     from hashlist.hashing import HashingError, hash_files
+    from hashlist.video import VideoLimits
 
+    video = VideoLimits(seconds_per_hash=args.seconds_per_hash, downsample=args.downsample)
     failed = 0
-    for result in hash_files([Path(p) for p in args.files], max_pixels=args.max_pixels):
+    paths = [Path(p) for p in args.files]
+    for result in hash_files(paths, max_pixels=args.max_pixels, video=video):
         if isinstance(result, HashingError):
             failed += 1
             print(f"hashlist hash: {result}", file=sys.stderr)
@@ -83,6 +86,29 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _seconds_per_hash(text: str) -> float:
+    """A number of seconds >= 0, or a usage error (exit 2) saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 0 (every frame) to 3600"
+        )
+    return value
+
+
+def _downsample(text: str) -> tuple[int, int]:
+    """``WxH`` (each 5..4096), or a usage error saying so."""
+    w, sep, h = text.lower().partition("x")
+    if sep and w.isdecimal() and h.isdecimal() and all(5 <= int(v) <= 4096 for v in (w, h)):
+        return int(w), int(h)
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not WIDTHxHEIGHT with each side from 5 to 4096 pixels, e.g. 128x128"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hashlist", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"hashlist {_version()}")
@@ -92,7 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images ({DEFAULT_MAX_PIXELS:,} pixels)")  # fmt: skip
-    p.set_defaults(func=_hash)
+    p.add_argument(
+        "--seconds-per-hash",
+        type=_seconds_per_hash,
+        default=1.0,
+        metavar="S",
+        help="videos: hash one frame every S seconds (default 1; 0 = every frame)",
+    )
+    p.add_argument(
+        "--downsample",
+        type=_downsample,
+        metavar="WxH",
+        help="videos: hash frames scaled to W x H pixels (default: native size)",
+    )
+    p.set_defaults(func=_hash)  # fmt: skip
     p = sub.add_parser("demo", help="run a hub, a witness and three nodes; publish, verify, stop")
     p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
     p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
