@@ -103,6 +103,12 @@ class NodeConfig:
     """Checks with content decode at most this many images at once; the rest wait."""
     report_batch: int = 500
     """Reports and verdicts per delivery to the hub."""
+    video_seconds_per_hash: float = 1.0
+    """A video sent as bytes is hashed at one frame per this many seconds (0: every frame)."""
+    max_video_seconds: float = 60.0
+    """Decoding budget for one video sent as bytes; longer is refused (send its vpdq
+    frames, hashed with ``hashlist hash``, instead). Decodes count against
+    ``max_concurrent_decodes`` like images."""
     video_target_match_percent: float = 80.0
     """A listed video matches when at least this share of its frames is near a query
     frame (Meta's vPDQ default) ..."""
@@ -142,6 +148,8 @@ class NodeConfig:
         self._check_matcher_listeners()
 
     def _check_video_thresholds(self) -> None:
+        if self.video_seconds_per_hash < 0 or self.max_video_seconds <= 0:
+            raise ConfigError("video_seconds_per_hash must be >= 0 and max_video_seconds > 0")
         pairs = [(self.video_target_match_percent, self.video_query_match_percent),
                  *map(tuple, self.video_match_percent_by_list.values())]  # fmt: skip
         if any(len(p) != 2 or not all(0 <= x <= 100 for x in p) for p in pairs):

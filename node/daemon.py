@@ -27,6 +27,7 @@ from hashlist.errors import HashlistError
 from hashlist.probes import Readiness, serving_probes
 from hashlist.rotation import walk
 from hashlist.trustroot import TrustRoot, load_trust_root
+from hashlist.video import VideoLimits
 from node.config import NodeConfig, with_local_policy
 from node.follow import Follower
 from node.instance import NodeLock, OwnedSocket
@@ -67,6 +68,9 @@ def match_settings(config: NodeConfig) -> MatchSettings:
         pdq_min_quality=config.pdq_min_quality,
         max_image_pixels=config.max_image_pixels,
         max_concurrent_decodes=config.max_concurrent_decodes,
+        video_limits=VideoLimits(
+            seconds_per_hash=config.video_seconds_per_hash, max_seconds=config.max_video_seconds
+        ),
         video=VideoSettings(
             target_match_percent=config.video_target_match_percent,
             query_match_percent=config.video_query_match_percent,

@@ -32,6 +32,7 @@ from hashlist.errors import HashlistError, InputError
 from hashlist.hashing import hash_bytes
 from hashlist.model import CheckQuery, CheckResult, Match, Report, Verdict
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalKind, canonical
+from hashlist.video import VideoLimits
 from hashlist.vpdq import FrameSet, VpdqFrame
 from node.config import outbox_path
 from node.index import NearIndex
@@ -69,6 +70,7 @@ class MatchSettings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     max_concurrent_decodes: int = 2
     video: VideoSettings = field(default_factory=VideoSettings)
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
 
 
 def open_matcher(
@@ -239,9 +241,8 @@ class Matcher:
                 raise InputError("give the content's bytes or its signals, not both")
             if q.content is not None:
                 with self._decodes:
-                    hashes = hash_bytes(
-                        q.content, "the content", max_pixels=self.settings.max_image_pixels
-                    )
+                    hashes = hash_bytes(q.content, "the content", video=self.settings.video_limits,
+                                        max_pixels=self.settings.max_image_pixels)  # fmt: skip
                 query = list(hashes.signals)
                 pdq_quality = hashes.pdq_quality
                 frames = hashes.vpdq or ()

@@ -15,6 +15,7 @@ import pytest
 
 from hashlist.clock import SystemClock
 from hashlist.errors import InputError
+from hashlist.hashing import hash_file
 from hashlist.signal_file import read_publication
 from hashlist.vpdq import FrameSet, VpdqFrame, distinct_good
 from hashlist.vpdq_match import match_percentages
@@ -123,3 +124,19 @@ def test_exact_video_signal_matches_whole(rig: Rig, tmp_path: Path) -> None:
     listed = list_video(rig, video(1), tmp_path)
     (match,) = rig.node.matcher.check(signals=[listed.signal], report=False).matches
     assert (match.distance, match.target_match_percent) == (0, 100.0)
+
+
+def test_metas_grey_variant_matches_its_listed_original_by_its_bytes(
+    rig: Rig, tmp_path: Path, vectors: Path
+) -> None:
+    videos = vectors / "vpdq" / "videos"
+    original = hash_file(videos / "chair-orig-22-sd-bar.mp4")
+    assert original.vpdq is not None
+    listed = list_video(rig, list(original.vpdq), tmp_path)
+    grey = (videos / "chair-22-sd-grey-bar.mp4").read_bytes()
+    answer = rig.node.matcher.check(content=grey, content_id="upload-9")
+    (match,) = [m for m in answer.matches if m.signal.startswith("vpdq:")]
+    assert match.signal == listed.signal
+    assert match.target_match_percent >= 80.0
+    other = (videos / "doorknob-hd-no-bar.mp4").read_bytes()
+    assert rig.node.matcher.check(content=other, report=False).matches == ()
