@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_reports
 	$(BIN)/python -m bench.bench_index_build
 	$(BIN)/python -m bench.bench_match
+	$(BIN)/python -m bench.bench_video_match
 	$(BIN)/python -m bench.bench_audit
 	$(BIN)/python -m bench.bench_cli
 	$(BIN)/python -m bench.bench_check_latency
