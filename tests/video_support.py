@@ -60,10 +60,11 @@ def drawn_frames(seed: int, count: int, size: tuple[int, int]) -> Iterator[np.nd
 
 def synthetic_video(seed: int, *, seconds: float = 3.0, fps: int = 30,
                     size: tuple[int, int] = (320, 240), codec: str = "libx264",
-                    fmt: str = "mp4") -> bytes:  # fmt: skip
-    """An MP4 (H.264) of moving shapes: ``seconds * fps`` frames."""
+                    fmt: str = "mp4", preset: str = "ultrafast") -> bytes:  # fmt: skip
+    """An MP4 (H.264) of moving shapes: ``seconds * fps`` frames. ``preset`` is x264's
+    (``medium``, its default, is what a real encoder's output costs to decode)."""
     count = round(seconds * fps)
-    opts = {"preset": "ultrafast"} if codec == "libx264" else {}
+    opts = {"preset": preset} if codec == "libx264" else {}
     return _encode(drawn_frames(seed, count, size), size=size, fps=fps, codec=codec, fmt=fmt,
                    options=opts)  # fmt: skip
 
