@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_bootstrap
 	$(BIN)/python -m bench.bench_propagation
 	$(BIN)/python -m bench.bench_hash
+	$(BIN)/python -m bench.bench_video_hash
 	$(BIN)/python -m bench.bench_reports
 	$(BIN)/python -m bench.bench_index_build
 	$(BIN)/python -m bench.bench_match

@@ -136,7 +136,11 @@ def hash_video(
     try:
         # No probing (format given), no other files (no protocols allowed for
         # nested opens, no QuickTime external references), tolerant metadata.
-        options = {"protocol_whitelist": "none", "enable_drefs": "0"}
+        # FFmpeg decodes a first frame while it reads the header when the header
+        # leaves out a parameter (H.264's pixel format): max_pixels makes that
+        # decoder, and ours, refuse frames over the budget before allocating them.
+        options = {"protocol_whitelist": "none", "enable_drefs": "0",
+                   "max_pixels": str(limits.max_frame_pixels)}  # fmt: skip
         with av.open(f, "r", format=demuxer, options=options, metadata_errors="replace") as c:
             return _hash_stream(c, name, limits, started)
     except VideoError:
@@ -154,6 +158,10 @@ def _hash_stream(
                          "(an audio-only or corrupt file?)")  # fmt: skip
     stream = container.streams.video[0]  # Meta's: the first video stream
     codec = stream.codec_context
+    if codec.width == 0 or codec.height == 0:  # what FFmpeg leaves when max_pixels refused it
+        raise VideoError(f"{name}: its video stream declares no frame size within the budget "
+                         f"of {limits.max_frame_pixels:,} pixels (corrupt, or frames too "
+                         "large): refused, not decoded")  # fmt: skip
     _check_size(name, codec.width, codec.height, limits)
     if codec.codec.name not in _CODECS:
         raise VideoError(f"{name}: its video codec {codec.codec.name!r} is not one this "
@@ -165,6 +173,7 @@ def _hash_stream(
     if not rate or rate <= 0:
         raise VideoError(f"{name}: cannot decode video: its stream declares no frame rate")
     codec.thread_count = 1
+    codec.options = {"max_pixels": str(limits.max_frame_pixels)}
     out: list[VpdqFrame] = []
     decoded = _decode(container, stream, name=name, limits=limits, started=started,
                       rate=float(rate), declared=declared, out=out)  # fmt: skip
