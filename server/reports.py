@@ -25,6 +25,7 @@ from hashlist.errors import InputError, InvalidSignalError, ResourceExhaustedErr
 from hashlist.identity import Identity
 from hashlist.model import VERDICTS, HashMatches, Report, Verdict
 from hashlist.signals import canonical
+from hashlist.vpdq import MAX_FRAMES
 from server.access import Access
 from server.metrics import HubMetrics
 from server.ratelimit import TokenBuckets
@@ -50,8 +51,10 @@ def validate_report(r: Report, now: int) -> None:
         raise InputError(f"report {r.report_id}: signal is not in canonical kind:hex form")
     if not _KEY.fullmatch(r.content_key):
         raise InputError(f"report {r.report_id}: content_key must be an HMAC-SHA256 hex or empty")
-    if not 0 <= r.distance <= 256:
-        raise InputError(f"report {r.report_id}: distance {r.distance} is not in 0..256")
+    # A video's distance is how many of its listed frames went unmatched.
+    most = MAX_FRAMES if r.signal.startswith("vpdq:") else 256
+    if not 0 <= r.distance <= most:
+        raise InputError(f"report {r.report_id}: distance {r.distance} is not in 0..{most}")
     if not 1 <= r.version < 2**63:
         raise InputError(f"report {r.report_id}: version {r.version} is out of range")
     _plausible(r.matched_at, now, f"report {r.report_id}: matched_at")

@@ -54,7 +54,11 @@ def test_a_reencoded_copy_matches_by_the_reference_percentages(rig: Rig, tmp_pat
     assert t_ref >= 70.0
     assert match.distance == round(len(listed) * (100 - t_ref) / 100)  # frames unmatched
     assert match.version == 1
-    assert match.report_id  # reported to the hub like any match
+    assert match.report_id  # reported to the hub like any match, and the hub takes it
+    while rig.node.sender.drain_once():
+        pass
+    (seen,) = rig.operator.matches(LIST)
+    assert (seen.signal, seen.partners) == (listed.signal, (("facebook", 1),))
 
 
 def test_an_unrelated_video_does_not_match(rig: Rig, tmp_path: Path) -> None:
