@@ -20,13 +20,8 @@ import pytest
 from hashlist.cli import main
 from hashlist.hashing import HashingError, hash_bytes, hash_file
 from hashlist.video import VideoError, VideoLimits, hash_video, looks_like_video
-from hashlist.vpdq import (
-    FRAME_QUALITY,
-    TARGET_MATCH_PERCENT,
-    FrameSet,
-    VpdqFrame,
-    match_percentages,
-)
+from hashlist.vpdq import FRAME_QUALITY, TARGET_MATCH_PERCENT, FrameSet, VpdqFrame
+from hashlist.vpdq_match import match_percentages
 from tests.video_support import flat_video, huge_header_video, reencode, synthetic_video, tiny_video
 
 SAMPLES = ("chair-22-sd-grey-bar", "chair-22-with-small-logo-bar", "chair-orig-22-sd-bar",
