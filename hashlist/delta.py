@@ -96,10 +96,6 @@ class Delta:
         parts.extend(f"frames {v.text.decode()}\n" for v in self.videos)
         return "".join(parts).encode("ascii")
 
-    def frames_of(self) -> dict[SignalText, FrameSet]:
-        """Each added video's signal with its frame set."""
-        return {v.signal: v for v in self.videos}
-
     @property
     def size(self) -> int:
         return len(self.additions) + len(self.removals)

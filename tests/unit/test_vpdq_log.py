@@ -70,7 +70,7 @@ def test_a_delta_carries_the_frames_of_each_added_video() -> None:
     by_signal = sorted([one, two], key=lambda v: v.signal)
     assert frames_lines == [b"frames " + v.text for v in by_signal]  # in the add lines' order
     assert decode_delta(leaf) == delta
-    assert decode_delta(leaf).frames_of() == {one.signal: one, two.signal: two}
+    assert decode_delta(leaf).videos == tuple(by_signal)
 
 
 def test_a_video_cannot_be_added_without_its_frames() -> None:
