@@ -44,9 +44,9 @@ from hashlist.wire import (
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 PUBLISH_PART = 50_000
+"""Hashes per message of a streamed publication (well under the message limit)."""
 VIDEO_PART = 32
 """Frame sets per part: at most 32 x 58 KB, under gRPC's 4 MiB message limit."""
-"""Hashes per message of a streamed publication (well under the message limit)."""
 
 
 @dataclass(frozen=True)

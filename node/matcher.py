@@ -40,7 +40,7 @@ from node.metrics import NodeMetrics
 from node.outbox import Outbox, new_id
 from node.rwlock import RWLock
 from node.store import FRAME_PREFIX, ReplicaReader, SqliteReplicaReader
-from node.videos import VideoIndex, VideoSettings, query_codes
+from node.videos import MAX_HITS, VideoIndex, VideoSettings, query_codes
 
 log = logging.getLogger(__name__)
 _LOAD_CHUNK = 100_000
@@ -278,6 +278,8 @@ class Matcher:
                 for signal in p.query:
                     for list_id in self.lists:
                         version = version_of(list_id, signal)
+                        if signal.startswith("vpdq:") and p.video:
+                            continue  # compared frame by frame below, as any other video
                         if version is not None:
                             whole = 100.0 if signal.startswith("vpdq:") else 0.0
                             found[id(p)][(list_id, signal)] = (list_id, signal, signal, 0, version,
@@ -304,7 +306,10 @@ class Matcher:
     ) -> None:
         """Add each item's video matches to ``found`` (caller holds the shared lock)."""
         answers = self.videos.search([p.video for p in items], self.replica)
-        for p, videos in zip(items, answers, strict=True):
+        for p, (videos, cut) in zip(items, answers, strict=True):
+            if cut:
+                p.notes.append(f"this video's frames are near over {MAX_HITS:,} listed frames: "
+                               "the search for listed videos stopped there")  # fmt: skip
             label = FrameSet.sampled(p.video).signal  # the query video, named as if listed
             for m in videos:
                 version = self.replica.version_of(m.list_id, m.signal)

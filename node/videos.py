@@ -7,15 +7,15 @@ hold each frame (``node.store.videos``). A query is a video's frames (hashed
 on the node from its bytes, or sent precomputed), reduced to its distinct
 frames of quality at least ``frame_quality``. For each query frame the index
 finds every listed frame within ``frame_distance`` (exactly: multi-index
-hashing), the replica names the videos holding them, and for each such
-video V:
+hashing), the replica names the videos holding them (the candidates, as
+Meta's README suggests), and each candidate V is compared with the query by
+Meta's brute-force figures (``hashlist.vpdq_match``) on V's own frames:
 
 - query match = distinct query frames near some frame of V / distinct query frames;
 - target match = frames of V near some query frame / frames of V.
 
-These are exactly Meta's brute-force figures (``hashlist.vpdq.match_percentages``),
-computed only for the videos that share a near frame with the query; any
-other video scores 0 on both. V matches when both reach the list's thresholds.
+Any other video shares no near frame and scores 0 on both. V matches when
+both reach the list's thresholds.
 
 The caller holds the matcher's shared lock across ``search`` (one state).
 """
@@ -36,11 +36,17 @@ from hashlist.vpdq import (
     VpdqFrame,
     distinct_good,
 )
+from hashlist.vpdq_match import match_percentages
 from node.index import NearIndex
 from node.store import ReplicaReader
 
 MAX_QUERY_FRAMES = 20_000
 """Distinct good frames of one query at most (5.5 hours at one frame per second)."""
+MAX_HITS = 1_000_000
+"""Listed frames near a query's frames, counted with repeats, after which the search
+for candidate videos stops (the answer says so): a query of a static scene against a
+listed slideshow would otherwise cost gigabytes."""
+_CHUNK = 256  # query frames per index search: bounds the hits held at once
 
 
 @dataclass(frozen=True)
@@ -106,36 +112,37 @@ class VideoIndex:
 
     def search(
         self, queries: Sequence[Sequence[str]], replica: ReplicaReader
-    ) -> list[list[VideoMatch]]:
-        """Per query (its distinct good frames): every listed video it matches, best first."""
-        flat = [(q, code) for q, codes in enumerate(queries) for code in codes]
-        near = self.frames.search_many([code for _, code in flat]) if flat else []
-        # per query, per list: listed frame -> the query frames near it
-        hits: list[dict[str, dict[str, set[str]]]] = [defaultdict(lambda: defaultdict(set))
-                                                       for _ in queries]  # fmt: skip
-        for (q, code), found in zip(flat, near, strict=True):
-            for list_id, frame, _ in found:
-                hits[q][list_id][frame].add(code)
-        return [self._videos(hits[q], len(codes), replica) for q, codes in enumerate(queries)]
+    ) -> list[tuple[list[VideoMatch], bool]]:
+        """Per query (its distinct good frames): every listed video it matches, best first,
+        and whether the candidate search stopped at its hit budget."""
+        return [self._search(codes, replica) for codes in queries]
 
-    def _videos(
-        self, by_list: Mapping[str, Mapping[str, set[str]]], size: int, replica: ReplicaReader
-    ) -> list[VideoMatch]:
+    def _search(
+        self, codes: Sequence[str], replica: ReplicaReader
+    ) -> tuple[list[VideoMatch], bool]:
+        # 1. Candidates: the listed frames near some query frame, found in chunks so
+        # that a slideshow of near-identical frames costs bounded memory, up to a budget.
+        near: dict[str, set[str]] = defaultdict(set)
+        hits, cut = 0, False
+        for at in range(0, len(codes), _CHUNK):
+            for found in self.frames.search_many(codes[at : at + _CHUNK]):
+                hits += len(found)
+                for list_id, frame, _ in found:
+                    near[list_id].add(frame)
+            if hits > MAX_HITS:
+                cut = at + _CHUNK < len(codes)
+                break
+        # 2. Each candidate video compared as Meta does, on its own frames.
         out = []
-        for list_id, frames in by_list.items():
-            holding: dict[str, list[str]] = defaultdict(list)
-            for frame, signal in replica.videos_with(list_id, list(frames)):
-                holding[signal].append(frame)
-            sizes = replica.video_sizes(list_id, list(holding))
+        for list_id, frames in near.items():
             target_min, query_min = self.settings.thresholds(list_id)
-            for signal, listed in holding.items():
-                total = sizes.get(signal)
-                if not total:
-                    continue  # retracted while we looked: the shared lock makes this moot
-                matched_queries = set().union(*(frames[f] for f in listed))
-                target = 100.0 * len(listed) / total
-                query = 100.0 * len(matched_queries) / size
-                if target >= target_min and query >= query_min:
-                    out.append(VideoMatch(list_id, signal, query, target, total - len(listed)))
+            videos = sorted({signal for _, signal in replica.videos_with(list_id, sorted(frames))})
+            for signal in videos:
+                listed = replica.video_codes(list_id, signal)
+                distance = self.settings.frame_distance
+                query, target = match_percentages(codes, listed, distance=distance)
+                if listed and target >= target_min and query >= query_min:
+                    unmatched = len(listed) - round(len(listed) * target / 100)
+                    out.append(VideoMatch(list_id, signal, query, target, unmatched))
         out.sort(key=lambda m: (-m.target_match_percent, -m.query_match_percent, m.signal))
-        return out
+        return out, cut

@@ -98,8 +98,8 @@ class ReplicaReader(Protocol):
         """(frame, video signal) for each listed video of the list holding one of ``frames``."""
         ...
 
-    def video_sizes(self, list_id: str, signals: Sequence[str]) -> dict[str, int]:
-        """How many frames each listed video among ``signals`` has."""
+    def video_codes(self, list_id: str, signal: str) -> list[str]:
+        """The frame hashes (hex) of a listed video; empty if it is not listed."""
         ...
 
     def consistent(

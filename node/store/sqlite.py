@@ -142,8 +142,8 @@ class SqliteReplicaReader:
     def videos_with(self, list_id: str, frames: Sequence[str]) -> list[tuple[str, str]]:
         return videos.videos_with(self._conn(), list_id, frames)
 
-    def video_sizes(self, list_id: str, signals: Sequence[str]) -> dict[str, int]:
-        return videos.sizes(self._conn(), list_id, signals)
+    def video_codes(self, list_id: str, signal: str) -> list[str]:
+        return videos.codes(self._conn(), list_id, signal)
 
     @contextmanager
     def consistent(self, list_id: str) -> Iterator[tuple[TrustedState, Iterator[str]]]:

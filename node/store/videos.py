@@ -79,13 +79,8 @@ def videos_with(
     return out
 
 
-def sizes(db: sqlite3.Connection, list_id: str, signals: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for at in range(0, len(signals), _PAGE):
-        part = signals[at : at + _PAGE]
-        marks = ",".join("?" * len(part))
-        out |= dict(db.execute(
-            f"SELECT signal, frames FROM videos WHERE list_id=? AND signal IN ({marks})",  # noqa: S608
-            (list_id, *part),
-        ).fetchall())  # fmt: skip
-    return out
+def codes(db: sqlite3.Connection, list_id: str, signal: str) -> list[str]:
+    rows = db.execute(
+        "SELECT frame FROM video_frames WHERE list_id=? AND signal=?", (list_id, signal)
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -9,6 +9,7 @@ the brute-force reference (``hashlist.vpdq_match``).
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from node.matcher import MatchSettings, open_matcher
 from node.videos import VideoSettings
 from tests.integration import test_matching
 from tests.integration.test_matching import LIST, Rig, make_node
-from tests.video_frames import reencoded, video
+from tests.video_frames import flipped, reencoded, video
 
 rig = test_matching.rig  # the same hub, node and operator as the image tests
 
@@ -144,3 +145,14 @@ def test_metas_grey_variant_matches_its_listed_original_by_its_bytes(
     assert match.target_match_percent >= 80.0
     other = (videos / "doorknob-hd-no-bar.mp4").read_bytes()
     assert rig.node.matcher.check(content=other, report=False).matches == ()
+
+
+def test_a_static_scene_against_a_listed_slideshow_stays_bounded(rig: Rig, tmp_path: Path) -> None:
+    rng = random.Random(3)
+    centre = f"{rng.getrandbits(256):064x}"
+    slideshow = [VpdqFrame(i, 90, flipped(centre, 6, rng), float(i)) for i in range(900)]
+    listed = list_video(rig, slideshow, tmp_path)
+    query = [VpdqFrame(i, 90, flipped(centre, 6, rng), float(i)) for i in range(5_000)]
+    answer = rig.node.matcher.check(vpdq=query, report=False)  # 4.5 million near pairs
+    assert [m.signal for m in answer.matches] == [listed.signal]
+    assert any("search for listed videos stopped" in n for n in answer.notes)
