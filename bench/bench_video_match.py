@@ -190,7 +190,7 @@ def run(n: int, runs: int, brute_runs: int, folder: str | None) -> tuple[bool, s
         for kind, queries in (("hit", hits), ("miss", misses)):
             for k, q in enumerate(queries):
                 t = time.perf_counter()
-                found = index.search([q], reader)[0]
+                found = index.search([q], reader)[0][0]
                 lat[kind].append(time.perf_counter() - t)
                 want: Figures = {}
                 if kind == "hit":
@@ -204,7 +204,7 @@ def run(n: int, runs: int, brute_runs: int, folder: str | None) -> tuple[bool, s
                   f"  p90 {p90:7.2f} ms  (N={runs} distinct queries)")  # fmt: skip
         for kind, q in (("hit", hits[0]), ("miss", misses[0])):
             ref = brute(listed, q, settings)
-            if ref != figures(index.search([q], reader)[0]):
+            if ref != figures(index.search([q], reader)[0][0]):
                 print(f"  MISMATCH: brute force {ref} for the first {kind} query")
                 ok = False
         reader.close()
