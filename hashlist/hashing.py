@@ -39,7 +39,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from hashlist.errors import HashingError as HashingError  # noqa: PLC0414
 from hashlist.signals import DEFAULT_MAX_PIXELS, PDQ_MIN_QUALITY, SignalText
 from hashlist.video import DEFAULT_LIMITS, VideoLimits, hash_video, looks_like_video
-from hashlist.vpdq import FRAME_QUALITY, FrameSet, VpdqFrame
+from hashlist.vpdq import FRAME_QUALITY, FrameSet, VpdqFrame, distinct_good
 
 _READ_CHUNK = 1 << 20
 _DRAFT_SIDE = 1024
@@ -70,8 +70,8 @@ class FileHashes:
             out.append(SignalText(f"pdq:{self.pdq}"))
         if self.phash is not None:
             out.append(SignalText(f"phash:{self.phash}"))
-        if self.vpdq and any(f.quality >= FRAME_QUALITY for f in self.vpdq):
-            out.append(FrameSet.of(self.vpdq).signal)
+        if self.vpdq and (good := distinct_good(self.vpdq)):
+            out.append(FrameSet.sampled(good).signal)
         out += [SignalText(f"md5:{self.md5}"), SignalText(f"sha256:{self.sha256}")]
         return tuple(out)
 

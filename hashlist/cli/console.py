@@ -17,16 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hashlist.cli import exits
-from hashlist.cli.options import ENV, daemon_options, daemon_overrides
+from hashlist.cli.options import (
+    served_options,
+    served_overrides,
+)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("console", help="the operator's console in a browser (loopback)")
-    default = ENV.get("HASHLIST_CONSOLE_CONFIG", "console.toml")
-    p.add_argument("--config", type=Path, default=Path(default),
-                   help="console TOML (see server/console/config.py)")  # fmt: skip
-    p.add_argument("--listen", help="host:port on loopback, overriding the config file")
-    daemon_options(p)
+    served_options(p, "console", source="server/console/config.py", listen="host:port on loopback")
     p.set_defaults(func=_serve)
 
 
@@ -35,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     from server.console.config import load_console_config
     from server.console.serve import serve_forever
 
-    config = load_console_config(args.config, {"listen": args.listen, **daemon_overrides(args)})
+    config = load_console_config(args.config, served_overrides(args))
     setup_logging("console", config.log_level, config.log_format)
     serve_forever(config, bundle_exporter(config.hub, config.hub_ca, config.cert, config.key,
                                           config.trust_root))  # fmt: skip

@@ -11,18 +11,17 @@ import argparse
 from pathlib import Path
 
 from hashlist.cli import exits
-from hashlist.cli.options import ENV, daemon_options, daemon_overrides
+from hashlist.cli.options import (
+    served_options,
+    served_overrides,
+)
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     intake = sub.add_parser("intake", help="the victims' front door: the page and case API")
     cmds = intake.add_subparsers(dest="intake_command", required=True)
     p = cmds.add_parser("serve", help="serve the case API and the hashing page until SIGTERM")
-    default = ENV.get("HASHLIST_INTAKE_CONFIG", "intake.toml")
-    p.add_argument("--config", type=Path, default=Path(default),
-                   help="intake TOML (see server/intake/config.py)")  # fmt: skip
-    p.add_argument("--listen", help="host:port, overriding the config file")
-    daemon_options(p)
+    served_options(p, "intake", source="server/intake/config.py", listen="host:port")
     p.set_defaults(func=_serve)
 
     p = cmds.add_parser("page", help="write the hashing page's static files into a folder")
@@ -38,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     from server.intake.config import load_intake_config
     from server.intake.serve import serve_forever
 
-    config = load_intake_config(args.config, {"listen": args.listen, **daemon_overrides(args)})
+    config = load_intake_config(args.config, served_overrides(args))
     setup_logging("intake", config.log_level, config.log_format)
     serve_forever(config)
     return exits.OK

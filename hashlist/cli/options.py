@@ -51,6 +51,21 @@ def daemon_overrides(args: argparse.Namespace) -> dict[str, object]:
     return {"log_level": args.log_level, "log_format": args.log_format}
 
 
+def served_options(p: argparse.ArgumentParser, name: str, *, source: str, listen: str) -> None:
+    """What every served daemon takes: ``--config`` (default from ``HASHLIST_<NAME>_CONFIG``,
+    else ``<name>.toml``), ``--listen`` and the logging flags."""
+    default = ENV.get(f"HASHLIST_{name.upper()}_CONFIG", f"{name}.toml")
+    p.add_argument("--config", type=Path, default=Path(default),
+                   help=f"{name} TOML (see {source})")  # fmt: skip
+    p.add_argument("--listen", help=f"{listen}, overriding the config file")
+    daemon_options(p)
+
+
+def served_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The overrides of ``served_options``, for the daemon's config loader."""
+    return {"listen": args.listen, **daemon_overrides(args)}
+
+
 def trust_root_option(p: argparse.ArgumentParser) -> None:
     default = ENV.get("HASHLIST_TRUST_ROOT", "trust.toml")
     p.add_argument("--trust-root", type=Path, default=default, help="trust root TOML")

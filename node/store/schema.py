@@ -7,8 +7,8 @@ lazily; it now has its own file, ``node.store.outbox``, which imports those
 rows once). Version 2 records, per list, how the last contact with the hub
 went (``contact``: empty when it answered, else ``unreachable: ...`` or
 ``refused: ...``) and since when. Version 3 keeps each listed video's frame
-set (``videos``: its size; ``video_frames``: one row per frame and video, so
-the videos a frame belongs to are one index lookup away).
+set (``video_frames``: one row per frame and video, so the videos a frame
+belongs to, and a video's frames, are one index range away).
 """
 
 from __future__ import annotations
@@ -42,9 +42,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 3: listed videos' frames, for near-matching videos.
     """
-    CREATE TABLE videos(
-        list_id TEXT NOT NULL, signal TEXT NOT NULL, frames INTEGER NOT NULL,
-        PRIMARY KEY (list_id, signal)) WITHOUT ROWID;
     CREATE TABLE video_frames(
         list_id TEXT NOT NULL, frame TEXT NOT NULL, signal TEXT NOT NULL,
         PRIMARY KEY (list_id, frame, signal)) WITHOUT ROWID;

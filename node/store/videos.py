@@ -1,8 +1,8 @@
 """The replica's listed videos: their frames, and which videos hold a frame.
 
-Tables (migration 3): ``videos`` (list, vpdq signal, number of frames) and
-``video_frames`` (list, frame hex, vpdq signal), keyed so that the videos of a
-list holding a frame are one index range. Only verified frame sets are
+Table (migration 3): ``video_frames`` (list, frame hex, vpdq signal), keyed so
+that the videos of a list holding a frame are one index range, and indexed by
+video for a video's own frames. Only verified frame sets are
 written: ``hashlist.delta`` and ``hashlist.snapshot`` check each against the
 signal that names it before the node sees it.
 
@@ -34,7 +34,6 @@ def add(db: sqlite3.Connection, list_id: str, videos: Sequence[FrameSet]) -> lis
             "INSERT INTO video_frames VALUES(?,?,?)",
             ((list_id, code, video.signal) for code in video.codes),
         )
-        db.execute("INSERT INTO videos VALUES(?,?,?)", (list_id, video.signal, len(video)))
     return list(new)
 
 
@@ -47,14 +46,12 @@ def remove(db: sqlite3.Connection, list_id: str, signals: Sequence[str]) -> list
         ).fetchall()
         touched.update(dict.fromkeys(f for (f,) in frames))
         db.execute("DELETE FROM video_frames WHERE list_id=? AND signal=?", (list_id, signal))
-        db.execute("DELETE FROM videos WHERE list_id=? AND signal=?", (list_id, signal))
     return [f for f in touched if db.execute(_HAS_FRAME, (list_id, f)).fetchone() is None]
 
 
 def clear(db: sqlite3.Connection, list_id: str) -> None:
     """Forget every video of the list (its rows are being replaced)."""
     db.execute("DELETE FROM video_frames WHERE list_id=?", (list_id,))
-    db.execute("DELETE FROM videos WHERE list_id=?", (list_id,))
 
 
 def distinct_frames(db: sqlite3.Connection, list_id: str, chunk: int) -> Iterator[list[str]]:

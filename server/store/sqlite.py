@@ -352,7 +352,7 @@ class _Snapshot:
             after = page[-1][0]
 
     def videos(self, signals: Sequence[str]) -> dict[str, bytes]:
-        return self._store._videos(self.row.list_id, [s for s in signals if s.startswith("vpdq:")])
+        return self._store._videos(self.row.list_id, signals)
 
 
 def _get_list(db: sqlite3.Connection, list_id: str) -> ListRow | None:
