@@ -76,6 +76,14 @@ class MerkleTree:
     def leaf_hash(self, index: int) -> bytes:
         return bytes(self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
+    def node(self, height: int, index: int) -> bytes:
+        """The root of the perfect subtree of ``2**height`` leaves starting at leaf
+        ``index * 2**height`` (a hash tile's entry); ``ValueError`` if not complete."""
+        row = self._levels[height] if 0 <= height < len(self._levels) else bytearray()
+        if not 0 <= index < len(row) // HASH_SIZE:
+            raise ValueError(f"no complete subtree {index} of height {height}")
+        return bytes(row[index * HASH_SIZE : (index + 1) * HASH_SIZE])
+
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else self._check_size(size)
         return EMPTY_ROOT if size == 0 else self._subtree(0, size)
