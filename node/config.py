@@ -14,6 +14,7 @@ from hashlist.logs import check_log_options
 from hashlist.probes import is_loopback, split_listen
 from hashlist.rpc import DEFAULT_MAX_MESSAGE_BYTES
 from hashlist.signals import DEFAULT_MAX_PIXELS
+from hashlist.tiles_client import TlsFiles, check_base_url
 from hashlist.trustroot import TrustRoot
 
 
@@ -36,7 +37,9 @@ class NodeConfig:
     max_checkpoint_age_seconds: int = 0
     """Older newest-cosignature => stale. 0: use the trust root's value."""
     snapshot_threshold_leaves: int = 1000
-    """Bootstrap from a snapshot when empty or more than this many leaves behind."""
+    """Bootstrap from a snapshot when empty or more than this many leaves behind. With
+    ``tiles_url``, that many leaves or fewer are replayed from the tiles instead, and so
+    is a longer way when the hub's snapshot is out of reach (up to ``max_step_bytes``)."""
     max_step_bytes: int = 64 * 1024 * 1024
     """Most leaf bytes one step downloads and verifies in memory before it writes
     anything; a longer way behind is caught up from a snapshot (staged on disk)."""
@@ -63,6 +66,20 @@ class NodeConfig:
     """Largest leaf accepted; anything larger is refused as malformed."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """gRPC receive limit: an oversized response is refused by the transport."""
+    tiles_url: str = ""
+    """Base URL of the hub's static tiles (``docs/tiles.md``): ``<list>/checkpoint`` and
+    ``<list>/tile/...`` are found under it, e.g. ``https://tiles.hub.example/lists``.
+    Set: checkpoints and leaves are read from there (any mirror or CDN), verified as
+    ever, with this node's certificate (``tls_cert``); the hub's push still wakes the
+    node, and while the hub is out of reach the checkpoint is polled. Empty: off."""
+    tiles_ca: Path | None = None
+    """CA file (PEM) that issued the tiles server's certificate; absent: ``ca`` (the
+    hub's CA), unless ``tiles_system_ca``."""
+    tiles_system_ca: bool = False
+    """Check the tiles server's certificate against the system's trust store (a CDN's
+    public certificate) instead; not with ``tiles_ca``."""
+    tiles_poll_seconds: float = 10.0
+    """While the hub is out of reach, how often the tiles' checkpoint is polled."""
 
     matcher_listen: str = ""
     """Where the Matcher service listens: ``unix:PATH`` or a loopback ``host:port``
@@ -134,6 +151,7 @@ class NodeConfig:
             raise ConfigError("max_step_bytes must be >= 1024 and replica_check_seconds >= 0")
         if self.refused_retry_seconds <= 0:
             raise ConfigError("refused_retry_seconds must be positive")
+        self._check_tiles()
         if not 0 < self.reconnect_base_seconds <= self.reconnect_cap_seconds:
             raise ConfigError("need 0 < reconnect_base_seconds <= reconnect_cap_seconds")
         if not 0 <= self.pdq_radius < 256 or not 0 <= self.phash_radius < 64:
@@ -146,6 +164,14 @@ class NodeConfig:
         if self.report_batch < 1 or self.max_check_bytes < 1024:
             raise ConfigError("report_batch must be >= 1 and max_check_bytes >= 1024")
         self._check_matcher_listeners()
+
+    def _check_tiles(self) -> None:
+        if self.tiles_url:
+            check_base_url(self.tiles_url)
+        if self.tiles_ca and self.tiles_system_ca:
+            raise ConfigError("set tiles_ca or tiles_system_ca, not both")
+        if self.tiles_poll_seconds <= 0:
+            raise ConfigError("tiles_poll_seconds must be positive")
 
     def _check_video_thresholds(self) -> None:
         if self.video_seconds_per_hash < 0 or self.max_video_seconds <= 0:
@@ -174,6 +200,12 @@ class NodeConfig:
             split_listen(self.matcher_tls_address, "matcher_listen")
         if self.http_listen:
             split_listen(self.http_listen, "http_listen")
+
+    @property
+    def tiles_tls(self) -> TlsFiles:
+        """What the node presents to the tiles server, and the CA it checks it with."""
+        ca = None if self.tiles_system_ca else self.tiles_ca or self.ca
+        return TlsFiles(self.tls_cert, self.tls_key, ca)
 
     @property
     def matcher_tls(self) -> MatcherTLS | None:

@@ -3,8 +3,9 @@
 ``run_node`` takes the database's lock (one node per database), builds the
 near-match index from the replica, serves the local Matcher service, and
 follows the configured lists until SIGTERM or SIGINT; with ``http_listen``
-it serves the same Matcher as JSON (``node.rest``). The sync loop, the
-outbox sender and the replica check run in their own threads; the main
+it serves the same Matcher as JSON (``node.rest``); with ``tiles_url`` it
+reads checkpoints and leaves from the static tiles (``node.tiles_log``).
+The sync loop, the outbox sender and the replica check run in their own threads; the main
 thread waits for a signal and every ``_WATCH_SECONDS`` sets the Matcher's
 gRPC health from the node's readiness (``node.metrics``), logging each
 change (matches keep being served from the last verified state while not
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 
 from grpc_health.v1.health import HealthServicer
 
@@ -26,6 +28,7 @@ from hashlist.clock import Clock, SystemClock
 from hashlist.errors import HashlistError
 from hashlist.probes import Readiness, serving_probes
 from hashlist.rotation import walk
+from hashlist.tiles_client import TilesClient
 from hashlist.trustroot import TrustRoot, load_trust_root
 from hashlist.video import VideoLimits
 from node.config import NodeConfig, with_local_policy
@@ -40,11 +43,13 @@ from node.rest import serving_rest
 from node.service import matcher_health, running_matcher, set_matcher_health
 from node.spill import remove_stale_spills
 from node.store import ReplicaReader, SqliteNodeStore, SqliteReplicaReader
-from node.sync import Syncer
+from node.sync import HubLog, Syncer
+from node.tiles_log import TilesLog
 from node.videos import VideoSettings
 
 log = logging.getLogger(__name__)
 _WATCH_SECONDS = 2.0
+Closer = Callable[[], None]
 
 
 def effective_trust(config: NodeConfig, store: ReplicaReader | None = None) -> TrustRoot:
@@ -89,17 +94,12 @@ def _run(config: NodeConfig, clock: Clock) -> None:
     store = SqliteNodeStore(config.database)  # creates and migrates the replica
     matcher = _loaded_matcher(config, clock, store)
     trust = effective_trust(config, store)
-    client = HubClient(
-        config.hub,
-        ClientTLS(config.ca, config.tls_cert, config.tls_key),
-        timeout=config.timeout_seconds,
-        max_message_bytes=config.max_message_bytes,
-    )
-    syncer = Syncer(config, trust, store, client, clock)
+    metrics = NodeMetrics()
+    client, log_source, close_clients = _hub_log(config, metrics)
+    syncer = Syncer(config, trust, store, log_source, clock)
     follower = Follower(syncer)
     sender = OutboxSender(matcher.outbox, client, clock, batch=config.report_batch)
     matcher.on_report = sender.wake.set
-    metrics = NodeMetrics()
     syncer.metrics = matcher.metrics = metrics
     replica_gauges = ReplicaCollector(
         config, trust=lambda: syncer.trust, clock=clock, backlog=matcher.outbox.backlog
@@ -163,11 +163,33 @@ def _run(config: NodeConfig, clock: Clock) -> None:
     finally:  # whatever ended the node: release everything it holds
         socket.remove()
         replica_gauges.close()
-        client.close()
+        close_clients()
         store.close()
         watch.close()
         matcher.close()
         log.info("node stopped")
+
+
+def _hub_log(config: NodeConfig, metrics: NodeMetrics) -> tuple[HubClient, HubLog, Closer]:
+    """The hub's client, what the sync loop reads the log through (the hub, or with
+    ``tiles_url`` the tiles and the hub), and how to close them."""
+    client = HubClient(
+        config.hub,
+        ClientTLS(config.ca, config.tls_cert, config.tls_key),
+        timeout=config.timeout_seconds,
+        max_message_bytes=config.max_message_bytes,
+    )
+    if not config.tiles_url:
+        return client, client, client.close
+    tiles = TilesClient(config.tiles_url, config.tiles_tls, timeout=config.timeout_seconds)
+    log.info("reading checkpoints and leaves from the tiles at %s; the hub's push still "
+             "wakes the node", config.tiles_url)  # fmt: skip
+
+    def close() -> None:
+        client.close()
+        tiles.close()
+
+    return client, TilesLog(client, tiles, metrics), close
 
 
 def _loaded_matcher(config: NodeConfig, clock: Clock, store: SqliteNodeStore) -> Matcher:

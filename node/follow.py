@@ -8,7 +8,11 @@ pushed checkpoints until the stream ends. Along the way it
   while following the others;
 * records per list how the last contact went (``node status`` reads it);
 * repairs a list whose rows failed the digest check (``request_repair``,
-  from ``node.replica_check``), in this thread, the replica's only writer.
+  from ``node.replica_check``), in this thread, the replica's only writer;
+* with ``tiles_url``, while the hub is out of reach (between reconnection
+  attempts), polls the tiles' checkpoint every ``tiles_poll_seconds`` and
+  applies what verifies: the contact still says the hub is unreachable, and
+  adds whether the tiles answer, so the status stays truthful.
 
 Whatever fails (the disk is full, an unexpected error), the loop records an
 alarm, keeps the last verified state being served, backs off and tries
@@ -27,6 +31,7 @@ from hashlist.errors import (
     HashlistError,
     NotFoundError,
     PermissionDeniedError,
+    ServiceError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -49,6 +54,9 @@ class Follower:
         self._contact: dict[str, str] = {}  # what was last recorded, to write only changes
         self._repairs: set[str] = set()  # lists whose rows failed the digest check
         self._reported: dict[str, int] = {}  # the version last told to the hub, per list
+        self._away = ""  # why the hub is out of reach, while it is
+        self._tiles: dict[str, str] = {}  # how the last poll of the tiles went, per list
+        self._next_poll = 0.0  # monotonic time of the next poll of the tiles
 
     def request_repair(self, list_id: str) -> None:
         """The rows of ``list_id`` fail the digest check: re-bootstrap it at the next wake."""
@@ -138,14 +146,51 @@ class Follower:
                 problem = f"InternalError: {type(e).__name__}: {e}"
                 log.exception("sync failed unexpectedly")
             if problem is None:
-                attempt = 0
+                attempt, self._away, self._next_poll = 0, "", 0.0
+                self._tiles.clear()
                 continue
             if self.stop.is_set():
                 break
             delay = self._backoff.delay(attempt)
             attempt += 1
             log.warning("hub %s: %s; trying again in %.1f s", self.config.hub, problem, delay)
-            self.stop.wait(delay)
+            self._wait(lists, delay)
+
+    def _wait(self, lists: Sequence[str], delay: float) -> None:
+        """Wait ``delay`` before trying the hub again; with tiles, poll them meanwhile,
+        every ``tiles_poll_seconds`` (at once when the hub has just gone)."""
+        end = time.monotonic() + delay
+        while not self.stop.is_set():
+            if self.config.tiles_url and time.monotonic() >= self._next_poll:
+                self._poll(lists)
+                self._next_poll = time.monotonic() + self.config.tiles_poll_seconds
+            now = time.monotonic()
+            if now >= end:
+                return
+            wake = min(end, self._next_poll) if self.config.tiles_url else end
+            self.stop.wait(wake - now)
+
+    def _poll(self, lists: Sequence[str]) -> None:
+        """Sync every list from the tiles' checkpoint (the hub being away, nothing is
+        reported to it); a failure is recorded on its list and the others go on."""
+        for list_id in lists:
+            if self.stop.is_set():
+                return
+            try:
+                self.syncer.sync(list_id)
+                self._tiles[list_id] = "the tiles answer"
+            except ServiceError as e:  # the tiles, and then the hub, did not answer
+                log.warning("list %s: cannot read the tiles either: %s", list_id, e)
+                self._tiles[list_id] = f"the tiles: {type(e).__name__}: {e}"
+            except Exception as e:
+                self._tiles[list_id] = f"the tiles: {self._failed(list_id, e)}"
+            if self._away and self._contact.get(list_id, "").startswith("unreachable:"):
+                self._best_effort(self._set_contact, list_id, self._unreachable(list_id))
+
+    def _unreachable(self, list_id: str) -> str:
+        """The contact of a list while the hub is away: why, and how the tiles answer."""
+        tiles = self._tiles.get(list_id)
+        return f"unreachable: {self._away}" + (f" ({tiles})" if tiles else "")
 
     def _round(self, lists: Sequence[str]) -> str | None:
         """Sync every list and follow the hub's pushes; returns what went wrong, if anything."""
@@ -158,8 +203,9 @@ class Follower:
                 return None
             return "; ".join(problems)
         except UnavailableError as e:
+            self._away = str(e)
             for list_id in lists:
-                self._best_effort(self._set_contact, list_id, f"unreachable: {e}")
+                self._best_effort(self._set_contact, list_id, self._unreachable(list_id))
             return str(e)
         except UnauthenticatedError as e:  # this node's certificate (revoked): every list
             refusal = f"refused: {type(e).__name__}: {e}"

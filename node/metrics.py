@@ -61,6 +61,23 @@ class NodeMetrics:
             "Listed hashes that checks matched, by list and signal kind",
             ["list", "kind"], registry=r,
         )  # fmt: skip
+        self.leaves_read = Counter(
+            "hashlist_node_leaves_read",
+            "Leaves read to verify, by list and source (tiles, or the hub when the tiles "
+            "did not serve them); counted with tiles_url set",
+            ["list", "source"], registry=r,
+        )  # fmt: skip
+        self.tiles_errors = Counter(
+            "hashlist_node_tiles_errors",
+            "Reads of the tiles that failed (the hub was asked instead), by list and error",
+            ["list", "error"], registry=r,
+        )  # fmt: skip
+        self.catch_ups = Counter(
+            "hashlist_node_catch_ups",
+            "Lists bootstrapped or caught up from far behind, by list and how: a snapshot "
+            "from the hub, or a replay of the log's leaves",
+            ["list", "source"], registry=r,
+        )  # fmt: skip
         self.checks = Counter(
             "hashlist_node_checks",
             "Checks answered (single, batch items and JSON alike), by outcome",

@@ -8,7 +8,11 @@ list at each (re)connection):
    memory and with no write transaction open (a step over ``max_step_bytes``
    is caught up from a snapshot instead); a replica that is empty or more than
    ``snapshot_threshold_leaves`` behind is bootstrapped from a snapshot,
-   downloaded and verified into a spill file first;
+   downloaded and verified into a spill file first. With ``tiles_url`` (the
+   ``HubLog`` is then ``node.tiles_log.TilesLog``) such a catch-up replays the
+   leaves from the tiles when they are few or the snapshot is out of reach,
+   and a checkpoint read from the tiles that is older than the verified state
+   is a lagging copy, not a rollback;
 3. only then apply and commit in one short SQLite transaction, so an upload
    check never waits behind the network;
 4. on a verification failure keep the last good state and record an alarm
@@ -38,6 +42,8 @@ from hashlist.errors import (
     EquivocationError,
     MalformedDeltaError,
     QuorumError,
+    ResourceExhaustedError,
+    UnavailableError,
     UnknownKeyError,
     VerificationError,
 )
@@ -96,7 +102,10 @@ class Syncer:
 
     # --- one list, one step ---
 
-    def sync(self, list_id: str, note: bytes | None = None, *, retry: bool = True) -> bool:
+    def sync(
+        self, list_id: str, note: bytes | None = None, *, retry: bool = True,
+        mirrored: bool = False,
+    ) -> bool:  # fmt: skip
         """One step for one list; returns whether the verified state moved or refreshed.
 
         Verification failures are recorded (alarm, evidence) and not raised;
@@ -107,26 +116,33 @@ class Syncer:
         record = self.store.record(list_id)
         if record.halted:
             return False
+        # A checkpoint read from the tiles may come from a mirror or cache that is behind.
+        mirrored = mirrored or (note is None and bool(self.config.tiles_url))
         try:
             if note is None:
                 note = self.hub.checkpoint(list_id)
-            self._advance(record.state, note)
+            return self._advance(record.state, note, mirrored=mirrored)
         except VerificationError as e:
             if isinstance(e, UnknownKeyError) and retry and self.refresh_trust_safely():
-                return self.sync(list_id, note, retry=False)
+                return self.sync(list_id, note, retry=False, mirrored=mirrored)
             if not isinstance(e, QuorumError):  # pending is not a failure
                 self.metrics.verification_failures.labels(list_id, type(e).__name__).inc()
             self._not_applied(list_id, record.state.size, note, e)
             return False
-        return True
 
-    def _advance(self, state: TrustedState, note: bytes) -> None:
+    def _advance(self, state: TrustedState, note: bytes, *, mirrored: bool = False) -> bool:
         verified = verify_checkpoint(note, self.trust, self.trust.origin(state.list_id))
+        if mirrored and verified.checkpoint.size < state.size:
+            # Validly signed but older than the state: a lagging copy, not the hub going
+            # back (what the hub itself sends is never excused: it would be a rollback).
+            log.info("list %s: the tiles serve version %d, behind the verified %d: nothing new",
+                     state.list_id, verified.checkpoint.size, state.size)  # fmt: skip
+            return False
         self.store.set_seen(state.list_id, verified.checkpoint.size)
         behind = verified.checkpoint.size - state.size
         started = time.monotonic()
         if behind > 0 and (state.size == 0 or behind > self.config.snapshot_threshold_leaves):
-            self._bootstrap(state, verified)
+            self._catch_up(state, verified, behind)
         else:
             try:
                 self._step(state, verified)
@@ -142,6 +158,39 @@ class Syncer:
             alarm = f"{BadWitnessError.__name__}: not counted: {'; '.join(ignored)}"
             log.warning("list %s: %s", state.list_id, alarm)
             self.store.set_alarm(state.list_id, alarm)
+        return True
+
+    def _catch_up(self, state: TrustedState, verified: VerifiedCheckpoint, behind: int) -> None:
+        """Empty, or far behind: a snapshot from the hub, as ever. With tiles, a short log
+        is replayed from them instead, and so is a long one when the hub's snapshot is
+        out of reach (as long as it fits ``max_step_bytes``)."""
+        tiles = bool(self.config.tiles_url)
+        if tiles and behind <= self.config.snapshot_threshold_leaves:
+            try:
+                self._step(state, verified)
+                self._caught_up(state, "replay", verified.checkpoint.size)
+                return
+            except _StepTooLargeError:
+                pass  # a few very large leaves: the snapshot is the way
+        try:
+            self._bootstrap(state, verified)
+            self._caught_up(state, "snapshot", verified.checkpoint.size)
+        except (UnavailableError, ResourceExhaustedError) as e:
+            if not tiles:
+                raise
+            log.warning("list %s: the hub's snapshot is out of reach (%s); replaying %d "
+                        "leaves from the tiles", state.list_id, e, behind)  # fmt: skip
+            try:
+                self._step(state, verified)
+            except _StepTooLargeError:
+                raise e from None  # too far to replay in memory: the snapshot it must be
+            self._caught_up(state, "replay", verified.checkpoint.size)
+
+    def _caught_up(self, state: TrustedState, source: str, size: int) -> None:
+        self.metrics.catch_ups.labels(state.list_id, source).inc()
+        if source == "replay":
+            log.info("list %s: caught up by replaying versions %d..%d from the tiles",
+                     state.list_id, state.size + 1, size)  # fmt: skip
 
     def _not_applied(
         self, list_id: str, size: int, note: bytes | None, e: VerificationError

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from hashlist.cli import cases, exits, oversight
+from hashlist.cli import cases, exits, oversight, tiles_access
 from hashlist.cli.options import (
     daemon_options,
     daemon_overrides,
@@ -88,6 +88,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_partners)
 
     cases.add_commands(cmds, client_args)
+    tiles_access.add_commands(cmds, client_args)
     oversight.add_commands(cmds, client_args)
 
 

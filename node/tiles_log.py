@@ -1,0 +1,146 @@
+"""The node's ``HubLog`` with ``tiles_url`` set: checkpoints and leaves from the tiles.
+
+``TilesLog`` reads a list's checkpoint and the leaves the node lacks from the
+static tiles (any mirror or CDN, ``hashlist.tiles_client``), and everything
+else from the hub: the push (``subscribe``), snapshots, trust roots and
+progress reports. What it returns is verified by the ``Syncer`` exactly as
+what the hub sends: a leaf is an entry of a bundle, hashed as received, and
+the root is checked against the signed checkpoint (the hash tiles are not
+needed for that).
+
+Invariants:
+
+* ``leaves(list, start, end)`` is asked for up to the size of the verified
+  checkpoint being caught up to (``StepVerifier.target_size``), so ``end``
+  names the bundles (``bundles_for(start, end, end)``): full ones, and the
+  checkpoint's own partial one;
+* a partial bundle the server no longer has (the hub deletes superseded
+  partials) is read from the wider bundle of the checkpoint now served: its
+  first entries are the same, and they are verified all the same;
+* when the tiles do not answer (out of reach, refusing, missing) the hub is
+  asked instead, and the failure is logged and counted; when the hub fails
+  too, its error is raised (its type is what the sync loop acts on) naming
+  both. A malformed tile (``TileError``) is never papered over: it is a
+  verification failure of the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol, TypeVar
+
+from hashlist.errors import NotFoundError, ServiceError
+from hashlist.snapshot import SnapshotHeader
+from hashlist.tiles import ENTRIES, TILE_WIDTH, Tile, bundles_for
+from node.metrics import NodeMetrics
+from node.sync import HubLog, Subscription
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+class TilesSource(Protocol):
+    """What ``TilesLog`` reads (``hashlist.tiles_client.TilesClient`` provides it)."""
+
+    def checkpoint(self, list_id: str) -> bytes: ...
+
+    def entries(self, list_id: str, tile: Tile) -> list[bytes]: ...
+
+
+class TilesLog:
+    def __init__(self, hub: HubLog, tiles: TilesSource, metrics: NodeMetrics) -> None:
+        self.hub, self.tiles, self.metrics = hub, tiles, metrics
+
+    # --- from the tiles ---
+
+    def checkpoint(self, list_id: str) -> bytes:
+        try:
+            return self.tiles.checkpoint(list_id)
+        except ServiceError as e:
+            return self._from_hub(list_id, "the checkpoint", e,
+                                  lambda: self.hub.checkpoint(list_id))  # fmt: skip
+
+    def leaves(self, list_id: str, start: int, end: int) -> Iterator[tuple[int, Sequence[bytes]]]:
+        for tile in bundles_for(start, end, end):
+            first = tile.first_leaf()
+            try:
+                entries = self._bundle(list_id, tile)
+            except ServiceError as e:
+                yield from self._leaves_from_hub(list_id, max(start, first), end, e)
+                return
+            lo, hi = max(start, first), min(end, first + tile.width)
+            self.metrics.leaves_read.labels(list_id, "tiles").inc(hi - lo)
+            log.debug("list %s: leaves %d..%d from the tiles (%s)", list_id, lo, hi, tile.path)
+            yield lo, entries[lo - first : hi - first]
+
+    def _bundle(self, list_id: str, tile: Tile) -> list[bytes]:
+        try:
+            return self.tiles.entries(list_id, tile)
+        except NotFoundError:
+            if not tile.partial:
+                raise
+            wider = self._wider(list_id, tile)
+            if wider is None:
+                raise
+            log.info("list %s: %s is gone; reading its entries from %s", list_id, tile.path,
+                     wider.path)  # fmt: skip
+            return self.tiles.entries(list_id, wider)[: tile.width]
+
+    def _wider(self, list_id: str, tile: Tile) -> Tile | None:
+        """The bundle at ``tile``'s index in the log the tiles serve now, if it is wider.
+        The size is read from the served checkpoint without verifying it: it only names
+        a path, and whatever comes from there is verified like any leaf."""
+        lines = self.tiles.checkpoint(list_id).split(b"\n", 2)
+        size_text = lines[1] if len(lines) > 1 else b""
+        if not size_text.isdigit() or len(size_text) > 19:
+            return None
+        width = min(TILE_WIDTH, int(size_text) - tile.index * TILE_WIDTH)
+        return Tile(ENTRIES, tile.index, width) if width > tile.width else None
+
+    def _leaves_from_hub(
+        self, list_id: str, start: int, end: int, why: ServiceError
+    ) -> Iterator[tuple[int, Sequence[bytes]]]:
+        self._tiles_failed(list_id, f"leaves {start}..{end}", why)
+        try:
+            for at, batch in self.hub.leaves(list_id, start, end):
+                self.metrics.leaves_read.labels(list_id, "hub").inc(len(batch))
+                yield at, batch
+        except ServiceError as e:
+            raise _both(e, why) from why
+
+    def _from_hub(self, list_id: str, what: str, why: ServiceError, read: Callable[[], R]) -> R:
+        self._tiles_failed(list_id, what, why)
+        try:
+            return read()
+        except ServiceError as e:
+            raise _both(e, why) from why
+
+    def _tiles_failed(self, list_id: str, what: str, why: ServiceError) -> None:
+        self.metrics.tiles_errors.labels(list_id, type(why).__name__).inc()
+        log.warning("list %s: the tiles did not serve %s (%s: %s); asking the hub", list_id,
+                    what, type(why).__name__, why)  # fmt: skip
+
+    # --- from the hub ---
+
+    def snapshot(
+        self, list_id: str, from_size: int
+    ) -> Iterator[SnapshotHeader | tuple[Sequence[str], Sequence[int], Sequence[bytes]]]:
+        return self.hub.snapshot(list_id, from_size)
+
+    def subscribe(self, list_ids: Sequence[str]) -> Subscription:
+        return self.hub.subscribe(list_ids)
+
+    def trust_root(self, version: int) -> bytes | None:
+        return self.hub.trust_root(version)
+
+    def report_progress(self, list_id: str, version: int) -> None:
+        self.hub.report_progress(list_id, version)
+
+
+def _both(hub: ServiceError, tiles: ServiceError) -> ServiceError:
+    """The hub's error (its type decides what the sync loop does), naming both."""
+    return type(hub)(f"{hub}; and the tiles: {type(tiles).__name__}: {tiles}")
+
+
+__all__ = ["TilesLog", "TilesSource"]
