@@ -107,6 +107,10 @@ def test_a_folder_holding_another_logs_files_is_refused_not_overwritten(
             assert op.publish("takeitdown", MD5[:1]).version == 1  # the hub serves on
             op.publish("takeitdown", MD5[1:2])
         note, _ = _served(tmp_path, pki, running.port)
+        registry = running.hub.metrics.registry
+        labels = {"list": "takeitdown"}
+        assert registry.get_sample_value("hashlist_hub_list_version", labels) == 2
+        assert registry.get_sample_value("hashlist_hub_tiles_version", labels) == 0
     assert foreign.read_bytes() == b"\x00\x05other"
     assert Checkpoint.parse(parse_note(note).text).size == 2
     checkpoint = tiles / "takeitdown" / "checkpoint"
