@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ from hashlist.checkpoint import Checkpoint
 from hashlist.merkle import MerkleTree, hash_leaf
 from hashlist.note import parse_note
 from hashlist.tiles import Tile, bundles_for, decode_bundle, decode_tile, tiles_between
-from tests.support import client, hub_config, hub_running
+from hashlist.trustroot import TrustRoot
+from tests.support import HUB, client, hub_config, hub_running
+from tests.tiles_reader import read_tiles
 
 MD5 = [f"md5:{i:032x}" for i in range(400)]
 
@@ -45,11 +49,27 @@ def _read_tiles(folder: Path) -> tuple[Checkpoint, list[bytes]]:
     return checkpoint, entries
 
 
+def _independently_read(folder: Path, trust: TrustRoot) -> list[bytes]:
+    """What tests/tiles_reader.py, written from the specs alone, verifies in the files."""
+    key = str(trust.log_keys[0])
+    log = read_tiles(
+        lambda path: (folder / path).read_bytes(), origin=f"{HUB}/lists/takeitdown", log_key=key
+    )
+    script = Path(__file__).parents[1] / "tiles_reader.py"
+    done = subprocess.run(
+        [sys.executable, script, folder, "--origin", f"{HUB}/lists/takeitdown", "--key", key],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"ok: {log.size} entries")
+    return log.entries
+
+
 def test_every_publication_is_written_as_tiles_before_its_checkpoint(
     tmp_path: Path, pki: Path
 ) -> None:
     tiles = tmp_path / "tiles"
-    config, _ = hub_config(tmp_path, pki, tiles_dir=tiles)
+    config, trust = hub_config(tmp_path, pki, tiles_dir=tiles)
     with hub_running(config) as running:
         with client(running.port, pki, "operator") as op:
             op.create_list("takeitdown")
@@ -62,6 +82,7 @@ def test_every_publication_is_written_as_tiles_before_its_checkpoint(
     checkpoint, entries = _read_tiles(folder)
     assert checkpoint.size == 259
     assert entries == leaves
+    assert _independently_read(folder, trust) == leaves
     # A full bundle replaced its partials; only the last two checkpoints' partials stay.
     assert (folder / "tile/entries/000").exists()
     assert (folder / "tile/0/000").exists()
@@ -72,7 +93,7 @@ def test_every_publication_is_written_as_tiles_before_its_checkpoint(
 
 def test_a_restarted_hub_resumes_without_rewriting_a_file(tmp_path: Path, pki: Path) -> None:
     tiles = tmp_path / "tiles"
-    config, _ = hub_config(tmp_path, pki, tiles_dir=tiles)
+    config, trust = hub_config(tmp_path, pki, tiles_dir=tiles)
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
         op.create_list("takeitdown")
         op.grant("takeitdown", "facebook", new_partner=True)
@@ -87,6 +108,7 @@ def test_a_restarted_hub_resumes_without_rewriting_a_file(tmp_path: Path, pki: P
         note, leaves = _served(tmp_path, pki, running.port)
     assert (folder / "checkpoint").read_bytes() == note
     assert _read_tiles(folder)[1] == leaves
+    assert _independently_read(folder, trust) == leaves
     for path, (inode, data) in before.items():
         if path.exists() and path.name != "checkpoint":
             assert (path.stat().st_ino, path.read_bytes()) == (inode, data), path
