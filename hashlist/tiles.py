@@ -123,6 +123,19 @@ def tiles_between(old: int, new: int) -> list[Tile]:
     return out
 
 
+def partial_tiles(size: int) -> list[Tile]:
+    """The partial bundle and hash tiles a tree of ``size`` has (none where a level's
+    count is a multiple of 256)."""
+    out = []
+    for level in range(ENTRIES, MAX_LEVEL + 1):
+        count = hashes_at(level, size)
+        if count == 0:
+            break
+        if count % TILE_WIDTH:
+            out.append(Tile(level, count // TILE_WIDTH, count % TILE_WIDTH))
+    return out
+
+
 def bundles_for(start: int, end: int, size: int) -> Iterator[Tile]:
     """The entry bundles holding entries ``[start, end)`` of a log of ``size`` entries
     (full where the log has them, else the checkpoint's partial one)."""
@@ -182,5 +195,6 @@ __all__ = [
     "encode_bundle",
     "encode_index",
     "parse_path",
+    "partial_tiles",
     "tiles_between",
 ]

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class Broadcaster:
-    def __init__(self) -> None:
+    def __init__(self, before: Callable[[str, bytes], object] | None = None) -> None:
+        # Told each note before any subscriber: the static tiles (server.tiles) are
+        # durable before a node is woken to fetch them.
+        self._before = before
         self._cond = threading.Condition()
         self._seq: dict[str, int] = {}
         self._notes: dict[str, bytes] = {}
@@ -23,6 +26,8 @@ class Broadcaster:
         self._subscribers: Counter[str] = Counter()
 
     def announce(self, list_id: str, note: bytes) -> None:
+        if self._before is not None:
+            self._before(list_id, note)
         with self._cond:
             self._seq[list_id] = self._seq.get(list_id, 0) + 1
             self._notes[list_id] = note

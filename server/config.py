@@ -63,6 +63,11 @@ class HubConfig:
     """Deadline of one request to a witness (retried with backoff)."""
     witness_retry_seconds: float = 30.0
     """How often checkpoints a witness has not cosigned yet are submitted again."""
+    tiles_dir: Path | None = None
+    """Where each list's log is also written as static C2SP tlog-tiles files, under
+    ``<tiles_dir>/<list id>/``, for a web server, object store or CDN to serve to
+    nodes (``docs/tiles.md``); absent: none. The entry bundles hold the lists'
+    hashes: serve them only to granted partners."""
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES
     """Largest delta (leaf); a larger publication becomes several deltas, committed
     together."""

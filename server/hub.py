@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from hashlist.clock import Clock
 from hashlist.note import Signer
@@ -40,6 +41,7 @@ from server.reading import LogReader
 from server.reports import ReportBook
 from server.signing import HubSigning
 from server.store import HubStore
+from server.tiles import TileWriter
 from server.trail import AuditTrail
 from server.trees import Trees
 
@@ -59,6 +61,13 @@ class Hub:
     cases: CaseDesk
     trail: AuditTrail
     oversight: Oversight
+    tiles: TileWriter | None = None
+
+    def write_tiles(self) -> None:
+        """Bring every list's static tiles up to its served checkpoint (at start)."""
+        if self.tiles is not None:
+            for row in self.store.lists():
+                self.tiles.publish(row.list_id, row.latest_note)
 
 
 def build_hub(
@@ -71,13 +80,15 @@ def build_hub(
     max_delta_bytes: int,
     trust_roots: Mapping[int, bytes] | None = None,
     report_limit: TokenBuckets | None = None,
+    tiles_dir: Path | None = None,
 ) -> Hub:
     """Load the trees from ``store``, wire the parts, re-sign after a key rollover."""
     signing = HubSigning(name, tuple(log_signers), timestamp_signer)
     trees = Trees()
     for row in store.lists():
         trees.load(row.list_id, store.leaf_hashes(row.list_id), row.size)
-    broadcaster = Broadcaster()
+    tiles = None if tiles_dir is None else TileWriter(tiles_dir, store.leaves, trees.node)
+    broadcaster = Broadcaster(before=None if tiles is None else tiles.publish)
     lock = threading.Lock()  # one writer of each list's served note at a time
     access = Access(store, clock)
     cosigner = Cosigner(
@@ -105,4 +116,5 @@ def build_hub(
                        metrics=metrics),
         trail=AuditTrail(store=store, access=access, clock=clock),
         oversight=Oversight(store=store, access=access, clock=clock),
+        tiles=tiles,
     )  # fmt: skip

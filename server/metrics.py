@@ -82,7 +82,12 @@ class HubMetrics(Collector):
             "age": GaugeMetricFamily(
                 "hashlist_hub_checkpoint_age_seconds",
                 "Age of the served checkpoint's timestamp cosignature", labels=["list"]),
+            "tiles": GaugeMetricFamily(
+                "hashlist_hub_tiles_version",
+                "The list's version in tiles_dir's checkpoint (with tiles_dir set)",
+                labels=["list"]),
         }  # fmt: skip
+        tiles = self._hub.tiles
         subscribers = self._hub.broadcaster.subscribers()
         now = self._clock.now()
         for row in self._hub.store.lists():
@@ -90,6 +95,8 @@ class HubMetrics(Collector):
             families["hashes"].add_metric([row.list_id], row.hashes)
             families["subscribers"].add_metric([row.list_id], subscribers.get(row.list_id, 0))
             families["age"].add_metric([row.list_id], now - row.cosigned_at)
+            if tiles is not None:
+                families["tiles"].add_metric([row.list_id], tiles.written(row.list_id))
         yield from families.values()
 
     def readiness(self) -> str:

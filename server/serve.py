@@ -94,7 +94,9 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             max_delta_bytes=config.max_delta_bytes, trust_roots=trust_roots,
             report_limit=TokenBuckets(rate=config.max_reports_per_second,
                                       burst=config.report_burst),
+            tiles_dir=config.tiles_dir,
         )  # fmt: skip
+        hub.write_tiles()
         server, port, health_servicer = _grpc_server(config, hub, max_connections)
         hub.metrics.watch(hub, clock, config.recosign_interval_seconds)
         probes = ExitStack()

@@ -66,6 +66,11 @@ class Trees:
         with self._lock:
             return tuple(self._trees[list_id].compact_range(size).hashes)
 
+    def node(self, list_id: str, height: int, index: int) -> bytes:
+        """A perfect subtree's hash, for the static tiles (``MerkleTree.node``)."""
+        with self._lock:
+            return self._trees[list_id].node(height, index)
+
     def inclusion_proof(self, list_id: str, index: int, size: int) -> list[bytes]:
         with self._lock:
             tree = self._trees[list_id]

@@ -17,6 +17,7 @@ from hashlist.tiles import (
     encode_bundle,
     encode_index,
     parse_path,
+    partial_tiles,
     tiles_between,
 )
 
@@ -107,3 +108,12 @@ def test_hash_tiles_are_the_trees_perfect_subtrees() -> None:
     assert decode_tile(b"\x01" * 64, Tile(0, 0, 2)) == [b"\x01" * 32] * 2
     with pytest.raises(TileError, match="not 3 hashes"):
         decode_tile(b"\x01" * 64, Tile(0, 0, 3))
+
+
+def test_partial_tiles_are_the_last_of_each_level() -> None:
+    assert partial_tiles(70_000) == [
+        Tile(ENTRIES, 273, 112), Tile(0, 273, 112), Tile(1, 1, 17), Tile(2, 0, 1)
+    ]  # fmt: skip
+    assert partial_tiles(256) == [Tile(1, 0, 1)]
+    assert partial_tiles(0) == []
+    assert set(partial_tiles(70_000)) == {t for t in tiles_between(0, 70_000) if t.partial}
