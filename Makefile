@@ -27,14 +27,17 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
-# promtool checks deploy/alerts.yml (tests/unit/test_deploy.py) and chromium runs
-# the victim's page (tests/browser): Debian's packages. axe-core (npm) is the
-# accessibility check the browser tests inject into the page.
+# promtool checks deploy/alerts.yml (tests/unit/test_deploy.py), chromium runs
+# the victim's page (tests/browser) and nginx serves the static tiles with client
+# certificates (tests/e2e/test_tiles.py, each test its own nginx on a free port):
+# Debian's packages. axe-core (npm) is the accessibility check the browser tests
+# inject into the page.
 AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 tools: $(AXE)
-	@command -v promtool >/dev/null && command -v chromium >/dev/null || { \
+	@command -v promtool >/dev/null && command -v chromium >/dev/null \
+	  && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	  --no-install-recommends prometheus chromium fonts-dejavu-core >/dev/null; }
+	  --no-install-recommends prometheus chromium fonts-dejavu-core nginx >/dev/null; }
 
 $(AXE): $(STAMP)
 	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm 'axe-core@^4.10'

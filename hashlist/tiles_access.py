@@ -22,7 +22,7 @@ subjects are matched by case-sensitive regular expressions, as nginx
 compares plain map keys without regard to case and ``Facebook`` is not
 ``facebook``; serials are written as nginx prints them (upper-case hex, an
 even number of digits), where case does not matter. Pure: the caller fetches
-the partners and the trail, and writes the text.
+the partners and the trail, and writes the text (the same for the same input).
 """
 
 from __future__ import annotations
@@ -69,10 +69,9 @@ def revoked_serials(partners: Iterable[Partner], trail: Iterable[ActionRecord]) 
     return {s for s in map(normalized_serial, found) if s is not None}
 
 
-def nginx_access_map(
-    partners: Iterable[Partner], revoked: Iterable[str], *, made: str
-) -> AccessMap:
-    """The nginx include for these grants and revoked serials; ``made`` says when (UTC)."""
+def nginx_access_map(partners: Iterable[Partner], revoked: Iterable[str]) -> AccessMap:
+    """The nginx include for these grants and revoked serials: the same text for the same
+    grants and revocations, so that an unchanged map need not be written nor reloaded."""
     grants, skipped = [], []
     for partner in sorted(partners, key=lambda p: p.name):
         if not partner.lists:
@@ -87,9 +86,9 @@ def nginx_access_map(
             grants.append(f'    "~{pattern}" 1;  # {partner.name} reads {granted.list_id}')
     serials = sorted({nginx_serial(s) for s in revoked})
     text = "\n".join([
-        f"# Written by `hashlist hub tiles-access` at {made} from the hub's grants and",
-        "# revocations: do not edit. Run it again after any grant, revocation or new",
-        "# partner, then `nginx -t && nginx -s reload` (docs/tiles.md).",
+        "# Written by `hashlist hub tiles-access` from the hub's grants and revocations:",
+        "# do not edit. Run it again after any grant, revocation or new partner, then",
+        "# `nginx -t && nginx -s reload` (docs/tiles.md).",
         'map "$ssl_client_s_dn/$hashlist_list" $hashlist_granted {',
         "    default 0;",
         *grants,

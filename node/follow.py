@@ -180,7 +180,7 @@ class Follower:
                 self.syncer.sync(list_id)
                 self._tiles[list_id] = "the tiles answer"
             except ServiceError as e:  # the tiles, and then the hub, did not answer
-                log.warning("list %s: cannot read the tiles either: %s", list_id, e)
+                log.warning("list %s: nothing from the tiles either: %s", list_id, e)
                 self._tiles[list_id] = f"the tiles: {type(e).__name__}: {e}"
             except Exception as e:
                 self._tiles[list_id] = f"the tiles: {self._failed(list_id, e)}"

@@ -1,7 +1,8 @@
 """``hashlist hub tiles-access``: the web server's access map for the tiles' entry bundles.
 
 The operator runs it (by hand, from cron or a systemd timer) after any grant,
-revocation or new partner, then reloads nginx: ``docs/tiles.md``. It reads
+revocation or new partner, then reloads nginx when it says it ``wrote`` the
+file (an unchanged map is left alone): ``docs/tiles.md``. It reads
 the partners and their grants (``Partners``) and the audit trail's
 revocations (``Actions``) from the hub, and replaces the include whole, so
 nginx never reads half of it.
@@ -13,7 +14,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,17 +51,26 @@ def _tiles_access(args: argparse.Namespace) -> int:
             if not page or page[-1].id <= 1:
                 break
             before = page[-1].id
-    made = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    access = nginx_access_map(partners, revoked_serials(partners, revocations), made=made)
+    access = nginx_access_map(partners, revoked_serials(partners, revocations))
     for why in access.skipped:
         print(f"warning: left out {why}", file=sys.stderr)
     if str(args.nginx) == "-":
         sys.stdout.write(access.text)
         return exits.OK
+    counts = f"{access.grants} grants, {access.revoked} revoked serials"
+    if _current(args.nginx) == access.text:
+        print(f"unchanged {args.nginx}: {counts}")  # nothing to reload
+        return exits.OK
     _replace(args.nginx, access.text)
-    print(f"wrote {args.nginx}: {access.grants} grants, {access.revoked} revoked serials; "
-          "now `nginx -t && nginx -s reload`")  # fmt: skip
+    print(f"wrote {args.nginx}: {counts}; now `nginx -t && nginx -s reload`")
     return exits.OK
+
+
+def _current(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _replace(path: Path, text: str) -> None:
