@@ -28,7 +28,7 @@ from pathlib import Path
 
 from hashlist.audit import KeptNote
 from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
-from hashlist.errors import InputError, MalformedDeltaError
+from hashlist.errors import InputError, MalformedDeltaError, OversizedDeltaError
 
 FORMAT = "hashlist-audit-bundle/v1"
 _LENGTH = struct.Struct(">Q")
@@ -106,7 +106,9 @@ def _leaves(path: Path) -> Iterator[bytes]:
                 raise MalformedDeltaError(f"{path}: truncated length prefix")
             (n,) = _LENGTH.unpack(head)
             if n > DEFAULT_MAX_DELTA_BYTES:
-                raise MalformedDeltaError(f"{path}: a leaf of {n} bytes is over the limit")
+                raise OversizedDeltaError(
+                    f"{path}: a leaf of {n} bytes is over the {DEFAULT_MAX_DELTA_BYTES}-byte limit"
+                )
             leaf = f.read(n)
             if len(leaf) != n:
                 raise MalformedDeltaError(f"{path}: truncated leaf")

@@ -1,7 +1,8 @@
 """Auditing: replay of a whole list beside merely downloading it; verify-replica on 1M rows.
 
 A real hub (in-process, mTLS on loopback) gets ``--deltas`` publications of
-``--per-delta`` hashes. Then, median of N runs each: streaming every leaf
+``--per-delta`` hashes (each one or more leaves of at most 65,535 bytes). Then,
+median of N runs each: streaming every leaf
 (download only), the same stream through ``replay_history`` (every leaf
 hash, root and state digest recomputed), and ``check_replica`` over a node
 replica bootstrapped from the hub (LtHash of every row + the signed last leaf).
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     total = args.deltas * args.per_delta
-    header(f"audit of a list of {args.deltas:,} deltas, {total:,} hashes", args.runs)
+    header(f"audit of a list of {args.deltas:,} publications, {total:,} hashes", args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         dev = dev_hub(folder)
@@ -48,18 +49,20 @@ def main() -> None:
                 op.create_list(LIST)
                 op.grant(LIST, "facebook", new_partner=True)
                 t = time.perf_counter()
+                size = 0
                 for _ in range(args.deltas):
-                    op.publish(LIST, [f"pdq:{os.urandom(32).hex()}" for _ in range(args.per_delta)])
-                print(f"# published in {time.perf_counter() - t:.0f} s")
+                    signals = [f"pdq:{os.urandom(32).hex()}" for _ in range(args.per_delta)]
+                    size = op.publish(LIST, signals).version
+                print(f"# published in {time.perf_counter() - t:.0f} s, {size:,} leaves")
             with HubClient(address, tls("auditor"), timeout=120) as auditor:
                 note = auditor.checkpoint(LIST)
 
                 def leaves() -> list[bytes]:
-                    return [x for _, b in auditor.leaves(LIST, 0, args.deltas) for x in b]
+                    return [x for _, b in auditor.leaves(LIST, 0, size) for x in b]
 
                 download, _ = median_seconds(leaves, args.runs)
                 replay, _ = median_seconds(lambda: replay_history(
-                    LIST, note, (x for _, b in auditor.leaves(LIST, 0, args.deltas) for x in b),
+                    LIST, note, (x for _, b in auditor.leaves(LIST, 0, size) for x in b),
                     trust=trust, now=int(time.time())), args.runs)  # fmt: skip
                 row("download every leaf (stream only)", download * 1e3, "ms")
                 row("audit replay (download + recompute + verify)", replay * 1e3, "ms",

@@ -1,4 +1,4 @@
-"""Propagation: publish a delta, time until every node has verified and applied it.
+"""Propagation: publish, time until every node has verified and applied the publication.
 
     python -m bench.bench_propagation [--nodes 3 10 50] [--rounds 20] [--hashes 100] [--witness]
 
@@ -51,19 +51,20 @@ def run(nodes: int, rounds: int, hashes: int, witness: bool) -> None:
         with fed.operator() as op:
             op.create_list(LIST)
             op.grant(LIST, "facebook", new_partner=True)
-            op.publish(LIST, random_signals(hashes))
+            first = op.publish(LIST, random_signals(hashes)).version
             for name in names:
                 fed.start_node(name, cert_as="facebook")
-            fed.wait_all_at(tuple(names), LIST, 1, timeout=300)
+            fed.wait_all_at(tuple(names), LIST, first, timeout=300)
+            versions = []  # the last version of each publication: one or more leaves
             for _ in range(rounds):
-                version = op.publish(LIST, random_signals(hashes)).version
-                fed.wait_all_at(tuple(names), LIST, version, timeout=60)
+                versions.append(op.publish(LIST, random_signals(hashes)).version)
+                fed.wait_all_at(tuple(names), LIST, versions[-1], timeout=60)
                 time.sleep(0.2)
         fed.stop_all()
         published = _times(fed.workdir / "hub.log", _HUB_LINE)
         per_node = [_times(fed.workdir / f"{n}.log", _NODE_LINE) for n in names]
     lags, worst = [], []
-    for version in range(2, rounds + 2):
+    for version in versions:
         these = [node[version] - published[version] for node in per_node if version in node]
         lags.extend(these)
         worst.append(max(these))

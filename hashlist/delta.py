@@ -2,7 +2,7 @@
 
 A delta is UTF-8 (in fact ASCII) text, every line ending in ``\\n``::
 
-    hashlist-delta/v1
+    hashlist-delta/v2             (hashlist-delta/v1 in a leaf written before v2)
     list <list id>
     version <decimal, no leading zeros, >= 1>
     state <64 lowercase hex: the state digest after applying this delta>
@@ -21,7 +21,14 @@ Invariants enforced by ``decode_delta`` (see docs/log-format.md):
 * The i-th ``frames`` line is the canonical frame set (``hashlist.vpdq``) whose
   digest is the i-th added ``vpdq`` signal: a listed video's frames are signed
   with it, and nothing else may ride along.
-* The size limit is checked before anything is parsed.
+* The size limit is checked before anything is parsed: a v2 leaf is at most
+  ``MAX_ENTRY_BYTES`` (65,535, what a C2SP tlog-tiles entry bundle can carry),
+  a v1 leaf at most ``MAX_V1_ENTRY_BYTES`` (16 MiB), and a verifier may set
+  a lower limit of its own. A larger leaf is an ``OversizedDeltaError``.
+* The two versions share one grammar and decode to the same ``Delta``; only
+  the first line and the size bound differ, and ``Delta.format_version`` keeps
+  the first line so that ``encode`` gives back exactly the bytes decoded.
+  ``make_delta`` builds version 2 only: the hub writes nothing else.
 
 Whether an addition is absent and a removal present *before* the delta is a
 property of the list, not of the bytes; ``verify.py`` checks it.
@@ -35,19 +42,46 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from hashlist.errors import InputError, InvalidSignalError, MalformedDeltaError
-from hashlist.signals import CANONICAL_SIGNAL_PATTERN, SignalText, canonical
+from hashlist.errors import (
+    InputError,
+    InvalidSignalError,
+    MalformedDeltaError,
+    OversizedDeltaError,
+)
+from hashlist.signals import CANONICAL_SIGNAL_PATTERN, SignalKind, SignalText, canonical
+from hashlist.tiles import MAX_ENTRY_BYTES
 from hashlist.vpdq import MAX_FRAMES, FrameSet, parse_frame_text
 
-FORMAT_LINE = "hashlist-delta/v1"
-DEFAULT_MAX_DELTA_BYTES = 16 * 1024 * 1024
-"""16 MiB: room for about 220,000 PDQ lines. Larger changes are split into
-several deltas; a new node bootstraps from a snapshot, not from one delta."""
+FORMAT_VERSION = 2
+FORMAT_LINE = f"hashlist-delta/v{FORMAT_VERSION}"
+V1_FORMAT_LINE = "hashlist-delta/v1"
+
+# The largest v2 leaf is MAX_ENTRY_BYTES (65,535): C2SP tlog-tiles entry bundles
+# prefix each entry with a big-endian uint16 length, so no larger leaf could be
+# served as tiles.
+MAX_V1_ENTRY_BYTES = 16 * 1024 * 1024
+"""Largest v1 leaf, the limit before version 2: kept so that history written
+by earlier hubs still verifies."""
+DEFAULT_MAX_DELTA_BYTES = MAX_V1_ENTRY_BYTES
+"""A verifier's default limit on a leaf of either version: the larger bound.
+A v2 leaf is held to ``MAX_ENTRY_BYTES`` whatever the limit is."""
 
 LIST_ID_PATTERN = r"[a-z0-9][a-z0-9._-]{0,62}"
+_MAX_LIST_ID = 63
+_MAX_VERSION_DIGITS = 19  # 2^63 - 1 has 19 digits
+MAX_HEADER_BYTES = (
+    len(f"{FORMAT_LINE}\nlist \nversion \nstate \n") + _MAX_LIST_ID + _MAX_VERSION_DIGITS + 64
+)
+"""The four header lines at their longest: 186 bytes."""
+MAX_CHANGE_LINE_BYTES = len("remove \n") + max(len(k.label) + 1 + k.hex_digits for k in SignalKind)
+"""The longest ``add`` or ``remove`` line (``remove sha256:...``): 79 bytes."""
+FRAMES_LINE_OVERHEAD = len("frames \n")
+"""A ``frames`` line is this plus its frame set text (at most 58,499 bytes)."""
+
 _LIST_ID = re.compile(LIST_ID_PATTERN)
+_V2_PREFIX = f"{FORMAT_LINE}\n".encode()
 _HEADER = re.compile(
-    rb"hashlist-delta/v1\nlist (" + LIST_ID_PATTERN.encode() + rb")\n"
+    rb"hashlist-delta/v([12])\nlist (" + LIST_ID_PATTERN.encode() + rb")\n"
     rb"version ([1-9][0-9]{0,18})\nstate ([0-9a-f]{64})\n"
 )
 _SIG = CANONICAL_SIGNAL_PATTERN.encode()
@@ -85,10 +119,12 @@ class Delta:
     removals: tuple[SignalText, ...]
     videos: tuple[FrameSet, ...] = ()
     """The frame sets of the added ``vpdq`` signals, in the order of their lines."""
+    format_version: int = FORMAT_VERSION
+    """1 or 2: the first line's version, so that a decoded leaf encodes to its bytes."""
 
     def encode(self) -> bytes:
         parts = [
-            f"{FORMAT_LINE}\nlist {self.list_id}\nversion {self.version}\n"
+            f"hashlist-delta/v{self.format_version}\nlist {self.list_id}\nversion {self.version}\n"
             f"state {self.state_digest.hex()}\n"
         ]
         parts.extend(f"add {s}\n" for s in self.additions)
@@ -142,13 +178,13 @@ def make_delta(
 
 
 def decode_delta(data: bytes, *, max_bytes: int = DEFAULT_MAX_DELTA_BYTES) -> Delta:
-    """Decode canonical delta bytes, or raise ``MalformedDeltaError`` saying why."""
-    if len(data) > max_bytes:
-        raise MalformedDeltaError(f"delta is {len(data)} bytes, over the {max_bytes}-byte limit")
+    """Decode canonical delta bytes of either version, or raise ``MalformedDeltaError``
+    saying why (``OversizedDeltaError`` over ``max_bytes`` or the version's bound)."""
+    _check_size(data, max_bytes)
     header = _HEADER.match(data)
     if header is None:
         raise MalformedDeltaError(_explain_header(data))
-    version = int(header.group(2))
+    version = int(header.group(3))
     if version > _MAX_VERSION:
         raise MalformedDeltaError(f"version {version} is larger than 2^63-1")
     body = data[header.end() :]
@@ -168,13 +204,26 @@ def decode_delta(data: bytes, *, max_bytes: int = DEFAULT_MAX_DELTA_BYTES) -> De
         both = min(set(additions).intersection(removals))
         raise MalformedDeltaError(f"{both} is both added and removed")
     return Delta(
-        list_id=header.group(1).decode("ascii"),
+        list_id=header.group(2).decode("ascii"),
         version=version,
-        state_digest=bytes.fromhex(header.group(3).decode("ascii")),
+        state_digest=bytes.fromhex(header.group(4).decode("ascii")),
         additions=tuple(additions),
         removals=tuple(removals),
         videos=_videos(additions, lines[frames_at:]),
+        format_version=int(header.group(1)),
     )
+
+
+def _check_size(data: bytes, max_bytes: int) -> None:
+    # Only the first line is looked at: the bound is known before any parsing.
+    # Anything that is not v2 is held to the v1 bound, then refused by the
+    # header check if it is not v1 either.
+    v2 = data.startswith(_V2_PREFIX)
+    bound = MAX_ENTRY_BYTES if v2 else MAX_V1_ENTRY_BYTES
+    limit = min(max_bytes, bound)
+    if len(data) > limit:
+        why = " (a v2 leaf is at most 65,535 bytes)" if limit == MAX_ENTRY_BYTES and v2 else ""
+        raise OversizedDeltaError(f"delta is {len(data)} bytes, over the {limit}-byte limit{why}")
 
 
 def _videos(additions: Sequence[SignalText], lines: Sequence[str]) -> tuple[FrameSet, ...]:
@@ -226,7 +275,10 @@ def _check_strictly_ascending(values: Sequence[str], verb: str) -> None:
 
 def _explain_header(data: bytes) -> str:
     expected = [
-        (rb"hashlist-delta/v1", f"first line must be {FORMAT_LINE!r}"),
+        (
+            rb"hashlist-delta/v[12]",
+            f"first line must be {FORMAT_LINE!r} (or {V1_FORMAT_LINE!r}, written before v2)",
+        ),
         (rb"list " + LIST_ID_PATTERN.encode(), "second line must be 'list <list id>'"),
         (
             rb"version [1-9][0-9]{0,18}",
@@ -277,6 +329,13 @@ def _explain_body(body: bytes) -> str:  # noqa: PLR0911 - one return per kind of
 __all__ = [
     "DEFAULT_MAX_DELTA_BYTES",
     "FORMAT_LINE",
+    "FORMAT_VERSION",
+    "FRAMES_LINE_OVERHEAD",
+    "MAX_CHANGE_LINE_BYTES",
+    "MAX_ENTRY_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_V1_ENTRY_BYTES",
+    "V1_FORMAT_LINE",
     "Delta",
     "decode_delta",
     "make_delta",

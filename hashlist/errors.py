@@ -149,9 +149,15 @@ class MalformedDeltaError(VerificationError):
     """A delta whose bytes are not exactly canonical, or exceed the limits."""
 
 
+class OversizedDeltaError(MalformedDeltaError):
+    """A leaf over its format version's bound (65,535 bytes for v2, 16 MiB for v1) or
+    the verifier's own limit: refused before a byte of it is parsed."""
+
+
 class DeltaConflictError(MalformedDeltaError):
     """A well-formed delta that cannot apply: it adds a listed hash or removes
-    an unlisted one, or belongs to another list or version."""
+    an unlisted one, belongs to another list or version, or is a v1 leaf after a
+    v2 one (a log's format version never goes back)."""
 
 
 class OversizedResponseError(VerificationError):

@@ -10,6 +10,9 @@ Invariants:
 * Every leaf's additions were absent and its removals present just before it
   (requests for anything else are dropped and reported, never published).
 * Each leaf carries the LtHash16 digest of the set after applying it.
+* Every leaf is format version 2 and within ``max_delta_bytes``, itself at most
+  ``MAX_ENTRY_BYTES`` (65,535): a request too large for one leaf becomes
+  several consecutive leaves (``plan_deltas``), each a complete state.
 * One root per size: the tree only grows, and ``sign`` signs the current size.
 """
 
@@ -19,7 +22,12 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 
 from hashlist.checkpoint import Checkpoint, cosign, sign_checkpoint
-from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, make_delta
+from hashlist.delta import (
+    FRAMES_LINE_OVERHEAD,
+    MAX_ENTRY_BYTES,
+    MAX_HEADER_BYTES,
+    make_delta,
+)
 from hashlist.errors import InputError
 from hashlist.lthash import LtHash16
 from hashlist.merkle import MerkleTree
@@ -91,15 +99,21 @@ def plan_delta(
     )
 
 
-_LINE_BYTES = len("remove sha256:") + 64 + 1  # the longest signal line a delta holds
-_HEAD_BYTES = 512  # format, list, version and state lines, with room to spare
-_FRAMES_LINE = len("frames \n")
+def _cost(change: tuple[SignalText, bool], videos: Mapping[SignalText, FrameSet]) -> int:
+    """The bytes one change (signal, added?) takes in a delta: its line, and for an
+    added video its ``frames`` line.
 
-
-def _cost(signal: SignalText, videos: Mapping[SignalText, FrameSet]) -> int:
-    """The bytes one change takes in a delta at most: its line, and a video's frames."""
-    video = videos.get(signal)
-    return _LINE_BYTES + (len(video.text) + _FRAMES_LINE if video is not None else 0)
+    Exact, so a leaf is its header (at most ``MAX_HEADER_BYTES``) plus the costs
+    of its changes: changes whose costs add up to at most ``max_delta_bytes -
+    MAX_HEADER_BYTES`` make a leaf within ``max_delta_bytes``. A change costs at
+    most ``MAX_CHANGE_LINE_BYTES`` plus, for a video, ``FRAMES_LINE_OVERHEAD`` and
+    58,499 bytes of frames: with the header, 58,772, so one video always fits in
+    a leaf of 65,535.
+    """
+    signal, added = change
+    video = videos.get(signal) if added else None
+    frames = len(video.text) + FRAMES_LINE_OVERHEAD if video is not None else 0
+    return len("add \n" if added else "remove \n") + len(signal) + frames
 
 
 def plan_deltas(
@@ -119,17 +133,27 @@ def plan_deltas(
     caller reports them); the rest is split in sorted order, removals first,
     so every delta applies to the state the previous one left; a video's
     frames go in the delta that adds it. Empty list: nothing would change. Pure.
+    ``InputError`` if ``max_delta_bytes`` is over ``MAX_ENTRY_BYTES`` or too small
+    for one of the changes.
     """
+    if max_delta_bytes > MAX_ENTRY_BYTES:
+        raise InputError(
+            f"max_delta_bytes {max_delta_bytes} is over {MAX_ENTRY_BYTES}, the most a leaf "
+            "of log format version 2 may be"
+        )
     videos = videos or {}
-    room = max_delta_bytes - _HEAD_BYTES
+    room = max_delta_bytes - MAX_HEADER_BYTES
     changes = [(s, False) for s in sorted(removes & present)]
     changes += [(s, True) for s in sorted(adds - present)]
-    if changes and max(_cost(s, videos) for s, _ in changes) > room:
-        raise InputError(f"max_delta_bytes {max_delta_bytes} cannot hold a single hash")
+    if changes and (largest := max(_cost(c, videos) for c in changes)) > room:
+        raise InputError(
+            f"max_delta_bytes {max_delta_bytes} cannot hold a single change of this "
+            f"publication (one needs {largest + MAX_HEADER_BYTES} bytes with the header)"
+        )
     parts: list[list[tuple[SignalText, bool]]] = []
     used = room
     for change in changes:
-        cost = _cost(change[0], videos)
+        cost = _cost(change, videos)
         if used + cost > room:
             parts.append([])
             used = 0
@@ -151,8 +175,11 @@ def plan_deltas(
 
 @dataclass(frozen=True, slots=True)
 class Publication:
+    """What one ``ListLog.append`` did: versions ``first_version..version``."""
+
+    first_version: int
     version: int
-    leaf: bytes
+    leaves: tuple[bytes, ...]
     added: int
     removed: int
     already_listed: tuple[SignalText, ...]  # requested additions left out
@@ -169,7 +196,7 @@ class ListLog:
         log_signers: list[Signer],
         cosigners: list[Signer],
         *,
-        max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES,
+        max_delta_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         self.list_id = list_id
         self.origin = origin
@@ -189,25 +216,30 @@ class ListLog:
         self, additions: Iterable[str], removals: Iterable[str] = (),
         videos: Iterable[FrameSet] = (),
     ) -> Publication:  # fmt: skip
-        """Append one delta; raises ``InputError`` if nothing would change."""
+        """Append one publication, as many leaves as ``max_delta_bytes`` needs (as the
+        hub does); raises ``InputError`` if nothing would change."""
         adds, removes = canonical_request(additions, removals)
-        plan = plan_delta(
+        present = self.members & (adds | removes)
+        plans = plan_deltas(
             self.list_id, self.size + 1, self.lthash.to_bytes(), adds, removes,
-            present=self.members & (adds | removes), max_delta_bytes=self.max_delta_bytes,
+            present=present, max_delta_bytes=self.max_delta_bytes,
             videos={v.signal: v for v in videos},
         )  # fmt: skip
-        if not plan.leaf:
+        if not plans:
             raise InputError(
                 "nothing to publish: every addition is listed and every removal unlisted"
             )
-        self.members |= set(plan.additions)
-        self.members -= set(plan.removals)
-        self.lthash = LtHash16(plan.lthash)
-        self.tree.append(plan.leaf)
-        self.leaves.append(plan.leaf)
+        first = self.size + 1
+        for plan in plans:
+            self.members |= set(plan.additions)
+            self.members -= set(plan.removals)
+            self.tree.append(plan.leaf)
+            self.leaves.append(plan.leaf)
+        self.lthash = LtHash16(plans[-1].lthash)
         return Publication(
-            self.size, plan.leaf, len(plan.additions), len(plan.removals),
-            plan.already_listed, plan.not_listed,
+            first, self.size, tuple(p.leaf for p in plans),
+            sum(len(p.additions) for p in plans), sum(len(p.removals) for p in plans),
+            tuple(sorted(adds & present)), tuple(sorted(removes - present)),
         )  # fmt: skip
 
     def checkpoint(self) -> Checkpoint:

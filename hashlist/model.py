@@ -23,6 +23,14 @@ class PublishResult:
     already_listed_count: int = 0
     not_listed_count: int = 0
 
+    @property
+    def versions(self) -> str:
+        """``version 7``, or ``versions 3..9``: a publication is as many leaves as the
+        hub's leaf size needed, and ``version`` is the last of them."""
+        if self.first_version >= self.version:
+            return f"version {self.version}"
+        return f"versions {self.first_version}..{self.version}"
+
 
 SHOWN_LEFT_OUT = 1000
 """How many additions already listed (and removals not listed) a result names."""

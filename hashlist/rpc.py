@@ -178,7 +178,8 @@ def handle_errors(method: F) -> F:
     return streaming if inspect.isgeneratorfunction(method) else unary  # type: ignore[return-value]
 
 
-# Generous for 16 MiB deltas in one leaf batch, small enough to bound memory.
+# Generous for a 16 MiB leaf (format v1, still served from history written before
+# v2) in one leaf batch, small enough to bound memory.
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 

@@ -14,12 +14,22 @@ the decoded deltas to apply, or raises exactly one ``VerificationError``:
 ``EquivocationError`` same size, other root: carries both signed notes
 ``StaleCheckpointError`` newest cosignature older than the trust root allows
 ``FutureTimestampError`` a cosignature dated beyond the allowed clock skew
-``MalformedDeltaError`` a leaf is not canonical, or (``DeltaConflictError``)
-                      adds a listed hash, removes an unlisted one, or has the
-                      wrong list id or version
+``MalformedDeltaError`` a leaf is not canonical, (``OversizedDeltaError``) is
+                      over its format version's bound or the caller's limit,
+                      or (``DeltaConflictError``) adds a listed hash, removes
+                      an unlisted one, has the wrong list id or version, or is
+                      a v1 leaf after a v2 leaf of the same step
 ``DigestMismatchError`` the LtHash after a delta differs from the one it claims
 ``BadProofError``     the leaves do not hash to the checkpoint's root
 ====================  ======================================================
+
+Leaves of format version 1 (written before the cut-over to version 2) verify
+like version 2 ones. A log goes from v1 to v2 once and never back; a step
+refuses a v1 leaf after a v2 leaf it has verified, but ``TrustedState`` does
+not record the last leaf's version, so the order across steps is checked only
+by a verifier that replays the whole log in one step (the auditor's
+``replay_history``). Safety does not depend on it: each leaf of either version
+carries the complete state digest, and only its size bound differs.
 
 Checks run cheapest first and the signature before anything is parsed. The
 function reads nothing but its arguments: membership of the replica *before*
@@ -111,6 +121,7 @@ class StepVerifier:
         self._lthash = LtHash16(state.lthash)
         self._compact = state.compact_range
         self._digest = state.state_digest
+        self._format_version = 1  # the newest format version fed so far
 
     @property
     def target_size(self) -> int:
@@ -126,6 +137,12 @@ class StepVerifier:
         if version > self.target_size:
             raise BadProofError(f"leaf {version} is beyond the checkpoint size {self.target_size}")
         delta = decode_delta(leaf, max_bytes=self._max_delta_bytes)
+        if delta.format_version < self._format_version:
+            raise DeltaConflictError(
+                f"leaf {version} is a v{delta.format_version} delta after a "
+                f"v{self._format_version} one: a log's format version never goes back"
+            )
+        self._format_version = delta.format_version
         _check_applies(delta, self._state.list_id, version, listed)
         self._lthash.update(delta.additions, delta.removals)
         digest = self._lthash.digest()

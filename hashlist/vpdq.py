@@ -47,7 +47,8 @@ QUERY_MATCH_PERCENT = 0.0
 """... and at least this share of the query's frames matches (Meta's: no requirement)."""
 MAX_FRAMES = 900
 """Distinct good frames a listed video keeps: 15 minutes of distinct frames at one
-per second; the text is 900 * 65 - 1 bytes, under a 64 KiB leaf with its header."""
+per second; the text is 900 * 65 - 1 bytes, so a leaf adding one such video stays
+within the 65,535 bytes of a v2 leaf (``hashlist.delta.MAX_ENTRY_BYTES``)."""
 DOMAIN = b"hashlist-vpdq/v1\n"
 _PDQ_HEX = 64
 _TEXT = re.compile(rb"[0-9a-f]{64}(?:,[0-9a-f]{64}){0,%d}" % (MAX_FRAMES - 1))

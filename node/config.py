@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hashlist.config import load_config
-from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, validate_list_id
+from hashlist.delta import DEFAULT_MAX_DELTA_BYTES, MAX_ENTRY_BYTES, validate_list_id
 from hashlist.errors import ConfigError, InputError
 from hashlist.logs import check_log_options
 from hashlist.probes import is_loopback, split_listen
@@ -63,7 +63,9 @@ class NodeConfig:
     reconnect_cap_seconds: float = 30.0
     """Reconnection backoff: full jitter, doubling from base up to cap."""
     max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES
-    """Largest leaf accepted; anything larger is refused as malformed."""
+    """Largest leaf accepted; anything larger is refused as malformed. At least 65,535,
+    the bound of a leaf of log format version 2, which applies whatever this says; the
+    default, 16 MiB, is the bound of a v1 leaf, written by hubs before version 2."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     """gRPC receive limit: an oversized response is refused by the transport."""
     tiles_url: str = ""
@@ -145,6 +147,11 @@ class NodeConfig:
                 validate_list_id(list_id)
             except InputError as e:
                 raise ConfigError(str(e)) from e
+        if self.max_delta_bytes < MAX_ENTRY_BYTES:
+            raise ConfigError(
+                f"max_delta_bytes must be at least {MAX_ENTRY_BYTES}, got {self.max_delta_bytes}: "
+                "a lower limit would refuse leaves the hub writes"
+            )
         if self.snapshot_threshold_leaves < 1:
             raise ConfigError("snapshot_threshold_leaves must be at least 1")
         if self.max_step_bytes < 1024 or self.replica_check_seconds < 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hashlist.config import load_config
-from hashlist.delta import DEFAULT_MAX_DELTA_BYTES
+from hashlist.delta import MAX_ENTRY_BYTES
 from hashlist.errors import ConfigError, KeyFormatError
 from hashlist.logs import check_log_options
 from hashlist.note import COSIGNATURE_V1, Verifier
@@ -68,9 +68,10 @@ class HubConfig:
     ``<tiles_dir>/<list id>/``, for a web server, object store or CDN to serve to
     nodes (``docs/tiles.md``); absent: none. The entry bundles hold the lists'
     hashes: serve them only to granted partners."""
-    max_delta_bytes: int = DEFAULT_MAX_DELTA_BYTES
-    """Largest delta (leaf); a larger publication becomes several deltas, committed
-    together."""
+    max_delta_bytes: int = MAX_ENTRY_BYTES
+    """Largest delta (leaf), at most 65,535 (a leaf of log format version 2, what C2SP
+    tlog-tiles can serve); a larger publication becomes several deltas, committed
+    together. Below 58,772 a video of 900 frames no longer fits in one."""
     max_publish_hashes: int = 2_000_000
     """Most hashes one publication may carry (they are held in memory until it commits)."""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
@@ -130,6 +131,12 @@ class HubConfig:
         for name, (value, least) in at_least.items():
             if value < least:
                 raise ConfigError(f"{name} must be at least {least}, got {value}")
+        if self.max_delta_bytes > MAX_ENTRY_BYTES:
+            raise ConfigError(
+                f"max_delta_bytes must be at most {MAX_ENTRY_BYTES}, got {self.max_delta_bytes}: "
+                "a leaf of log format version 2 is at most 65,535 bytes so that the log can be "
+                "served as C2SP tlog-tiles (a larger publication becomes several leaves anyway)"
+            )
         if self.max_delta_bytes > self.max_message_bytes - 1024:
             raise ConfigError("max_delta_bytes must fit in max_message_bytes")
         if self.unary_reserve >= self.max_workers:

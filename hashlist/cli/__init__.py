@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_hash)  # fmt: skip
     p = sub.add_parser("demo", help="run a hub, a witness and three nodes; publish, verify, stop")
-    p.add_argument("--hashes", type=int, default=10_000, help="size of the first delta")
+    p.add_argument("--hashes", type=int, default=10_000, help="hashes in the first publication")
     p.add_argument("--workdir", default="run/demo", help="scratch folder (emptied first)")
     p.add_argument(
         "--serve", action="store_true", help="keep it running afterwards, to try the hashing page"

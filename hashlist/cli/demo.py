@@ -308,11 +308,12 @@ def run_federation(*, hashes: int, workdir: Path, serve: bool = False) -> int:
                 ([], signals[:1], "retracted 1 hash"),
             ]
             for adds, removes, what in steps:
-                version = op.publish(list_id, adds, removes).version
-                took = fed.wait_all_at(PARTNERS, list_id, version, timeout=60)
-                print(f"{what} as version {version}: every node verified and applied it "
+                result = op.publish(list_id, adds, removes)
+                took = fed.wait_all_at(PARTNERS, list_id, result.version, timeout=60)
+                print(f"{what} as {result.versions}: every node verified and applied it "
                       f"{took * 1000:.0f} ms after the hub answered")  # fmt: skip
-            hub_digest = op.status()[0].state_digest.hex()
+            hub = op.status()[0]
+            hub_digest = hub.state_digest.hex()
         print()
         print(f"{'node':<10} {'list':<11} {'version':>7} {'hashes':>7}  {'state digest':<64}  lag")
         ok = True
@@ -321,7 +322,7 @@ def run_federation(*, hashes: int, workdir: Path, serve: bool = False) -> int:
             count = fed.node_hashes(partner, list_id)
             print(f"{partner:<10} {list_id:<11} {version:>7} {count:>7}  {digest}  {lag:>3}")
             ok &= digest == hub_digest and count == hashes - 1
-        print(f"{'hub':<10} {list_id:<11} {2:>7} {hashes - 1:>7}  {hub_digest}")
+        print(f"{'hub':<10} {list_id:<11} {hub.size:>7} {hub.hashes:>7}  {hub_digest}")
         print("\nevery replica matches the hub's signed state digest" if ok else "\nMISMATCH")
         with fed.operator() as op:
             ok &= _matching_demo(fed, op, list_id)
@@ -354,9 +355,9 @@ def _matching_demo(fed: Federation, op: HubClient, list_id: str) -> bool:
         h = hash_file(path)
         hashed.append(h)
         print(f"{path.name}: pdq {h.pdq} (quality {h.pdq_quality}), phash {h.phash}")
-    version = op.publish(list_id, [s for h in hashed for s in h.signals]).version
-    fed.wait_all_at(PARTNERS, list_id, version, timeout=60)
-    print(f"published their {sum(len(h.signals) for h in hashed)} signals as version {version}")
+    result = op.publish(list_id, [s for h in hashed for s in h.signals])
+    fed.wait_all_at(PARTNERS, list_id, result.version, timeout=60)
+    print(f"published their {sum(len(h.signals) for h in hashed)} signals as {result.versions}")
 
     partner = PARTNERS[0]
     print(f"\n--- {partner}'s upload pipeline asks its node (local Matcher service) ---")

@@ -211,9 +211,7 @@ def _publish(args: argparse.Namespace) -> int:
         r = client.publish(
             args.list_id, adds, removes, on_sent=bar.advance, reason=args.reason, videos=videos
         )  # one publication
-    versions = f"version {r.version}" if r.first_version >= r.version else (
-        f"versions {r.first_version}..{r.version}")  # fmt: skip
-    print(f"{args.list_id}: {versions}: +{r.added} -{r.removed}"
+    print(f"{args.list_id}: {r.versions}: +{r.added} -{r.removed}"
           + (f", {r.already_listed_count} already listed" if r.already_listed_count else "")
           + (f", {r.not_listed_count} not listed" if r.not_listed_count else "")
           + (" (replayed: published earlier)" if r.replayed else ""))  # fmt: skip

@@ -91,16 +91,17 @@ def test_sigkill_while_applying_a_large_delta_loses_and_duplicates_nothing(fed: 
         fed.wait_all_at(("facebook",), LIST, 1, timeout=60)
         interrupted = 0
         for delay in (0.05, 0.3, 0.7, 1.2):
-            version = op.publish(LIST, random_signals(120_000)).version
+            result = op.publish(LIST, random_signals(120_000))  # about 135 leaves
+            before = result.first_version - 1
             time.sleep(delay)
             fed.stop("facebook", signal.SIGKILL)
             members, stored, size = _rows(fed, "facebook")
-            # Either the whole delta or none of it, and the rows match the digest.
-            assert size in (version - 1, version)
-            interrupted += size == version - 1
+            # Either the whole publication or none of it, and the rows match the digest.
+            assert size in (before, result.version)
+            interrupted += size == before
             assert LtHash16.of(members).digest() == stored
             fed.start_node("facebook")
-            fed.wait_all_at(("facebook",), LIST, version, timeout=120)
+            fed.wait_all_at(("facebook",), LIST, result.version, timeout=120)
     assert interrupted >= 1, "no kill landed before the commit: the test proved nothing"
     members, stored, _ = _rows(fed, "facebook")
     size, digest = _hub_digest(fed)
@@ -139,8 +140,12 @@ def test_the_demo_command_runs_a_federation_and_stops_it(tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "every replica matches the hub's signed state digest" in done.stdout
+    # 1,000 PDQ lines need two leaves of at most 65,535 bytes, the retraction a third.
+    assert "published 1,000 hashes as versions 1..2" in done.stdout
+    assert "retracted 1 hash as version 3" in done.stdout
+    [digest] = re.findall(r"^hub +takeitdown +3 +999  ([0-9a-f]{64})$", done.stdout, re.M)
     for partner in ("facebook", "instagram", "yubo"):
-        assert f"{partner:<10} takeitdown        2     999" in done.stdout
+        assert f"{partner:<10} takeitdown        3     999  {digest}" in done.stdout
     # Then: an edited copy matches at a node, an unrelated image does not, and
     # the report and verdict reach the hub's view.
     out = done.stdout

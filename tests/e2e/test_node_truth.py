@@ -167,12 +167,12 @@ def test_a_full_disk_raises_an_alarm_and_the_node_recovers(
         except OSError:
             pass
     with fed.operator() as op:
-        op.publish(LIST, random_signals(20_000, "md5"))
+        version = op.publish(LIST, random_signals(20_000, "md5")).version  # several leaves
     wait_until(lambda: "StorageError" in _log(fed, "yubo"), 30, "the node to hit the full disk")
     assert fed.procs["yubo"].poll() is None  # still running: it keeps serving version 1
     assert fed.node_state("yubo", LIST)[0] == 1
     filler.unlink()
-    fed.wait_all_at(("yubo",), LIST, 2, timeout=60)  # it retried with backoff and recovered
+    fed.wait_all_at(("yubo",), LIST, version, timeout=60)  # it retried with backoff, recovered
     assert fed.node_hashes("yubo", LIST) == 20_100
     wait_until(lambda: _status(fed, "yubo")[0] == 0, 30, "a healthy node after recovery")
     assert fed.stop("yubo") == 0  # before the disk goes away

@@ -15,15 +15,12 @@ import pytest
 
 from hashlist.cli.demo import Federation, random_signals
 
-LIST = "takeitdown"
-DELTA_BYTES = 1 << 20  # so that a few hundred thousand hashes make many versions
+LIST = "takeitdown"  # leaves of at most 65,535 bytes: 300,000 hashes make many versions
 
 
 @pytest.fixture
 def fed(tmp_path: Path) -> Iterator[Federation]:
     with Federation(tmp_path / "fed") as f:
-        with (f.workdir / "hub.toml").open("a") as toml:
-            toml.write(f"max_delta_bytes = {DELTA_BYTES}\n")
         f.start_hub()
         with f.operator() as op:
             op.create_list(LIST)

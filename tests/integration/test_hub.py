@@ -16,7 +16,8 @@ import pytest
 from hashlist.audit import replay_history
 from hashlist.checkpoint import verify_checkpoint
 from hashlist.cli.demo import wait_until
-from hashlist.clock import FixedClock
+from hashlist.clock import FixedClock, SystemClock
+from hashlist.delta import MAX_ENTRY_BYTES
 from hashlist.errors import (
     HashlistError,
     InputError,
@@ -37,7 +38,7 @@ from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
 from server.access import Access
 from server.serve import RunningHub
 from server.store import SqliteHubStore
-from tests.support import client, hub_config, hub_running
+from tests.support import client, hub_config, hub_running, node_syncer
 
 MD5 = [f"md5:{i:032x}" for i in range(10)]
 
@@ -177,6 +178,30 @@ def test_a_publication_over_one_delta_becomes_versions_committed_together(
         with pytest.raises(InputError, match="at most 1,000 hashes"):
             op.publish("l", [f"md5:{i:032x}" for i in range(1000, 2001)])
         assert op.status()[0].size == r.version  # nothing of the refused one
+
+
+def test_a_large_publication_becomes_v2_leaves_a_node_applies(
+    hub: tuple[RunningHub, TrustRoot], pki: Path, tmp_path: Path
+) -> None:
+    running, trust = hub
+    signals = [f"sha256:{i:064x}" for i in range(3000)]  # about 228 KB of lines
+    with (
+        client(running.port, pki, "operator") as op,
+        node_syncer(tmp_path / "node", pki, running.port, trust, SystemClock()) as (syncer, store),
+    ):
+        op.publish("takeitdown", MD5[:1])
+        assert syncer.sync("takeitdown")  # bootstrapped at version 1
+        r = op.publish("takeitdown", signals)
+        assert (r.first_version, r.added) == (2, 3000)
+        assert r.version >= 5  # the result names the last of its versions
+        leaves = [leaf for _, batch in op.leaves("takeitdown", 1, r.version) for leaf in batch]
+        assert len(leaves) == r.version - 1
+        assert all(len(leaf) <= MAX_ENTRY_BYTES for leaf in leaves)
+        assert all(leaf.startswith(b"hashlist-delta/v2\n") for leaf in leaves)
+        assert syncer.sync("takeitdown")  # every leaf verified, in one step
+        state = store.state("takeitdown")
+        assert (state.size, state.state_digest) == (r.version, op.status()[0].state_digest)
+        assert store.count("takeitdown") == 3001
 
 
 def test_identity_rules(hub: tuple[RunningHub, TrustRoot], pki: Path, tmp_path: Path) -> None:

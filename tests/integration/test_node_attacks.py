@@ -134,10 +134,14 @@ def test_frozen_hub_goes_stale_but_the_replica_stays_servable(rig: Rig) -> None:
 
 
 def test_oversized_leaf(rig: Rig) -> None:
-    lines = [f"sha256:{i:064x}" for i in range(2000)]  # ~150 KB, over the node's 64 KiB limit
+    lines = [f"sha256:{i:064x}" for i in range(2000)]  # ~150 KB, over the 65,535 of a v2 leaf
     rig.sim.big_leaf = make_delta(LIST, 3, bytes(32), lines, []).encode()
     rig.sim.attack = "oversized_leaf"
-    rig.assert_refused("MalformedDeltaError")
+    rig.assert_refused("OversizedDeltaError")
+    assert "over the 65535-byte limit" in rig.store.record(LIST).alarm
+    # A v1 leaf may be larger, but not larger than the node's own limit (64 KiB here).
+    rig.sim.big_leaf = rig.sim.big_leaf.replace(b"hashlist-delta/v2", b"hashlist-delta/v1", 1)
+    rig.assert_refused("OversizedDeltaError")
     assert "over the 65536-byte limit" in rig.store.record(LIST).alarm
 
 

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashlist.delta import Delta, decode_delta, make_delta
-from hashlist.errors import InputError, InvalidSignalError, MalformedDeltaError
+from hashlist.delta import (
+    MAX_ENTRY_BYTES,
+    MAX_V1_ENTRY_BYTES,
+    Delta,
+    decode_delta,
+    make_delta,
+)
+from hashlist.errors import (
+    InputError,
+    InvalidSignalError,
+    MalformedDeltaError,
+    OversizedDeltaError,
+)
 from hashlist.signals import SignalText
 from tests.strategies import list_ids, signal_sets, signal_texts
 
@@ -24,7 +36,7 @@ def _delta() -> bytes:
 
 def test_the_documented_layout() -> None:
     assert _delta() == (
-        b"hashlist-delta/v1\nlist takeitdown\nversion 7\nstate " + DIGEST.hex().encode() + b"\n"
+        b"hashlist-delta/v2\nlist takeitdown\nversion 7\nstate " + DIGEST.hex().encode() + b"\n"
         b"add " + MD5_A.encode() + b"\nadd " + PDQ.encode() + b"\nremove " + MD5_B.encode() + b"\n"
     )
 
@@ -35,18 +47,30 @@ def test_the_documented_layout() -> None:
     digest=st.binary(min_size=32, max_size=32),
     adds=signal_sets,
     removes=signal_sets,
+    format_version=st.sampled_from([1, 2]),
 )
 def test_round_trip(
-    list_id: str, version: int, digest: bytes, adds: frozenset[str], removes: frozenset[str]
-) -> None:
+    *, list_id: str, version: int, digest: bytes, adds: frozenset[str],
+    removes: frozenset[str], format_version: int,
+) -> None:  # fmt: skip
     removes = removes - adds
     if not adds and not removes:
         return
-    delta = make_delta(list_id, version, digest, adds, removes)
+    delta = replace(make_delta(list_id, version, digest, adds, removes),
+                    format_version=format_version)  # fmt: skip
     data = delta.encode()
+    assert data.startswith(f"hashlist-delta/v{format_version}\n".encode())
     assert decode_delta(data) == delta
     assert decode_delta(data).encode() == data
     assert list(delta.additions) == sorted(adds)
+
+
+def test_a_new_delta_is_v2_and_a_v1_leaf_decodes_to_the_same_change() -> None:
+    v2 = make_delta("takeitdown", 7, DIGEST, [PDQ, MD5_A], [MD5_B])
+    assert v2.format_version == 2
+    v1 = decode_delta(_delta().replace(b"hashlist-delta/v2", b"hashlist-delta/v1"))
+    assert v1.format_version == 1
+    assert replace(v1, format_version=2) == v2
 
 
 def _variants(data: bytes) -> list[tuple[str, bytes]]:
@@ -61,7 +85,7 @@ def _variants(data: bytes) -> list[tuple[str, bytes]]:
         ("unsorted additions", b"\n".join([*lines[:4], lines[5], lines[4], *lines[6:]])),
         ("repeated addition", b"\n".join([*lines[:5], lines[4], *lines[5:]])),
         ("remove before add", b"\n".join([*lines[:4], lines[6], lines[4], lines[5], *lines[7:]])),
-        ("wrong format line", data.replace(b"hashlist-delta/v1", b"hashlist-delta/v2")),
+        ("unknown format line", data.replace(b"hashlist-delta/v2", b"hashlist-delta/v3")),
         ("upper-case state", data.replace(DIGEST.hex().encode(), DIGEST.hex().upper().encode())),
         ("short state", data.replace(DIGEST.hex().encode(), DIGEST.hex()[:-2].encode())),
         ("version zero", data.replace(b"version 7", b"version 0")),
@@ -120,9 +144,44 @@ def test_size_limit_is_checked_before_parsing() -> None:
     data = _delta()
     assert decode_delta(data, max_bytes=len(data))
     with pytest.raises(
-        MalformedDeltaError, match=f"{len(data)} bytes, over the {len(data) - 1}-byte limit"
+        OversizedDeltaError, match=f"{len(data)} bytes, over the {len(data) - 1}-byte limit"
     ):
         decode_delta(data, max_bytes=len(data) - 1)
+
+
+def _leaf_of(size: int, format_version: int = 2) -> bytes:
+    """A canonical leaf of exactly ``size`` bytes: md5 additions, and a list id whose
+    length makes up the rest."""
+    line = len(f"add md5:{0:032x}\n")
+    header = len(make_delta("l", 1, DIGEST, [f"md5:{0:032x}"], []).encode()) - line
+    count, extra = divmod(size - header, line)
+    delta = make_delta("l" * (1 + extra), 1, DIGEST, [f"md5:{i:032x}" for i in range(count)], [])
+    leaf = replace(delta, format_version=format_version).encode()
+    assert len(leaf) == size
+    return leaf
+
+
+def test_a_v2_leaf_is_at_most_65535_bytes_whatever_the_verifiers_limit() -> None:
+    assert MAX_ENTRY_BYTES == 65_535
+    assert decode_delta(_leaf_of(65_535)).size > 1500
+    too_big = _leaf_of(65_536)
+    with pytest.raises(OversizedDeltaError, match="65536 bytes, over the 65535-byte limit"):
+        decode_delta(too_big)
+    with pytest.raises(OversizedDeltaError):
+        decode_delta(too_big, max_bytes=MAX_V1_ENTRY_BYTES * 2)
+    # Refused on its length alone: a body that would not even parse gets the same answer.
+    with pytest.raises(OversizedDeltaError):
+        decode_delta(too_big[:-1] + b"x")
+
+
+def test_a_v1_leaf_may_be_larger_up_to_the_old_limit() -> None:
+    assert decode_delta(_leaf_of(65_536, format_version=1)).format_version == 1
+    assert decode_delta(_leaf_of(200_000, format_version=1)).size > 4_800
+    with pytest.raises(OversizedDeltaError, match="over the 100000-byte limit"):
+        decode_delta(_leaf_of(200_000, format_version=1), max_bytes=100_000)
+    head = b"hashlist-delta/v1\n"
+    with pytest.raises(OversizedDeltaError, match=f"over the {MAX_V1_ENTRY_BYTES}-byte limit"):
+        decode_delta(head + bytes(MAX_V1_ENTRY_BYTES), max_bytes=2 * MAX_V1_ENTRY_BYTES)
 
 
 def test_make_delta_canonicalises_and_reports_bad_input() -> None:

@@ -29,12 +29,17 @@ def test_publish_leaves_out_what_would_break_the_invariants(keys: Keys) -> None:
     assert log.size == 2
 
 
-def test_publish_refuses_oversized_deltas(keys: Keys) -> None:
-    log = ListLog("l", "hub.example/lists/l", [keys.log], [], max_delta_bytes=200)
-    with pytest.raises(InputError, match="over the 200-byte limit: split it"):
-        log.append([f"md5:{i:032x}" for i in range(10)])
-    assert log.size == 0
-    assert not log.members
+def test_a_publication_becomes_as_many_leaves_as_the_limit_needs(keys: Keys) -> None:
+    log = ListLog("l", "hub.example/lists/l", [keys.log], [], max_delta_bytes=1024)
+    pub = log.append([f"md5:{i:032x}" for i in range(100)])
+    assert (pub.first_version, pub.version, pub.added) == (1, log.size, 100)
+    assert log.size > 1
+    assert all(len(leaf) <= 1024 for leaf in log.leaves)
+    tiny = ListLog("l", "hub.example/lists/l", [keys.log], [], max_delta_bytes=200)
+    with pytest.raises(InputError, match="cannot hold a single change"):
+        tiny.append([f"md5:{i:032x}" for i in range(10)])
+    assert tiny.size == 0
+    assert not tiny.members
 
 
 def test_keygen_and_trust_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from hashlist.errors import (
     FutureTimestampError,
     MalformedDeltaError,
     OriginMismatchError,
+    OversizedDeltaError,
     QuorumError,
     RollbackError,
     StaleCheckpointError,
@@ -278,7 +279,7 @@ def test_wrong_number_of_leaves(keys: Keys, log: ListLog) -> None:
 def test_oversized_leaf(keys: Keys, log: ListLog) -> None:
     node = Follower(keys)
     log.append([A, B, C])
-    with pytest.raises(MalformedDeltaError, match="over the 100-byte limit"):
+    with pytest.raises(OversizedDeltaError, match="over the 100-byte limit"):
         verify_update(
             node.state,
             log.signed_checkpoint(NOW),

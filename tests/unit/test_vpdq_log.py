@@ -7,11 +7,19 @@ extra, out of order or not the ones the signal names.
 
 from __future__ import annotations
 
+import random
 from hashlib import sha256
 
 import pytest
 
-from hashlist.delta import decode_delta, make_delta
+from hashlist.delta import (
+    FRAMES_LINE_OVERHEAD,
+    MAX_CHANGE_LINE_BYTES,
+    MAX_ENTRY_BYTES,
+    MAX_HEADER_BYTES,
+    decode_delta,
+    make_delta,
+)
 from hashlist.errors import InputError, MalformedDeltaError
 from hashlist.log import plan_deltas
 from hashlist.lthash import LtHash16
@@ -114,16 +122,42 @@ def test_frames_out_of_order_or_misplaced_are_refused() -> None:
         decode_delta(misplaced)
 
 
+def _maximal_video(seed: int) -> FrameSet:
+    rng = random.Random(seed)
+    return FrameSet(tuple(sorted({f"{rng.getrandbits(256):064x}" for _ in range(MAX_FRAMES)})))
+
+
+def test_a_leaf_adding_a_900_frame_video_stays_within_the_v2_bound() -> None:
+    video = _maximal_video(1)
+    assert len(video.codes) == MAX_FRAMES
+    assert len(video.text) == 58_499
+    # The bound the planner relies on, whatever the list id, version and signal kinds ...
+    worst = MAX_HEADER_BYTES + MAX_CHANGE_LINE_BYTES + FRAMES_LINE_OVERHEAD + len(video.text)
+    assert worst == 58_772 <= MAX_ENTRY_BYTES
+    # ... and a real leaf with the longest header: a 63-character list id, version 2^63-1.
+    leaf = make_delta("l" * 63, 2**63 - 1, DIGEST, [video.signal], [], videos=[video]).encode()
+    assert len(leaf) <= worst
+    assert decode_delta(leaf).videos == (video,)
+
+
 def test_publications_split_so_that_each_leaf_stays_bounded() -> None:
-    videos = [FrameSet.of(video(seed, scenes=90)) for seed in range(6)]  # ~58 KB of frames each
-    adds = {v.signal for v in videos}
+    videos = [_maximal_video(seed) for seed in range(3)]
+    hashes = {SignalText(f"sha256:{i:064x}") for i in range(2000)}
+    adds = {v.signal for v in videos} | hashes
     frames = {v.signal: v for v in videos}
-    plans = plan_deltas("clips", 1, LtHash16().to_bytes(), adds, set(), present=set(),
-                        max_delta_bytes=128 * 1024, videos=frames)  # fmt: skip
-    assert len(plans) == 3
-    assert all(len(p.leaf) <= 128 * 1024 for p in plans)
+    plans = plan_deltas("l" * 63, 2**63 - 100, LtHash16().to_bytes(), adds, set(),
+                        present=set(), max_delta_bytes=MAX_ENTRY_BYTES, videos=frames)  # fmt: skip
+    assert len(plans) >= 5
+    assert all(len(p.leaf) <= MAX_ENTRY_BYTES for p in plans)
     decoded = [decode_delta(p.leaf) for p in plans]
-    assert {v for d in decoded for v in d.videos} == set(videos)
+    assert {v for d in decoded for v in d.videos} == set(videos)  # each in the leaf adding it
+    assert {s for d in decoded for s in d.additions} == adds
+    with pytest.raises(InputError, match="cannot hold a single change"):
+        plan_deltas("clips", 1, LtHash16().to_bytes(), adds, set(), present=set(),
+                    max_delta_bytes=32 * 1024, videos=frames)  # fmt: skip
+    with pytest.raises(InputError, match="over 65535"):
+        plan_deltas("clips", 1, LtHash16().to_bytes(), adds, set(), present=set(),
+                    max_delta_bytes=MAX_ENTRY_BYTES + 1, videos=frames)  # fmt: skip
 
 
 def test_a_snapshot_batch_must_bring_each_videos_frames() -> None:
