@@ -146,8 +146,7 @@ class Follower:
                 problem = f"InternalError: {type(e).__name__}: {e}"
                 log.exception("sync failed unexpectedly")
             if problem is None:
-                attempt, self._away, self._next_poll = 0, "", 0.0
-                self._tiles.clear()
+                attempt = 0
                 continue
             if self.stop.is_set():
                 break
@@ -199,6 +198,9 @@ class Follower:
             self.syncer.refresh_trust_safely()
             followed, problems = self._sync_all(lists)
             if followed:
+                # The hub answered (the trust root, above): the next outage starts afresh.
+                self._away, self._next_poll = "", 0.0
+                self._tiles.clear()
                 self._follow(followed, refused=len(followed) < len(lists))
                 return None
             return "; ".join(problems)
