@@ -14,13 +14,14 @@ Invariants:
   a reader never sees a checkpoint whose tiles are missing.
 * A path is written once: an existing file is compared, never overwritten (a
   file that differs means the folder holds another log's files, and the list
-  is no longer tiled, loudly). A partial tile is superseded by a wider path;
-  partials older than the previous checkpoint's are then deleted, so a reader
-  holding that checkpoint still finds its tiles.
-* The checkpoint never moves back: a note for a smaller size than written is
-  ignored. Failures (a full disk) are logged and counted; the next
-  announcement tries again from what is durable. They never stop the hub's
-  own serving.
+  is no longer tiled, loudly). A partial tile is superseded by a wider path,
+  and deleted only once the full tile at its index is durable, as C2SP
+  tlog-tiles allows: every checkpoint the hub wrote keeps its tiles readable,
+  as partial or full ones.
+* The checkpoint never moves back: a note for a smaller size than written, or
+  for the same size with an older cosignature time, is ignored. Failures (a
+  full disk) are logged and counted; the next announcement tries again from
+  what is durable. They never stop the hub's own serving.
 * A leaf over ``MAX_ENTRY_BYTES`` (a log-format version 1 leaf) cannot be put
   in a bundle: that list is not tiled, and the log says why.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,7 +46,6 @@ from hashlist.tiles import (
     TILE_WIDTH,
     Tile,
     encode_bundle,
-    partial_tiles,
     tiles_between,
 )
 
@@ -61,8 +62,7 @@ class TileWriter:
         self.root = root
         self._leaves, self._node = leaves, node
         self._lock = threading.Lock()
-        self._written: dict[str, int] = {}  # size of each list's durable checkpoint file
-        self._previous: dict[str, int] = {}  # the size before it, whose partials are kept
+        self._written: dict[str, tuple[int, int]] = {}  # (size, time) of each checkpoint file
         self._refused: set[str] = set()
         self.failures = 0  # announcements whose files could not be written
 
@@ -70,7 +70,7 @@ class TileWriter:
         """Write what ``note`` covers, then ``note`` as the list's checkpoint; False if
         the list is not (or could not be) brought up to it. Never raises."""
         try:
-            size = Checkpoint.parse(parse_note(note).text).size
+            size, time = _size_and_time(note)
         except MalformedNoteError:
             log.error("tiles: not writing an unreadable note for %s", list_id)
             return False
@@ -78,7 +78,7 @@ class TileWriter:
             if list_id in self._refused:
                 return False
             try:
-                return self._publish(list_id, size, note)
+                return self._publish(list_id, (size, time), note)
             except _RefusedError as e:
                 self._refused.add(list_id)
                 log.error("tiles: list %s is no longer written to %s: %s", list_id, self.root, e)
@@ -90,29 +90,32 @@ class TileWriter:
 
     def written(self, list_id: str) -> int:
         with self._lock:
-            return self._written.get(list_id, 0)
+            return self._written.get(list_id, (0, 0))[0]
 
-    def _publish(self, list_id: str, size: int, note: bytes) -> bool:
+    def _publish(self, list_id: str, new: tuple[int, int], note: bytes) -> bool:
         folder = self.root / list_id
         written = self._written.get(list_id)
         if written is None:  # the first note since start: what is on disk?
-            written = _size_on_disk(folder / CHECKPOINT)
-            if written > size:
-                raise _RefusedError(f"it holds a log of {written} leaves, the hub's has {size}")
+            written = _on_disk(folder / CHECKPOINT)
+            if written[0] > new[0]:
+                raise _RefusedError(
+                    f"it holds a log of {written[0]} leaves, the hub's has {new[0]}"
+                )
             self._written[list_id] = written
-        if size < written:  # an announcement overtaken by a newer one
-            log.debug("tiles: %s: ignoring a note for size %d below %d", list_id, size, written)
+        if new < written:  # an announcement overtaken by a newer one
+            log.debug("tiles: %s: ignoring a note for %s below %s", list_id, new, written)
             return False
         dirs: set[Path] = set()
-        for tile in tiles_between(written, size):
-            _write_once(folder / tile.path, self._content(list_id, tile), dirs)
-        for d in sorted(dirs):
+        tiles = tiles_between(written[0], new[0])
+        for tile in tiles:
+            _write_once(folder, tile.path, self._content(list_id, tile), dirs)
+        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
             _fsync_dir(d)
         _replace(folder / CHECKPOINT, note)
-        if size > written:
-            self._prune(folder, (self._previous.get(list_id, 0), written), size)
-            self._previous[list_id] = written
-            self._written[list_id] = size
+        self._written[list_id] = new
+        for tile in tiles:
+            if not tile.partial:  # its partials are superseded for every checkpoint
+                shutil.rmtree(folder / f"{tile.path}.p", ignore_errors=True)
         return True
 
     def _content(self, list_id: str, tile: Tile) -> bytes:
@@ -130,53 +133,78 @@ class TileWriter:
         height, start = TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH
         return b"".join(self._node(list_id, height, start + i) for i in range(tile.width))
 
-    def _prune(self, folder: Path, older: tuple[int, int], size: int) -> None:
-        """Delete the partial tiles of the size before ``older[1]`` that neither the
-        previous checkpoint (``older[1]``) nor the new one still names."""
-        keep = {t.path for t in partial_tiles(older[1])} | {t.path for t in partial_tiles(size)}
-        for tile in partial_tiles(older[0]):
-            if tile.path not in keep:
-                (folder / tile.path).unlink(missing_ok=True)
-
 
 class _RefusedError(Exception):
     """The folder cannot hold this list's log (stated in the message)."""
 
 
-def _size_on_disk(path: Path) -> int:
+def _size_and_time(note: bytes) -> tuple[int, int]:
+    """A note's size and newest cosignature time (0 if none): what orders two notes.
+    The writer trusts the notes it is given (the hub's own); it only orders them."""
+    parsed = parse_note(note)
+    times = [
+        int.from_bytes(s.signature[:8], "big") for s in parsed.signatures
+        if len(s.signature) == _COSIGNATURE_BYTES
+    ]  # fmt: skip
+    return Checkpoint.parse(parsed.text).size, max(times, default=0)
+
+
+_COSIGNATURE_BYTES = 8 + 64  # cosignature/v1: timestamp, then the Ed25519 signature
+
+
+def _on_disk(path: Path) -> tuple[int, int]:
     try:
-        return Checkpoint.parse(parse_note(path.read_bytes()).text).size
+        return _size_and_time(path.read_bytes())
     except FileNotFoundError:
-        return 0
+        return (0, 0)
     except (OSError, MalformedNoteError) as e:
         raise _RefusedError(f"its checkpoint file {path} is unreadable: {e}") from e
 
 
-def _write_once(path: Path, data: bytes, dirs: set[Path]) -> None:
+def _write_once(folder: Path, relative: str, data: bytes, dirs: set[Path]) -> None:
+    path = folder / relative
     try:
         existing = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(path.parent, dirs)
         _write_durably(path, data)
-        dirs.add(path.parent)
-        return
+        existing = data
     if existing != data:
         raise _RefusedError(f"{path} exists with other bytes: the folder holds another log's files")
+    dirs.add(path.parent)  # written now or by a run that failed before its fsync
+
+
+def _make_dirs(path: Path, dirs: set[Path]) -> None:
+    """``mkdir -p``, noting each parent whose entries changed, for fsync."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        dirs.add(d.parent)
 
 
 def _replace(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    dirs: set[Path] = set()
+    _make_dirs(path.parent, dirs)
     _write_durably(path, data)
-    _fsync_dir(path.parent)
+    for d in sorted({path.parent, *dirs}, key=lambda p: len(p.parts), reverse=True):
+        _fsync_dir(d)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
+    # A dot name, which the shipped nginx config never serves; removed on failure
+    # (a full disk) so nothing half-written is ever synced or served.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -83,11 +83,13 @@ def test_every_publication_is_written_as_tiles_before_its_checkpoint(
     assert checkpoint.size == 259
     assert entries == leaves
     assert _independently_read(folder, trust) == leaves
-    # A full bundle replaced its partials; only the last two checkpoints' partials stay.
+    # A full bundle replaced its partials; every later checkpoint's partials stay
+    # until their full tile exists (C2SP tlog-tiles).
     assert (folder / "tile/entries/000").exists()
     assert (folder / "tile/0/000").exists()
-    assert not [p for p in (folder / "tile/entries/000.p").iterdir()]
-    assert sorted(p.name for p in (folder / "tile/entries/001.p").iterdir()) == ["2", "3"]
+    assert not (folder / "tile/entries/000.p").exists()
+    assert not (folder / "tile/0/000.p").exists()
+    assert sorted(p.name for p in (folder / "tile/entries/001.p").iterdir()) == ["1", "2", "3"]
     assert sorted(p.name for p in (folder / "tile/1/000.p").iterdir()) == ["1"]
 
 

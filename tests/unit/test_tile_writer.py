@@ -46,6 +46,13 @@ def test_the_checkpoint_never_moves_back(tmp_path: Path) -> None:
     assert not writer.publish("takeitdown", old)  # an announcement overtaken by a newer one
     assert _size(tmp_path / "takeitdown" / "checkpoint") == 6
     assert writer.written("takeitdown") == 6
+    # Same size: a note cosigned earlier (a witness's reply overtaken by a
+    # re-cosignature) does not replace a newer one.
+    newer = log.signed_checkpoint(3000)
+    assert writer.publish("takeitdown", newer)
+    assert not writer.publish("takeitdown", log.signed_checkpoint(2500))
+    assert (tmp_path / "takeitdown" / "checkpoint").read_bytes() == newer
+    assert not list((tmp_path / "takeitdown").glob(".*"))  # no temporary file left
 
 
 def test_a_failure_is_retried_from_what_is_durable(
