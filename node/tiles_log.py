@@ -17,6 +17,7 @@ Invariants:
 * a partial bundle the server no longer has (the hub deletes superseded
   partials) is read from the wider bundle of the checkpoint now served: its
   first entries are the same, and they are verified all the same;
+* ``checkpoint_with_source`` says whether the note came from the tiles;
 * when the tiles do not answer (out of reach, refusing, missing) the hub is
   asked instead, and the failure is logged and counted; when the hub fails
   too, its error is raised (its type is what the sync loop acts on) naming
@@ -55,11 +56,19 @@ class TilesLog:
     # --- from the tiles ---
 
     def checkpoint(self, list_id: str) -> bytes:
+        return self.checkpoint_with_source(list_id)[0]
+
+    def checkpoint_with_source(self, list_id: str) -> tuple[bytes, ServiceError | None]:
+        """The note, and ``None`` if the tiles served it; else why they did not, the hub
+        having served it instead. The ``Syncer`` excuses an older checkpoint only when
+        the tiles served it: the hub standing in for them is the hub, rollbacks and all.
+        """
         try:
-            return self.tiles.checkpoint(list_id)
+            return self.tiles.checkpoint(list_id), None
         except ServiceError as e:
-            return self._from_hub(list_id, "the checkpoint", e,
+            note = self._from_hub(list_id, "the checkpoint", e,
                                   lambda: self.hub.checkpoint(list_id))  # fmt: skip
+            return note, e
 
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[tuple[int, Sequence[bytes]]]:
         for tile in bundles_for(start, end, end):
