@@ -293,10 +293,10 @@ def test_the_poll_says_the_tiles_answer_only_when_they_served_what_verified(rig:
     follower._poll([LIST])
     assert said[LIST] == "the tiles answer"
     assert rig.syncer.last_read[LIST] == CheckpointRead("tiles", "verified")
-    rig.tiles.failing = UnavailableError("HTTP 503")
+    rig.tiles.failing = PermissionDeniedError("HTTP 403")  # (503 would skip them a while)
     rig.hub.up = True
     follower._poll([LIST])  # the hub answered in their place
-    assert said[LIST] == "the tiles: UnavailableError: HTTP 503 (the hub answered)"
+    assert said[LIST] == "the tiles: PermissionDeniedError: HTTP 403 (the hub answered)"
     rig.tiles.failing = None
     rig.publish(2, write=False)
     rig.syncer.sync(LIST, rig.log.signed_checkpoint(NOW))  # pushed by the hub
@@ -307,3 +307,32 @@ def test_the_poll_says_the_tiles_answer_only_when_they_served_what_verified(rig:
     checkpoint.write_bytes(checkpoint.read_bytes().replace(b"\n\n", b"\n\nx", 1))
     follower._poll([LIST])
     assert said[LIST].startswith("the tiles: not verified: ")
+
+
+def test_tiles_out_of_reach_are_skipped_for_a_growing_while(rig: Rig) -> None:
+    now = [1000.0]
+    rig.syncer.hub = TilesLog(rig.hub, rig.tiles, rig.metrics, monotonic=lambda: now[0])
+    rig.hub.up = True
+    rig.tiles.failing = UnavailableError("timed out")  # a blackholed tiles host
+    rig.publish(1)
+    assert rig.syncer.sync(LIST)  # from the hub: the leaves without asking the tiles
+    assert rig.tiles.reads == ["checkpoint"]
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 30
+    rig.publish(1)
+    now[0] += 29
+    assert rig.syncer.sync(LIST)
+    assert rig.tiles.reads == ["checkpoint"]  # skipped
+    assert rig.syncer.last_read[LIST].tiles_problem.startswith("TilesSkippedError: not asked")
+    assert _count(rig, "hashlist_node_tiles_errors_total", list=LIST,
+                  error="UnavailableError") == 1  # fmt: skip
+    now[0] += 2
+    assert rig.syncer.sync(LIST) is True  # asked again, failing again: twice as long
+    assert len(rig.tiles.reads) == 2
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 60
+    now[0] += 61
+    rig.tiles.failing = None
+    rig.publish(1)
+    assert rig.syncer.sync(LIST)
+    assert rig.syncer.last_read[LIST] == CheckpointRead("tiles", "verified")
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 0
+    assert rig.size() == 3
