@@ -7,9 +7,10 @@ exactly one typed error:
 ``PermissionDeniedError``  401 or 403 (and 400, 495, 496: what nginx answers
                            a client certificate it cannot verify)
 ``NotFoundError``          404 or 410
-``UnavailableError``       connection, TLS and timeout failures, 408, 425,
-                           429 and 5xx, once the retries are spent; a server
-                           certificate that does not verify (not retried)
+``UnavailableError``       connection, TLS and timeout failures, an attempt
+                           over its deadline, 408, 425, 429 and 5xx, once the
+                           retries are spent; a server certificate that does
+                           not verify (not retried)
 ``TileError``              a body over ``limit``, a broken or unknown content
                            encoding, a redirect that is not to https, any
                            other status
@@ -24,12 +25,22 @@ Invariants:
   else; the client certificate goes in the TLS handshake;
 * redirects (a URL signer answering with a short-lived object-store URL) are
   followed only to ``https`` URLs, at most ``MAX_REDIRECTS`` times;
-* 403 and 404 are never retried; connections are kept alive and reused.
+* an attempt (connecting, the TLS handshake, the headers, the body, and the
+  redirects it follows) ends by its deadline, ``timeout`` plus the time the
+  largest allowed body takes at ``min_rate`` bytes per second, whatever the
+  server sends: ``timeout`` alone bounds each socket read, and a server
+  dripping a byte per read would otherwise hold the fetcher (and the node's
+  one sync thread) for as long as it likes;
+* 403 and 404 are never retried; connections are kept alive and reused, at
+  most ``max_connections`` of them (the least recently used is closed), since
+  redirects may name any number of hosts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import ssl
 import threading
 import time
@@ -49,6 +60,11 @@ _DENIED = frozenset({400, 401, 403, 495, 496})
 _ABSENT = frozenset({404, 410})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ERROR_BODY = 64 * 1024  # read (and drop) an error page up to this, to reuse the connection
+_CHUNK = 64 * 1024  # one read of the body, at most
+MIN_BYTES_PER_SECOND = 128 * 1024
+"""The slowest transfer waited for: a full entry bundle (16.8 MB) gets about two minutes
+on top of ``timeout``, a checkpoint about ``timeout``."""
+MAX_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -86,18 +102,27 @@ class HttpsFetcher:
         timeout: float,
         backoff: Backoff,
         sleep: Callable[[float], None] = time.sleep,
+        min_rate: float = MIN_BYTES_PER_SECOND,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.context, self.timeout, self.backoff, self._sleep = context, timeout, backoff, sleep
+        self.min_rate, self.max_connections = min_rate, max_connections
+        # Least recently used first: a reused connection moves to the end.
         self._connections: dict[tuple[str, int], http.client.HTTPSConnection] = {}
         self._lock = threading.Lock()  # one request at a time per fetcher
+
+    def deadline_seconds(self, limit: int) -> float:
+        """How long one attempt at a body of up to ``limit`` bytes may take in all."""
+        return self.timeout + _wire_limit(limit) / self.min_rate
 
     def get(self, url: str, *, limit: int, no_cache: bool = False) -> bytes:
         """The body of ``url`` (at most ``limit`` bytes, decoded), after retries."""
         problem = "no attempt made"
         with self._lock:
             for attempt in range(self.backoff.attempts):
+                deadline = time.monotonic() + self.deadline_seconds(limit)
                 try:
-                    return self._follow(url, limit, no_cache)
+                    return self._follow(url, limit, no_cache, deadline)
                 except _TransientError as e:
                     problem = str(e)
                 if attempt + 1 < self.backoff.attempts:
@@ -110,9 +135,9 @@ class HttpsFetcher:
                 connection.close()
             self._connections.clear()
 
-    def _follow(self, url: str, limit: int, no_cache: bool) -> bytes:
+    def _follow(self, url: str, limit: int, no_cache: bool, deadline: float) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            status, location, encoding, body = self._exchange(url, limit, no_cache)
+            status, location, encoding, body = self._exchange(url, limit, no_cache, deadline)
             if status == 200:
                 return _decoded(url, encoding, body, limit)
             if status in _REDIRECTS and location:
@@ -131,27 +156,59 @@ class HttpsFetcher:
             raise TileError(f"{_shown(url)}: unexpected HTTP status {status}")
         raise TileError(f"{_shown(url)}: more than {MAX_REDIRECTS} redirects")
 
-    def _exchange(self, url: str, limit: int, no_cache: bool) -> tuple[int, str, str, bytes]:
+    def _exchange(
+        self, url: str, limit: int, no_cache: bool, deadline: float
+    ) -> tuple[int, str, str, bytes]:
         """One request: (status, Location, Content-Encoding, the body as sent, bounded)."""
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
             raise TileError(f"{_shown(url)} is not an https URL")
         key = (parts.hostname, parts.port or 443)
-        connection = self._connections.get(key)
+        connection = self._connection(key)
+        watchdog = _Watchdog(connection, deadline)
+        try:
+            return self._request(
+                connection, key, url, limit=limit, no_cache=no_cache, deadline=deadline
+            )
+        finally:
+            if watchdog.stop():  # it cut the socket: whatever was read, the attempt is over
+                self._drop(key)
+                raise _TransientError(f"over the deadline of {self.deadline_seconds(limit):.0f} "
+                                      "s for the request")  # fmt: skip
+
+    def _connection(self, key: tuple[str, int]) -> http.client.HTTPSConnection:
+        """The kept-alive connection to ``key`` (a new one if none), now the most recently
+        used; the least recently used ones are closed beyond ``max_connections``."""
+        connection = self._connections.pop(key, None)
         if connection is None:
             connection = http.client.HTTPSConnection(
                 key[0], key[1], timeout=self.timeout, context=self.context
             )
-            self._connections[key] = connection
+        self._connections[key] = connection
+        while len(self._connections) > max(1, self.max_connections):
+            self._drop(next(iter(self._connections)))
+        return connection
+
+    def _request(
+        self,
+        connection: http.client.HTTPSConnection,
+        key: tuple[str, int],
+        url: str,
+        *,
+        limit: int,
+        no_cache: bool,
+        deadline: float,
+    ) -> tuple[int, str, str, bytes]:
         headers = {"Accept-Encoding": "gzip, identity"}
         if no_cache:
             headers["Cache-Control"] = "no-cache"  # the checkpoint changes in place
+        parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             bound = _wire_limit(limit) if response.status == 200 else _ERROR_BODY
-            body, complete = _read(response, bound)
+            body, complete = _read(response, bound, deadline)
             if response.status == 200 and not complete:
                 raise TileError(f"{_shown(url)}: more than {limit:,} bytes")
             if not complete or response.will_close:
@@ -162,7 +219,7 @@ class HttpsFetcher:
             self._drop(key)
             raise UnavailableError(f"{_shown(url)}: the server's certificate does not "
                                    f"verify: {e.verify_message}") from e  # fmt: skip
-        except TileError:
+        except (TileError, _TransientError):
             self._drop(key)
             raise
         except (OSError, http.client.HTTPException) as e:
@@ -175,12 +232,59 @@ class HttpsFetcher:
             connection.close()
 
 
-def _read(response: http.client.HTTPResponse, bound: int) -> tuple[bytes, bool]:
-    """At most ``bound`` bytes of the body, and whether that was all of it."""
+class _Watchdog:
+    """Cuts a connection's socket at ``deadline``, unless stopped first.
+
+    ``timeout`` bounds each socket read, not a request: ``http.client`` reads
+    the status line and the headers in loops of reads, so a server sending one
+    byte per read is stopped only by cutting the socket under it (from this
+    timer's thread; the blocked read then fails, and the attempt with it)."""
+
+    def __init__(self, connection: http.client.HTTPSConnection, deadline: float) -> None:
+        self._connection, self._fired, self._stopped = connection, False, False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._fired = True
+            sock = self._connection.sock
+        if sock is not None:
+            # The plain socket's shutdown, not SSLSocket's: that one also drops its TLS
+            # state under the reading thread's feet. Already closed: nothing left to cut.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def stop(self) -> bool:
+        """Stop the timer; whether it had fired (the connection is then unusable)."""
+        with self._lock:
+            self._stopped = True
+            self._timer.cancel()
+            return self._fired
+
+
+def _read(response: http.client.HTTPResponse, bound: int, deadline: float) -> tuple[bytes, bool]:
+    """At most ``bound`` bytes of the body, and whether that was all of it; read in
+    pieces of one socket read each, the deadline checked between them."""
     length = response.getheader("Content-Length")
     if length is not None and length.isdigit() and int(length) > bound:
         return b"", False
-    data = response.read(bound + 1)
+    pieces, held = [], 0
+    while held <= bound:
+        if time.monotonic() > deadline:
+            raise _TransientError("over the deadline for the request")
+        piece = response.read1(min(_CHUNK, bound + 1 - held))
+        if not piece:
+            break
+        pieces.append(piece)
+        held += len(piece)
+    # ``read1`` leaves a body read to its end open; closed, the connection serves again.
+    response.close()
+    data = b"".join(pieces)
     if len(data) > bound:
         return data[:bound], False
     return data, True
@@ -218,4 +322,11 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]
 
 
-__all__ = ["MAX_REDIRECTS", "HttpsFetcher", "TlsFiles", "tls_context"]
+__all__ = [
+    "MAX_CONNECTIONS",
+    "MAX_REDIRECTS",
+    "MIN_BYTES_PER_SECOND",
+    "HttpsFetcher",
+    "TlsFiles",
+    "tls_context",
+]

@@ -12,7 +12,9 @@ pushed checkpoints until the stream ends. Along the way it
 * with ``tiles_url``, while the hub is out of reach (between reconnection
   attempts), polls the tiles' checkpoint every ``tiles_poll_seconds`` and
   applies what verifies: the contact still says the hub is unreachable, and
-  adds whether the tiles answer, so the status stays truthful.
+  adds how the tiles answer, so the status stays truthful: "the tiles
+  answer" only for a checkpoint the tiles served and that verified, not for
+  one the hub stood in for, one refused, or a copy behind the verified state.
 
 Whatever fails (the disk is full, an unexpected error), the loop records an
 alarm, keeps the last verified state being served, backs off and tries
@@ -36,7 +38,7 @@ from hashlist.errors import (
     UnavailableError,
 )
 from hashlist.retry import Backoff
-from node.sync import Subscription, Syncer
+from node.sync import BEHIND, PENDING, CheckpointRead, Subscription, Syncer
 
 log = logging.getLogger(__name__)
 _REFUSALS = (PermissionDeniedError, UnauthenticatedError, NotFoundError)
@@ -177,7 +179,7 @@ class Follower:
                 return
             try:
                 self.syncer.sync(list_id)
-                self._tiles[list_id] = "the tiles answer"
+                self._tiles[list_id] = _tiles_said(self.syncer.last_read.get(list_id))
             except ServiceError as e:  # the tiles, and then the hub, did not answer
                 log.warning("list %s: nothing from the tiles either: %s", list_id, e)
                 self._tiles[list_id] = f"the tiles: {type(e).__name__}: {e}"
@@ -188,7 +190,7 @@ class Follower:
 
     def _unreachable(self, list_id: str) -> str:
         """The contact of a list while the hub is away: why, and how the tiles answer."""
-        tiles = self._tiles.get(list_id)
+        tiles = self._tiles.get(list_id)  # "" for a list not asked (halted)
         return f"unreachable: {self._away}" + (f" ({tiles})" if tiles else "")
 
     def _round(self, lists: Sequence[str]) -> str | None:
@@ -277,3 +279,18 @@ class Follower:
             self.stop.set()
             if self._subscription is not None:
                 self._subscription.cancel()
+
+
+def _tiles_said(read: CheckpointRead | None) -> str:
+    """What a poll's checkpoint says of the tiles, for the contact."""
+    if read is None or (read.source != "tiles" and not read.tiles_problem):
+        return ""  # a halted list, or the tiles not asked: nothing to say of them
+    if read.tiles_problem:
+        return f"the tiles: {read.tiles_problem} (the hub answered)"
+    if read.tiles_verified:
+        return "the tiles answer"
+    if read.outcome == BEHIND:
+        return "the tiles lag behind the verified version"
+    if read.outcome == PENDING:
+        return "the tiles: a version pending its witnesses' cosignatures"
+    return f"the tiles: not verified: {read.outcome}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -71,6 +71,12 @@ class NodeMetrics:
             "hashlist_node_tiles_errors",
             "Reads of the tiles that failed (the hub was asked instead), by list and error",
             ["list", "error"], registry=r,
+        )  # fmt: skip
+        self.tiles_skip_seconds = Gauge(
+            "hashlist_node_tiles_skip_seconds",
+            "How long the tiles are skipped after they last failed out of reach (the hub is "
+            "asked meanwhile): 0 while they are read, else 30 s doubling up to 10 minutes",
+            registry=r,
         )  # fmt: skip
         self.catch_ups = Counter(
             "hashlist_node_catch_ups",

@@ -11,8 +11,11 @@ list at each (re)connection):
    downloaded and verified into a spill file first. With ``tiles_url`` (the
    ``HubLog`` is then ``node.tiles_log.TilesLog``) such a catch-up replays the
    leaves from the tiles when they are few or the snapshot is out of reach,
-   and a checkpoint read from the tiles that is older than the verified state
-   is a lagging copy, not a rollback;
+   and a checkpoint the tiles served (``SourcedLog`` says so) that is validly
+   signed but older than the verified state is a lagging copy, not a
+   rollback. Whatever the hub sends, pushed or asked for (also when it stands
+   in for tiles that failed), is never excused: older is a ``RollbackError``;
+   at the same size a different root is equivocation, from either source;
 3. only then apply and commit in one short SQLite transaction, so an upload
    check never waits behind the network;
 4. on a verification failure keep the last good state and record an alarm
@@ -31,8 +34,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hashlist.checkpoint import VerifiedCheckpoint, verify_checkpoint
 from hashlist.clock import Clock
@@ -43,6 +47,7 @@ from hashlist.errors import (
     MalformedDeltaError,
     QuorumError,
     ResourceExhaustedError,
+    ServiceError,
     UnavailableError,
     UnknownKeyError,
     VerificationError,
@@ -85,6 +90,33 @@ class Subscription(Protocol):
     def cancel(self) -> None: ...
 
 
+@runtime_checkable
+class SourcedLog(Protocol):
+    """A ``HubLog`` whose checkpoint may come from elsewhere (``node.tiles_log.TilesLog``)."""
+
+    def checkpoint_with_source(self, list_id: str) -> tuple[bytes, ServiceError | None]:
+        """The note, and ``None`` if the tiles served it; else why they did not (and the
+        hub served it instead)."""
+        ...
+
+
+VERIFIED, BEHIND, PENDING = "verified", "behind", "pending"
+
+
+@dataclass(frozen=True)
+class CheckpointRead:
+    """Where the checkpoint of a list's last sync came from, and what became of it."""
+
+    source: str  # "tiles", "hub" (asked for), or "push" (handed to ``sync``)
+    outcome: str  # VERIFIED, BEHIND (an older copy from the tiles), PENDING, or the refusal
+    tiles_problem: str = ""  # why the tiles did not serve it, when the hub did instead
+
+    @property
+    def tiles_verified(self) -> bool:
+        """The tiles served the checkpoint and it verified (applied, or already had)."""
+        return self.source == "tiles" and self.outcome == VERIFIED
+
+
 class _StepTooLargeError(Exception):
     """More leaf bytes than ``max_step_bytes``: catch up from a snapshot instead."""
 
@@ -99,42 +131,65 @@ class Syncer:
         self.hub = hub
         self.clock = clock
         self.metrics = NodeMetrics()  # the daemon's, once it serves them
+        # Per list, the last sync's checkpoint (none while its sync failed in transport).
+        self.last_read: dict[str, CheckpointRead] = {}
 
     # --- one list, one step ---
 
-    def sync(
-        self, list_id: str, note: bytes | None = None, *, retry: bool = True,
-        mirrored: bool = False,
-    ) -> bool:  # fmt: skip
+    def sync(self, list_id: str, note: bytes | None = None) -> bool:
         """One step for one list; returns whether the verified state moved or refreshed.
 
-        Verification failures are recorded (alarm, evidence) and not raised;
-        transport failures and refusals are raised for the caller's loop. A
-        checkpoint signed by no key the trust root knows first makes the node
-        look for a rotated trust root, then tries once more.
+        ``note`` is a checkpoint the hub pushed; without it the checkpoint is asked
+        for. Verification failures are recorded (alarm, evidence, ``last_read``) and
+        not raised; transport failures and refusals are raised for the caller's loop.
         """
+        self.last_read.pop(list_id, None)
         record = self.store.record(list_id)
         if record.halted:
             return False
-        # A checkpoint read from the tiles may come from a mirror or cache that is behind.
-        mirrored = mirrored or (note is None and bool(self.config.tiles_url))
+        source, tiles_problem = "push", ""
+        if note is None:
+            note, source, tiles_problem = self._checkpoint(list_id)
+        # Only a copy the tiles served may be behind without the hub going back.
+        outcome = self._verify(record.state, note, mirrored=source == "tiles")
+        self.last_read[list_id] = CheckpointRead(source, outcome, tiles_problem)
+        return outcome == VERIFIED
+
+    def _checkpoint(self, list_id: str) -> tuple[bytes, str, str]:
+        """The list's checkpoint note, where it came from, and why the tiles did not
+        serve it when the hub did instead."""
+        if isinstance(self.hub, SourcedLog):
+            note, problem = self.hub.checkpoint_with_source(list_id)
+            if problem is None:
+                return note, "tiles", ""
+            return note, "hub", f"{type(problem).__name__}: {problem}"
+        return self.hub.checkpoint(list_id), "hub", ""
+
+    def _verify(
+        self, state: TrustedState, note: bytes, *, mirrored: bool, retry: bool = True
+    ) -> str:
+        """Verify and apply ``note``: the outcome. A checkpoint signed by no key the trust
+        root knows first makes the node look for a rotated trust root, then try once more.
+        """
         try:
-            if note is None:
-                note = self.hub.checkpoint(list_id)
-            return self._advance(record.state, note, mirrored=mirrored)
+            return VERIFIED if self._advance(state, note, mirrored=mirrored) else BEHIND
         except VerificationError as e:
             if isinstance(e, UnknownKeyError) and retry and self.refresh_trust_safely():
-                return self.sync(list_id, note, retry=False, mirrored=mirrored)
-            if not isinstance(e, QuorumError):  # pending is not a failure
-                self.metrics.verification_failures.labels(list_id, type(e).__name__).inc()
-            self._not_applied(list_id, record.state.size, note, e)
-            return False
+                return self._verify(state, note, mirrored=mirrored, retry=False)
+            if isinstance(e, QuorumError):  # pending is not a failure
+                self._not_applied(state.list_id, state.size, note, e)
+                return PENDING
+            self.metrics.verification_failures.labels(state.list_id, type(e).__name__).inc()
+            self._not_applied(state.list_id, state.size, note, e)
+            return f"{type(e).__name__}: {e}"
 
     def _advance(self, state: TrustedState, note: bytes, *, mirrored: bool = False) -> bool:
         verified = verify_checkpoint(note, self.trust, self.trust.origin(state.list_id))
         if mirrored and verified.checkpoint.size < state.size:
-            # Validly signed but older than the state: a lagging copy, not the hub going
-            # back (what the hub itself sends is never excused: it would be a rollback).
+            # Validly signed (verified just above) but older than the state: a lagging
+            # copy, not the hub going back. At the same size it is checked like any
+            # other (a different root is equivocation); what the hub sends is never
+            # excused (it would be a rollback).
             log.info("list %s: the tiles serve version %d, behind the verified %d: nothing new",
                      state.list_id, verified.checkpoint.size, state.size)  # fmt: skip
             return False

@@ -3,9 +3,11 @@ retries, what it refuses, and the typed error of each failure."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +20,7 @@ from hashlist.identity import Role
 from hashlist.retry import Backoff
 from hashlist.tiles import ENTRIES, MAX_BUNDLE_BYTES, Tile, TileError, encode_bundle
 from hashlist.tiles_client import MAX_CHECKPOINT_BYTES, TilesClient, TlsFiles, check_base_url
+from hashlist.tiles_http import HttpsFetcher, tls_context
 from node.config import NodeConfig
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -193,3 +196,66 @@ def test_node_config_tiles_settings(tmp_path: Path) -> None:
         NodeConfig(**base, tiles_poll_seconds=0)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="https"):
         NodeConfig(**base, tiles_url="http://tiles.example")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_server_dripping_bytes_is_cut_off_by_the_deadline(pki: Path, where: str) -> None:
+    """One byte every 0.2 s keeps each socket read within ``timeout``: only the deadline of
+    the whole request stops it (this server would go on for 20 s, each attempt)."""
+    stop = threading.Event()
+
+    class Drip(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n"
+            self.wfile.write(head + (b"\r\n" if where == "body" else b"X-Slow: "))
+            try:
+                for _ in range(100):
+                    if stop.wait(0.2):
+                        return
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+            except OSError:
+                return  # the client hung up
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(pki / "hub.pem", pki / "hub.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tls = TlsFiles(pki / "facebook.pem", pki / "facebook.key", pki / "ca.pem")
+    fetcher = HttpsFetcher(tls_context(tls), timeout=1, backoff=Backoff(0.001, 0.002, 2),
+                           min_rate=1_000_000)  # fmt: skip
+    assert 1 < fetcher.deadline_seconds(MAX_CHECKPOINT_BYTES) < 1.2
+    started = time.monotonic()
+    try:
+        with pytest.raises(UnavailableError, match="over the deadline"):
+            fetcher.get(
+                f"https://127.0.0.1:{server.server_address[1]}/c", limit=MAX_CHECKPOINT_BYTES
+            )
+        assert time.monotonic() - started < 4  # two attempts of about 1.1 s each
+    finally:
+        stop.set()
+        fetcher.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_kept_connections_are_bounded(served: tuple[Script, str], pki: Path) -> None:
+    script, url = served
+    script.on("/n", (200, {}, b"n"))
+    port = url.split(":")[2].split("/")[0]
+    tls = TlsFiles(pki / "facebook.pem", pki / "facebook.key", pki / "ca.pem")
+    fetcher = HttpsFetcher(tls_context(tls), timeout=5, backoff=Backoff(0.001, 0.002, 2),
+                           max_connections=1)  # fmt: skip
+    with contextlib.closing(fetcher):
+        for host in ["127.0.0.1", "localhost", "127.0.0.1"]:  # two hosts to the server
+            assert fetcher.get(f"https://{host}:{port}/n", limit=10) == b"n"
+            assert len(fetcher._connections) == 1
+        kept = fetcher._connections["127.0.0.1", int(port)].sock
+        assert fetcher.get(f"https://127.0.0.1:{port}/n", limit=10) == b"n"
+        assert fetcher._connections["127.0.0.1", int(port)].sock is kept  # reused

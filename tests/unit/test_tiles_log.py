@@ -27,7 +27,7 @@ from node.config import NodeConfig
 from node.follow import Follower
 from node.metrics import NodeMetrics
 from node.store import SqliteNodeStore
-from node.sync import Subscription, Syncer
+from node.sync import CheckpointRead, Subscription, Syncer
 from node.tiles_log import TilesLog
 from tests.conftest import Keys
 from tests.tiles_support import write_tiles
@@ -67,6 +67,7 @@ class Hub:
 
     def __init__(self, log: ListLog) -> None:
         self.log, self.up, self.calls = log, False, list[str]()
+        self.served: bytes | None = None  # a checkpoint to send instead of the log's (an attack)
 
     def _call(self, what: str) -> None:
         self.calls.append(what)
@@ -75,7 +76,7 @@ class Hub:
 
     def checkpoint(self, list_id: str) -> bytes:
         self._call("checkpoint")
-        return self.log.signed_checkpoint(NOW)
+        return self.served or self.log.signed_checkpoint(NOW)
 
     def leaves(self, list_id: str, start: int, end: int) -> Iterator[tuple[int, Sequence[bytes]]]:
         self._call("leaves")
@@ -257,3 +258,81 @@ def test_while_the_hub_is_away_the_follower_polls_the_tiles(rig: Rig) -> None:
         follower.shutdown()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_the_hub_standing_in_for_the_tiles_going_back_is_a_rollback(rig: Rig) -> None:
+    old = rig.publish(2)
+    rig.publish(2)
+    assert rig.syncer.sync(LIST)
+    rig.tiles.failing = UnavailableError("HTTP 503")  # the tiles out of reach ...
+    rig.hub.up, rig.hub.served = True, old  # ... and the hub serving an older checkpoint
+    assert rig.syncer.sync(LIST) is False
+    assert rig.store.record(LIST).alarm.startswith("RollbackError")
+    assert rig.size() == 4
+    read = rig.syncer.last_read[LIST]
+    assert (read.source, read.tiles_problem) == ("hub", "UnavailableError: HTTP 503")
+    assert read.outcome.startswith("RollbackError")
+
+
+def test_the_tiles_at_the_same_size_with_another_root_is_equivocation(rig: Rig, keys: Keys) -> None:
+    rig.publish(2)
+    assert rig.syncer.sync(LIST)
+    fork = ListLog(LIST, rig.log.origin, [keys.log], [keys.timestamp])
+    fork.append(["md5:" + "f" * 32])
+    fork.append(["md5:" + "e" * 32])
+    write_tiles(rig.root, LIST, fork.leaves, fork.signed_checkpoint(NOW))
+    assert rig.syncer.sync(LIST) is False
+    assert rig.store.record(LIST).halted  # the evidence kept, the list stopped
+    assert rig.size() == 2
+
+
+def test_the_poll_says_the_tiles_answer_only_when_they_served_what_verified(rig: Rig) -> None:
+    follower = Follower(rig.syncer)
+    said = follower._tiles
+    rig.publish(2)
+    follower._poll([LIST])
+    assert said[LIST] == "the tiles answer"
+    assert rig.syncer.last_read[LIST] == CheckpointRead("tiles", "verified")
+    rig.tiles.failing = PermissionDeniedError("HTTP 403")  # (503 would skip them a while)
+    rig.hub.up = True
+    follower._poll([LIST])  # the hub answered in their place
+    assert said[LIST] == "the tiles: PermissionDeniedError: HTTP 403 (the hub answered)"
+    rig.tiles.failing = None
+    rig.publish(2, write=False)
+    rig.syncer.sync(LIST, rig.log.signed_checkpoint(NOW))  # pushed by the hub
+    assert rig.size() == 4
+    follower._poll([LIST])  # the tiles still at 2
+    assert said[LIST] == "the tiles lag behind the verified version"
+    checkpoint = rig.root / LIST / "checkpoint"
+    checkpoint.write_bytes(checkpoint.read_bytes().replace(b"\n\n", b"\n\nx", 1))
+    follower._poll([LIST])
+    assert said[LIST].startswith("the tiles: not verified: ")
+
+
+def test_tiles_out_of_reach_are_skipped_for_a_growing_while(rig: Rig) -> None:
+    now = [1000.0]
+    rig.syncer.hub = TilesLog(rig.hub, rig.tiles, rig.metrics, monotonic=lambda: now[0])
+    rig.hub.up = True
+    rig.tiles.failing = UnavailableError("timed out")  # a blackholed tiles host
+    rig.publish(1)
+    assert rig.syncer.sync(LIST)  # from the hub: the leaves without asking the tiles
+    assert rig.tiles.reads == ["checkpoint"]
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 30
+    rig.publish(1)
+    now[0] += 29
+    assert rig.syncer.sync(LIST)
+    assert rig.tiles.reads == ["checkpoint"]  # skipped
+    assert rig.syncer.last_read[LIST].tiles_problem.startswith("TilesSkippedError: not asked")
+    assert _count(rig, "hashlist_node_tiles_errors_total", list=LIST,
+                  error="UnavailableError") == 1  # fmt: skip
+    now[0] += 2
+    assert rig.syncer.sync(LIST) is True  # asked again, failing again: twice as long
+    assert len(rig.tiles.reads) == 2
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 60
+    now[0] += 61
+    rig.tiles.failing = None
+    rig.publish(1)
+    assert rig.syncer.sync(LIST)
+    assert rig.syncer.last_read[LIST] == CheckpointRead("tiles", "verified")
+    assert _count(rig, "hashlist_node_tiles_skip_seconds") == 0
+    assert rig.size() == 3
