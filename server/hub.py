@@ -79,7 +79,7 @@ def build_hub(
         trees.load(row.list_id, store.leaf_hashes(row.list_id), row.size)
     broadcaster = Broadcaster()
     lock = threading.Lock()  # one writer of each list's served note at a time
-    access = Access(store, clock)
+    access = Access(store, clock, on_revoke=broadcaster.wake)  # a revoked stream ends at once
     cosigner = Cosigner(
         store=store, signing=signing, clock=clock, broadcaster=broadcaster, lock=lock
     )
