@@ -17,6 +17,7 @@ is closed first, so subscriptions end at once, then calls in flight get
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,12 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
 SIGHTINGS_SECONDS = 30.0  # how stale `hub partners`' last-seen may be between its calls
 CASES_SECONDS = 1.0  # how often due case batches (and unfinished retractions) are looked for
+# Python's collector looks at young objects every 700 allocations by default. A
+# publication announced to thousands of subscriptions allocates a few objects per
+# stream, alive until its write completes: collected that often, they are promoted
+# and later make full collections of every stream's objects (half a second at 4,000)
+# stall the event loop. This many, they are gone before the collector looks.
+COLLECT_AFTER_ALLOCATIONS = 100_000
 
 
 @dataclass(frozen=True)
@@ -248,6 +255,8 @@ def _every(
 
 def serve_forever(config: HubConfig) -> None:
     done = stop_on_signal()
+    gc.set_threshold(COLLECT_AFTER_ALLOCATIONS)
     with running_hub(config) as running:
+        gc.freeze()  # what start-up made (modules, trees) lives as long as the process
         print(f"hashlist hub {config.name} listening on port {running.port}", flush=True)
         done.wait()

@@ -139,14 +139,16 @@ class LogServicer(pb_grpc.LogServicer):
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SignedCheckpoint]:
         # A coroutine on the server's event loop, holding no thread while it waits (see
-        # server.serve). Admission may parse a certificate and read the database: in the
-        # worker threads (the loop's default executor); the checks before each note are
-        # in memory.
+        # server.serve). Who calls and the cap are answered on the loop (certificates
+        # are parsed once, then cached), so a stream over the cap costs no thread; the
+        # grants may be read from the database, in the worker threads (the loop's
+        # default executor); the checks before each note are in memory.
+        who = identify(certificate(context), self.hub.access)
         list_ids = list(request.list_ids)
-        who = await asyncio.get_running_loop().run_in_executor(
-            None, self._admit, certificate(context), list_ids
-        )
+        if not list_ids:
+            raise InputError("subscribe to at least one list")
         with self.slots.hold(who, SUBSCRIPTION):
+            await asyncio.get_running_loop().run_in_executor(None, self._authorize, who, list_ids)
             broadcaster = self.hub.broadcaster
             cursor = broadcaster.subscribe(list_ids)
             log.info("%s subscribed to %s", who, ", ".join(list_ids))
@@ -161,13 +163,9 @@ class LogServicer(pb_grpc.LogServicer):
                 broadcaster.unsubscribe(cursor)
                 log.info("%s unsubscribed", who)
 
-    def _admit(self, pem: bytes, list_ids: list[str]) -> Identity:
-        who = identify(pem, self.hub.access)
-        if not list_ids:
-            raise InputError("subscribe to at least one list")
+    def _authorize(self, who: Identity, list_ids: list[str]) -> None:
         for list_id in list_ids:
             self.hub.access.authorize_read(who, list_id)
-        return who
 
 
 class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):

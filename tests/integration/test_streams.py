@@ -4,6 +4,7 @@ stream) keep one partner from taking what the others need."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -123,6 +124,36 @@ def test_streams_whose_client_went_away_give_back_their_slots(tmp_path: Path, pk
                 _open(subscriptions, fb)
                 _open(subscriptions, fb)
             wait_until(lambda: _can_subscribe(fb), 5, "a subscription after cancelled ones")
+
+
+def test_a_download_stopped_midway_gives_back_its_slot_at_once(tmp_path: Path, pki: Path) -> None:
+    """A client that stops reading a snapshot midway and goes away: its slot is given
+    back at once, not whenever the garbage collector runs (it is off here)."""
+    config, _ = hub_config(tmp_path, pki, max_workers=6, unary_reserve=4,
+                           max_streams_per_identity=2)  # fmt: skip
+    with hub_running(config) as running, ExitStack() as stack:
+        op = stack.enter_context(client(running.port, pki, "operator"))
+        op.create_list(LIST)
+        op.grant(LIST, "facebook", new_partner=True)
+        op.publish(LIST, [f"md5:{i:032x}" for i in range(100_000)])  # 5 batches
+        fb = stack.enter_context(client(running.port, pki, "facebook"))
+        gc.disable()  # what is left to the collector stays left
+        try:
+            for _ in range(3):  # more than the two downloads allowed at once
+                call = fb.log.GetSnapshot(pb.SnapshotRequest(list_id=LIST), timeout=30)
+                next(call)  # the header
+                time.sleep(0.3)
+                call.cancel()
+            wait_until(lambda: _can_download(fb), 5, "a download after cancelled ones")
+        finally:
+            gc.enable()
+
+
+def _can_download(hub: HubClient) -> bool:
+    try:
+        return bool(next(iter(hub.leaves(LIST, 0, 1))))
+    except ResourceExhaustedError:
+        return False
 
 
 def _can_subscribe(hub: HubClient) -> bool:
