@@ -37,15 +37,17 @@ class LoopThread:
         loop and join its thread."""
         if not self._thread.is_alive():
             return
-        self.run(_cancel_others())
+        self.run(_wind_up())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()  # shuts the executor down without waiting: the caller waits
 
 
-async def _cancel_others() -> None:
+async def _wind_up() -> None:
+    """On the loop (the calling thread may run a loop of its own): cancel the other
+    tasks, then finalize the asynchronous generators left."""
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
