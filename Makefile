@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_delta
 	$(BIN)/python -m bench.bench_bootstrap
 	$(BIN)/python -m bench.bench_propagation
+	$(BIN)/python -m bench.bench_fanout
 	$(BIN)/python -m bench.bench_hash
 	$(BIN)/python -m bench.bench_video_hash
 	$(BIN)/python -m bench.bench_reports

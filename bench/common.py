@@ -1,9 +1,12 @@
-"""Timing helpers shared by the benchmarks: medians, N, and the machine."""
+"""Timing helpers shared by the benchmarks: medians, N, the machine, percentiles, times
+read from the daemons' logs and a process's memory and CPU time."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -39,6 +42,50 @@ def median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, list[flo
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), times
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+_STAMP = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z"
+HUB_PUBLISHED = re.compile(_STAMP + r" INFO hub \S+: published (\S+) versions \d+\.\.(\d+)")
+NODE_APPLIED = re.compile(
+    _STAMP + r" INFO node/\S+ \S+: list (\S+): verified and applied versions \d+\.\.(\d+)"
+)
+
+
+def logged_times(path: Path, pattern: re.Pattern[str], list_id: str) -> dict[int, float]:
+    """When (unix seconds, from the log line's UTC stamp, millisecond resolution) each
+    version of ``list_id`` was first logged in ``path`` by a line ``pattern`` matches
+    (``HUB_PUBLISHED``, ``NODE_APPLIED``)."""
+    out: dict[int, float] = {}
+    for m in pattern.finditer(path.read_text(errors="replace")):
+        if m.group(2) == list_id:
+            stamp = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+            out.setdefault(int(m.group(3)), stamp.replace(tzinfo=datetime.UTC).timestamp())
+    return out
+
+
+def process_usage(pid: int) -> tuple[float, float, float]:
+    """(resident MiB now, peak resident MiB, CPU seconds used so far) of process ``pid``,
+    from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = {k: int(v.split()[0]) for k, v in (ln.split(":", 1) for ln in status.splitlines())
+           if k in ("VmRSS", "VmHWM")}  # fmt: skip
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    return kib["VmRSS"] / 1024, kib["VmHWM"] / 1024, ticks / os.sysconf("SC_CLK_TCK")
+
+
+def hub_settings(workdir: Path, **settings: int | float | str) -> None:
+    """Add ``settings`` to the hub configuration a ``Federation`` in ``workdir`` wrote
+    (before ``start_hub``)."""
+    with (workdir / "hub.toml").open("a") as f:
+        for name, value in settings.items():
+            f.write(f"{name} = {value!r}\n".replace("'", '"'))
 
 
 def header(title: str, runs: int) -> None:

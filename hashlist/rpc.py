@@ -14,14 +14,16 @@ sees a stack trace.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
@@ -138,22 +140,30 @@ def abort(
     raise AssertionError("context.abort returned")  # pragma: no cover
 
 
-def _abort_unexpected(
-    context: grpc.ServicerContext, where: str, observe: ErrorObserver | None
-) -> NoReturn:
+def _unexpected_status(where: str, observe: ErrorObserver | None) -> tuple[grpc.StatusCode, str]:
+    """What a client is told about an exception no table row covers (a bug); called in
+    the ``except`` block, so the traceback is logged."""
     reference = secrets.token_hex(4)
     if observe is not None:
         observe(where, _UNEXPECTED.code.name)
     log.exception("%s: internal error (reference %s)", where, reference)
-    context.abort(_UNEXPECTED.code, f"{_UNEXPECTED.message} (reference {reference})")
+    return _UNEXPECTED.code, f"{_UNEXPECTED.message} (reference {reference})"
+
+
+def _abort_unexpected(
+    context: grpc.ServicerContext, where: str, observe: ErrorObserver | None
+) -> NoReturn:
+    context.abort(*_unexpected_status(where, observe))
     raise AssertionError("context.abort returned")  # pragma: no cover
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def handle_errors(method: F) -> F:
-    """Map errors raised by a (unary or streaming) servicer method to statuses."""
+    """Map errors raised by a (unary or streaming, sync or async streaming) servicer
+    method to statuses."""
 
     name = method.__name__
 
@@ -175,7 +185,60 @@ def handle_errors(method: F) -> F:
         except Exception:
             _abort_unexpected(context, name, getattr(self, "rpc_errors", None))
 
+    # A coroutine streaming method of a grpc.aio server, whose context's abort is a
+    # coroutine. The method's generator is closed here, at once, when the stream ends
+    # (its client gone, say), so what it holds is released then, not at collection.
+    @functools.wraps(method)
+    async def streaming_async(
+        self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        observe = getattr(self, "rpc_errors", None)
+        try:
+            async with contextlib.aclosing(method(self, request, context)) as items:
+                async for item in items:
+                    yield item
+        except errors.HashlistError as e:
+            await context.abort(*public_error(e, name, observe))
+        except Exception:
+            await context.abort(*_unexpected_status(name, observe))
+
+    if inspect.isasyncgenfunction(method):
+        return streaming_async  # type: ignore[return-value]
     return streaming if inspect.isgeneratorfunction(method) else unary  # type: ignore[return-value]
+
+
+_END = object()
+
+
+def threaded_stream(method: Callable[..., Iterator[T]]) -> Callable[..., AsyncIterator[T]]:
+    """A synchronous server-streaming method, served by a grpc.aio server: each step of
+    its generator runs in the event loop's default executor (a worker thread), no
+    thread is held between steps, and the generator is closed, in a worker thread, as
+    soon as the stream ends however it ends. (grpc.aio's own handling of a synchronous
+    generator holds a thread for the stream's life and, once the client is gone, for
+    good, with whatever the generator holds.) Put ``handle_errors`` above it."""
+
+    @functools.wraps(method)
+    async def stream(self: Any, request: Any, context: Any) -> AsyncIterator[T]:
+        loop = asyncio.get_running_loop()
+        items = cast(Generator[T, None, None], method(self, request, context))  # a generator
+        step: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                step = loop.run_in_executor(None, next, items, _END)
+                # Shielded: a cancelled stream waits for the step in flight (below), as a
+                # generator cannot be closed while it runs.
+                item = await asyncio.shield(step)
+                if item is _END:
+                    return
+                yield item
+        finally:
+            if step is not None:
+                with contextlib.suppress(Exception):  # raised above already, or nobody is told
+                    await step
+            await loop.run_in_executor(None, items.close)
+
+    return stream
 
 
 # Generous for a 16 MiB leaf (format v1, still served from history written before

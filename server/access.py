@@ -6,6 +6,11 @@ call, and every batch of a stream, asks ``authenticate``). Partners read the
 lists they are granted; auditors and the operator read every list; only the
 operator administers; only partners report matches; only the intake opens,
 reads and withdraws victims' cases.
+
+Revoked serials and grants are kept in memory (loaded at start, replaced whole
+under the lock when the operator changes them; this module is their only
+writer), so the checks an open stream repeats before each item never wait on
+the database: the subscription streams run on the server's event loop.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 
 from hashlist.clock import Clock
 from hashlist.delta import validate_list_id
@@ -34,12 +40,16 @@ _SERIAL = re.compile(r"[0-9a-f]{1,40}")
 
 
 class Access:
-    def __init__(self, store: HubStore, clock: Clock) -> None:
+    def __init__(
+        self, store: HubStore, clock: Clock, *, on_revoke: Callable[[], None] = lambda: None
+    ) -> None:
         self.store, self.clock = store, clock
-        # Revoked serials, read at every call: loaded once, replaced whole (under the
-        # lock) on a revocation.
+        # Revoked serials and grants (list id, partner), read at every call: loaded once,
+        # replaced whole (under the lock) on a change.
         self._revoked = frozenset(store.revoked())
+        self._grants = frozenset(store.grants())
         self._lock = threading.Lock()
+        self._on_revoke = on_revoke  # wakes open streams, so they end at once
         # Sightings of certificates, kept here and written by flush_sightings (a
         # chore), so that no call waits for the write lock or fails with the disk.
         self._sightings: dict[str, tuple[Identity, int]] = {}
@@ -74,6 +84,7 @@ class Access:
         with self._lock:  # two revocations at once both stay in the set
             new = self.store.revoke(serial, self.clock.now())
             self._revoked = self._revoked | {serial}
+        self._on_revoke()
         log.warning("certificate serial %s revoked%s", serial, "" if new else " (already)")
         return new
 
@@ -97,7 +108,10 @@ class Access:
                 f"partner {partner!r} is unknown to this hub (no certificate of it seen, no "
                 "grant): check the name, or grant with --new-partner for one not yet connected"
             )
-        changed = self.store.set_grant(list_id, partner, granted)
+        with self._lock:
+            changed = self.store.set_grant(list_id, partner, granted)
+            grant = {(list_id, partner)}
+            self._grants = (self._grants | grant) if granted else (self._grants - grant)
         log.info("%s %s on %s", "granted" if granted else "revoked", partner, list_id)
         return changed
 
@@ -112,9 +126,19 @@ class Access:
         if who.role in (Role.AUDITOR, Role.OPERATOR):
             self.list_row(list_id)
             return
-        if who.role is Role.PARTNER and self.store.is_granted(list_id, who.name):
-            return
-        raise PermissionDeniedError(f"{who} may not read list {list_id!r}")
+        self._check_grant(who, list_id)
+
+    def still_reads(self, who: Identity, list_id: str) -> None:
+        """What an open stream asks again before each item of a list ``authorize_read``
+        admitted: the certificate not revoked since, the grant not withdrawn. From
+        memory: an event loop may ask."""
+        self.authenticate(who)
+        if who.role not in (Role.AUDITOR, Role.OPERATOR):
+            self._check_grant(who, list_id)
+
+    def _check_grant(self, who: Identity, list_id: str) -> None:
+        if who.role is not Role.PARTNER or (list_id, who.name) not in self._grants:
+            raise PermissionDeniedError(f"{who} may not read list {list_id!r}")
 
     @staticmethod
     def authorize_admin(who: Identity) -> None:

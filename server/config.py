@@ -81,7 +81,9 @@ class HubConfig:
     snapshot_batch: int = 20_000
     """Signals per snapshot message."""
     max_workers: int = 256
-    """gRPC worker threads; each open stream (subscription, leaves, snapshot) holds one."""
+    """Worker threads for every call but subscriptions: a unary call holds one while it
+    runs, a leaf or snapshot download while it reads each message. Subscriptions hold
+    none (they wait on the server's event loop)."""
     max_reports_per_second: float = 1000.0
     """Reports and verdicts one partner may send per second, on average ..."""
     report_burst: int = 10_000
@@ -90,11 +92,18 @@ class HubConfig:
     """Reports and verdicts are deleted this long after the hub received them (checked
     at start and hourly)."""
     max_streams_per_identity: int = 8
-    """Open streams one certificate may hold at once; more are refused."""
+    """Open streams (subscriptions and downloads) one identity (role and name: all its
+    certificates) may hold at once; more are refused with RESOURCE_EXHAUSTED. A node holds
+    one subscription, and a download while it catches up."""
+    max_subscriptions: int = 20_000
+    """Open subscriptions of all identities together; more are refused. Each costs some
+    memory and a wake-up per new checkpoint, not a thread."""
     unary_reserve: int = 16
-    """Worker threads streams may never take: unary calls always find one."""
+    """Worker threads downloads may never take (at most ``max_workers - unary_reserve``
+    run at once): unary calls always find one."""
     max_connections: int = 16384
-    """Connections accepted at once, TLS handshakes included; more are closed at once.
+    """Connections accepted at once, TLS handshakes included; more are closed at once. A
+    node holds one (its subscription and its calls share it).
     Lowered at start (with a warning) if the file-descriptor limit, raised to its hard
     limit, would not also leave the hub room for its database and its witnesses."""
     handshake_timeout_seconds: float = 10.0
@@ -126,6 +135,7 @@ class HubConfig:
             "max_connections": (self.max_connections, 16),
             "max_workers": (self.max_workers, 4),
             "max_streams_per_identity": (self.max_streams_per_identity, 1),
+            "max_subscriptions": (self.max_subscriptions, 1),
             "unary_reserve": (self.unary_reserve, 1),
         }
         for name, (value, least) in at_least.items():

@@ -90,7 +90,7 @@ def build_hub(
     tiles = None if tiles_dir is None else TileWriter(tiles_dir, store.leaves, trees.node)
     broadcaster = Broadcaster(before=None if tiles is None else tiles.publish)
     lock = threading.Lock()  # one writer of each list's served note at a time
-    access = Access(store, clock)
+    access = Access(store, clock, on_revoke=broadcaster.wake)  # a revoked stream ends at once
     cosigner = Cosigner(
         store=store, signing=signing, clock=clock, broadcaster=broadcaster, lock=lock
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
 import grpc
 
 from hashlist.errors import UnauthenticatedError
@@ -11,7 +14,20 @@ from server.access import Access
 
 def caller(context: grpc.ServicerContext, access: Access) -> Identity:
     """Who calls, from the verified client certificate, unless it was revoked."""
-    pems = context.auth_context().get("x509_pem_cert")
+    return identify(certificate(context), access)
+
+
+def certificate(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    """The client's certificate (PEM), as the TLS handshake verified it."""
+    # Both kinds of context give a list of PEMs (grpc's stubs say bytes for the sync one).
+    auth = cast(Mapping[str, Sequence[bytes]], context.auth_context())
+    pems = auth.get("x509_pem_cert")
     if not pems:
         raise UnauthenticatedError("no client certificate: connect with mTLS")
-    return access.authenticate(identity_from_pem(pems[0]))
+    return pems[0]
+
+
+def identify(pem: bytes, access: Access) -> Identity:
+    """Who ``pem`` names, unless its certificate was revoked. Parses the certificate
+    (once per certificate: cached): a coroutine asks in a worker thread."""
+    return access.authenticate(identity_from_pem(pem))

@@ -5,10 +5,19 @@ keys, binds (port 0 picks a free one), starts the re-cosigning thread and
 yields a ``RunningHub`` with the bound port; leaving it stops everything in
 order. ``serve_forever`` wraps it for the CLI: SIGTERM or SIGINT ends it
 gracefully, letting in-flight calls finish within ``grace_seconds``.
+
+The gRPC server is a grpc.aio server on an event loop of its own thread
+(``server.loop_thread``). Subscriptions are coroutines on that loop, so
+thousands of them hold no thread; every other call is synchronous and runs in
+the ``max_workers`` worker threads (the server's migration pool, also the
+loop's default executor), as the hub's parts expect. On stop, the broadcaster
+is closed first, so subscriptions end at once, then calls in flight get
+``grace_seconds``.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +44,7 @@ from hashlist.witness_client import WitnessClient
 from server.cases_servicer import CasesServicer
 from server.config import HubConfig
 from server.hub import Hub, build_hub
+from server.loop_thread import LoopThread
 from server.ratelimit import TokenBuckets
 from server.servicer import AdminServicer, LogServicer, ReportsServicer
 from server.store import SqliteHubStore
@@ -45,6 +55,12 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
 SIGHTINGS_SECONDS = 30.0  # how stale `hub partners`' last-seen may be between its calls
 CASES_SECONDS = 1.0  # how often due case batches (and unfinished retractions) are looked for
+# Python's collector looks at young objects every 700 allocations by default. A
+# publication announced to thousands of subscriptions allocates a few objects per
+# stream, alive until its write completes: collected that often, they are promoted
+# and later make full collections of every stream's objects (half a second at 4,000)
+# stall the event loop. This many, they are gone before the collector looks.
+COLLECT_AFTER_ALLOCATIONS = 100_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
     max_connections = fit_connections(config.max_connections, reserve, fd_limit)
     store = SqliteHubStore(config.database)
     clock = clock or SystemClock()
+    workers = ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub")
+    grpc_loop = LoopThread("hub-grpc", workers)
     try:
         hub = build_hub(
             name=config.name, store=store, log_signers=log_signers,
@@ -97,13 +115,17 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
             tiles_dir=config.tiles_dir,
         )  # fmt: skip
         hub.write_tiles()
-        server, port, health_servicer = _grpc_server(config, hub, max_connections)
+        server, port, health_servicer = grpc_loop.run(
+            _grpc_server(config, hub, max_connections, workers)
+        )
         hub.metrics.watch(hub, clock, config.recosign_interval_seconds)
         probes = ExitStack()
         served = probes.enter_context(
             serving_probes(config.metrics_listen, hub.metrics.registry, hub.metrics.readiness)
         )
     except BaseException:
+        grpc_loop.close()
+        workers.shutdown()
         store.close()
         raise
     # Before serving: the submitter takes over announcements (see its module).
@@ -120,8 +142,8 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         announce_seconds=config.witness_timeout_seconds,
         max_skew_seconds=config.witness_max_skew_seconds,
     )
-    server.start()
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    grpc_loop.run(server.start())
+    grpc_loop.run(health_servicer.set("", health_pb2.HealthCheckResponse.SERVING))
     stop = threading.Event()
     retention = config.report_retention_days * 86_400
     chores = [
@@ -138,11 +160,13 @@ def running_hub(config: HubConfig, *, clock: Clock | None = None) -> Iterator[Ru
         yield RunningHub(port, hub, served)
     finally:
         probes.close()
-        health_servicer.enter_graceful_shutdown()
+        grpc_loop.run(health_servicer.enter_graceful_shutdown())
         stop.set()
         witnessing.stop()
         hub.broadcaster.close()
-        server.stop(config.grace_seconds).wait()
+        grpc_loop.run(server.stop(config.grace_seconds))
+        grpc_loop.close()
+        workers.shutdown(cancel_futures=True)  # each call in flight ends its step
         for chore in chores:
             chore.join(timeout=5)
         hub.access.flush_sightings()
@@ -163,23 +187,25 @@ def _warn_if_development_ca(config: HubConfig) -> None:
         )  # fmt: skip
 
 
-def _grpc_server(
-    config: HubConfig, hub: Hub, max_connections: int
-) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The hub's services on a bound (not yet started) server."""
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="hub"),
+async def _grpc_server(
+    config: HubConfig, hub: Hub, max_connections: int, workers: ThreadPoolExecutor
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """The hub's services on a bound (not yet started) server; on the server's loop."""
+    server = grpc.aio.server(
+        migration_thread_pool=workers,
         options=server_options(
             config.max_message_bytes,
             max_connections=max_connections,
             handshake_timeout_seconds=config.handshake_timeout_seconds,
             idle_connection_seconds=config.idle_connection_seconds,
         ),
-        maximum_concurrent_rpcs=config.max_workers * 4,
+        # Every subscription, and a queue of calls waiting for a worker thread.
+        maximum_concurrent_rpcs=config.max_subscriptions + 4 * config.max_workers,
     )
     slots = StreamSlots(
         per_identity=config.max_streams_per_identity,
-        total=config.max_workers - config.unary_reserve,
+        downloads=config.max_workers - config.unary_reserve,
+        subscriptions=config.max_subscriptions,
     )
     pb_grpc.add_LogServicer_to_server(
         LogServicer(hub, leaf_batch_bytes=config.leaf_batch_bytes,
@@ -191,7 +217,7 @@ def _grpc_server(
     )
     pb_grpc.add_ReportsServicer_to_server(ReportsServicer(hub), server)
     pb_grpc.add_CasesServicer_to_server(CasesServicer(hub), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
         d.full_name for n, d in pb.DESCRIPTOR.services_by_name.items() if n != "Matcher"
@@ -231,6 +257,8 @@ def _every(
 
 def serve_forever(config: HubConfig) -> None:
     done = stop_on_signal()
+    gc.set_threshold(COLLECT_AFTER_ALLOCATIONS)
     with running_hub(config) as running:
+        gc.freeze()  # what start-up made (modules, trees) lives as long as the process
         print(f"hashlist hub {config.name} listening on port {running.port}", flush=True)
         done.wait()

@@ -1,20 +1,24 @@
 """Thin gRPC servicers: identify the caller, translate, delegate to the hub's parts.
 
 Every method is wrapped by ``handle_errors``, so the status a client sees
-comes from the one table in ``hashlist/rpc.py``.
+comes from the one table in ``hashlist/rpc.py``. Every method but ``Subscribe``
+is synchronous and runs in the server's worker threads; ``Subscribe`` is a
+coroutine, so that thousands of open subscriptions hold no thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import grpc
 
 from hashlist.errors import InputError
 from hashlist.identity import Identity
 from hashlist.model import PublishResult
-from hashlist.rpc import handle_errors
+from hashlist.rpc import handle_errors, threaded_stream
 from hashlist.snapshot import SnapshotHeader
 from hashlist.v1 import hashlist_pb2 as pb
 from hashlist.v1 import hashlist_pb2_grpc as pb_grpc
@@ -30,12 +34,11 @@ from hashlist.wire import (
     verdict_from_proto,
 )
 from server.hub import Hub
-from server.identify import caller
+from server.identify import caller, certificate, identify
 from server.oversight_servicer import OversightRpcs
-from server.streams import StreamSlots
+from server.streams import DOWNLOAD, SUBSCRIPTION, StreamSlots
 
 log = logging.getLogger(__name__)
-_WAKE_SECONDS = 1.0  # how often an idle subscription checks the client is still there
 
 
 class LogServicer(pb_grpc.LogServicer):
@@ -76,12 +79,13 @@ class LogServicer(pb_grpc.LogServicer):
         return pb.ProgressResponse()
 
     @handle_errors
+    @threaded_stream
     def GetLeaves(
         self, request: pb.GetLeavesRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.LeafBatch]:
         who = caller(context, self.hub.access)
         self.hub.access.authorize_read(who, request.list_id)
-        with self.slots.hold(who):
+        with self.slots.hold(who, DOWNLOAD):
             batches = self.hub.reader.leaf_batches(
                 request.list_id, request.start, request.end, self.leaf_batch_bytes
             )
@@ -111,12 +115,13 @@ class LogServicer(pb_grpc.LogServicer):
         )
 
     @handle_errors
+    @threaded_stream
     def GetSnapshot(
         self, request: pb.SnapshotRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.SnapshotChunk]:
         who = caller(context, self.hub.access)
         self.hub.access.authorize_read(who, request.list_id)
-        with self.slots.hold(who):
+        with self.slots.hold(who, DOWNLOAD):
             for item in self.hub.reader.snapshot(
                 request.list_id, request.from_size, self.snapshot_batch
             ):
@@ -130,29 +135,37 @@ class LogServicer(pb_grpc.LogServicer):
                     yield pb.SnapshotChunk(signals=batch)
 
     @handle_errors
-    def Subscribe(
-        self, request: pb.SubscribeRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.SignedCheckpoint]:
-        who = caller(context, self.hub.access)
-        if not request.list_ids:
+    async def Subscribe(
+        self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.SignedCheckpoint]:
+        # A coroutine on the server's event loop, holding no thread while it waits (see
+        # server.serve). Who calls and the cap are answered on the loop (certificates
+        # are parsed once, then cached), so a stream over the cap costs no thread; the
+        # grants may be read from the database, in the worker threads (the loop's
+        # default executor); the checks before each note are in memory.
+        who = identify(certificate(context), self.hub.access)
+        list_ids = list(request.list_ids)
+        if not list_ids:
             raise InputError("subscribe to at least one list")
-        for list_id in request.list_ids:
-            self.hub.access.authorize_read(who, list_id)
-        with self.slots.hold(who):
+        with self.slots.hold(who, SUBSCRIPTION):
+            await asyncio.get_running_loop().run_in_executor(None, self._authorize, who, list_ids)
             broadcaster = self.hub.broadcaster
-            cursor = broadcaster.subscribe(request.list_ids)
-            log.info("%s subscribed to %s", who, ", ".join(request.list_ids))
+            cursor = broadcaster.subscribe(list_ids)
+            log.info("%s subscribed to %s", who, ", ".join(list_ids))
             try:
-                while context.is_active() and not broadcaster.closed:
+                while not broadcaster.closed:
+                    notes = await broadcaster.changes(cursor)
                     self.hub.access.authenticate(who)  # a revoked certificate ends it
-                    for list_id, note in broadcaster.wait(cursor, _WAKE_SECONDS):
-                        # Again after the wait: nothing is sent past a revocation.
-                        self.hub.access.authenticate(who)
-                        self.hub.access.authorize_read(who, list_id)  # a revoked grant ends it
+                    for list_id, note in notes:
+                        self.hub.access.still_reads(who, list_id)  # so does a revoked grant
                         yield pb.SignedCheckpoint(list_id=list_id, note=note)
             finally:
                 broadcaster.unsubscribe(cursor)
                 log.info("%s unsubscribed", who)
+
+    def _authorize(self, who: Identity, list_ids: list[str]) -> None:
+        for list_id in list_ids:
+            self.hub.access.authorize_read(who, list_id)
 
 
 class AdminServicer(OversightRpcs, pb_grpc.AdminServicer):

@@ -320,42 +320,6 @@ def test_hashes_of_trivially_common_content_are_not_listed(
         assert op.status()[0].size == 0  # nothing of that publication
 
 
-def test_one_partner_cannot_take_the_hubs_streams(tmp_path: Path, pki: Path) -> None:
-    """Streams are capped per identity and in all, and unary calls always find a thread."""
-    config, _ = hub_config(tmp_path, pki, max_workers=8, unary_reserve=4,
-                           max_streams_per_identity=2)  # fmt: skip
-    with hub_running(config) as running, ExitStack() as stack:
-        op = stack.enter_context(client(running.port, pki, "operator"))
-        op.create_list("takeitdown")
-        for partner in ("facebook", "instagram", "yubo"):
-            op.grant("takeitdown", partner, new_partner=True)
-        clients = {p: stack.enter_context(client(running.port, pki, p))
-                   for p in ("facebook", "instagram", "yubo")}  # fmt: skip
-
-        def open_stream(partner: str) -> Iterator[tuple[str, bytes]]:
-            sub = clients[partner].subscribe(["takeitdown"])
-            stack.callback(sub.cancel)
-            stream = iter(sub)
-            next(stream)  # the current note: the stream is open and holds its slot
-            return stream
-
-        open_stream("facebook")
-        open_stream("facebook")
-        with pytest.raises(ResourceExhaustedError, match="already holds 2 open streams"):
-            open_stream("facebook")
-        open_stream("instagram")
-        open_stream("instagram")  # all 4 stream slots (8 workers - 4 reserved) are in use
-        with pytest.raises(ResourceExhaustedError, match="all are in use"):
-            open_stream("yubo")
-        started = time.monotonic()
-        assert op.status()[0].list_id == "takeitdown"  # the operator is still served ...
-        op.publish("takeitdown", MD5[:1])
-        assert clients["yubo"].checkpoint("takeitdown")  # ... and other partners' reads
-        assert time.monotonic() - started < 5
-        with pytest.raises(InputError, match="at least one list"):
-            next(iter(clients["yubo"].subscribe([])))
-
-
 def test_one_partner_flooding_reports_is_slowed_down(tmp_path: Path, pki: Path) -> None:
     config, _ = hub_config(tmp_path, pki, max_reports_per_second=5.0, report_burst=20)
     with hub_running(config) as running, client(running.port, pki, "operator") as op:
