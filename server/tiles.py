@@ -29,7 +29,6 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from pathlib import Path
 
 from hashlist.checkpoint import Checkpoint
 from hashlist.errors import HashlistError, MalformedNoteError, StorageError
+from hashlist.files import fsync_dir, write_durably
 from hashlist.note import parse_note
 from hashlist.tiles import (
     CHECKPOINT,
@@ -110,7 +110,7 @@ class TileWriter:
         for tile in tiles:
             _write_once(folder, tile.path, self._content(list_id, tile), dirs)
         for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(d)
+            fsync_dir(d)
         _replace(folder / CHECKPOINT, note)
         self._written[list_id] = new
         for tile in tiles:
@@ -167,7 +167,7 @@ def _write_once(folder: Path, relative: str, data: bytes, dirs: set[Path]) -> No
         existing = path.read_bytes()
     except FileNotFoundError:
         _make_dirs(path.parent, dirs)
-        _write_durably(path, data)
+        write_durably(path, data, sync_dir=False)
         existing = data
     if existing != data:
         raise _RefusedError(f"{path} exists with other bytes: the folder holds another log's files")
@@ -188,28 +188,6 @@ def _make_dirs(path: Path, dirs: set[Path]) -> None:
 def _replace(path: Path, data: bytes) -> None:
     dirs: set[Path] = set()
     _make_dirs(path.parent, dirs)
-    _write_durably(path, data)
+    write_durably(path, data, sync_dir=False)
     for d in sorted({path.parent, *dirs}, key=lambda p: len(p.parts), reverse=True):
-        _fsync_dir(d)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    # A dot name, which the shipped nginx config never serves; removed on failure
-    # (a full disk) so nothing half-written is ever synced or served.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(d)

@@ -11,15 +11,14 @@ nginx never reads half of it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from hashlist.cli import exits
 from hashlist.cli.options import hub_client
 from hashlist.errors import InputError
+from hashlist.files import write_durably
 from hashlist.oversight import ActionRecord
 from hashlist.tiles_access import REVOKE_ACTION, nginx_access_map, revoked_serials
 
@@ -74,14 +73,9 @@ def _current(path: Path) -> str | None:
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` at once: a new file, synced, renamed over the old."""
+    """Write ``text`` to ``path`` at once (nginx reads it: partner names and serials,
+    no secret)."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # nginx reads it: partner names and serials, no secret
-        os.replace(tmp, path)
+        write_durably(path, text.encode())
     except OSError as e:
         raise InputError(f"cannot write {path}: {e.strerror}") from e
