@@ -40,7 +40,9 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Protocol, TypeVar
 
-from hashlist.errors import NotFoundError, ServiceError, UnavailableError
+from hashlist.checkpoint import Checkpoint
+from hashlist.errors import MalformedNoteError, NotFoundError, ServiceError, UnavailableError
+from hashlist.note import parse_note
 from hashlist.snapshot import SnapshotHeader
 from hashlist.tiles import ENTRIES, TILE_WIDTH, Tile, bundles_for
 from node.metrics import NodeMetrics
@@ -163,11 +165,11 @@ class TilesLog:
         """The bundle at ``tile``'s index in the log the tiles serve now, if it is wider.
         The size is read from the served checkpoint without verifying it: it only names
         a path, and whatever comes from there is verified like any leaf."""
-        lines = self.tiles.checkpoint(list_id).split(b"\n", 2)
-        size_text = lines[1] if len(lines) > 1 else b""
-        if not size_text.isdigit() or len(size_text) > 19:
+        try:
+            size = Checkpoint.parse(parse_note(self.tiles.checkpoint(list_id)).text).size
+        except MalformedNoteError:
             return None
-        width = min(TILE_WIDTH, int(size_text) - tile.index * TILE_WIDTH)
+        width = min(TILE_WIDTH, size - tile.index * TILE_WIDTH)
         return Tile(ENTRIES, tile.index, width) if width > tile.width else None
 
     def _leaves_from_hub(

@@ -28,6 +28,6 @@ def certificate(context: grpc.ServicerContext | grpc.aio.ServicerContext[Any, An
 
 
 def identify(pem: bytes, access: Access) -> Identity:
-    """Who ``pem`` names, unless its certificate was revoked. Parses the certificate
-    (once per certificate: cached): a coroutine asks in a worker thread."""
+    """Who ``pem`` names, unless its certificate was revoked. The certificate is parsed
+    once (cached), and revocations are in memory: the event loop may ask."""
     return access.authenticate(identity_from_pem(pem))

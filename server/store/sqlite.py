@@ -158,10 +158,6 @@ class SqliteHubStore(ReportTables, CaseTables, OversightTables):
         q = "SELECT list_id, partner FROM grants ORDER BY partner, list_id"
         return self._reader().execute(q).fetchall()
 
-    def is_granted(self, list_id: str, partner: str) -> bool:
-        q = "SELECT 1 FROM grants WHERE list_id=? AND partner=?"
-        return self._reader().execute(q, (list_id, partner)).fetchone() is not None
-
     def partners(self, list_id: str) -> list[str]:
         q = "SELECT partner FROM grants WHERE list_id=? ORDER BY partner"
         return [r[0] for r in self._reader().execute(q, (list_id,))]
